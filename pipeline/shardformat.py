@@ -1,0 +1,536 @@
+"""The shard format: sample types, keys, tar members, validation and streaming reads.
+
+This is the one module that knows member names and JSON field names. Every writer
+(corpus job, pairs job) and every reader (`flamingo inspect`, the trainer) goes
+through it. It imports neither Beam nor torch: stdlib, plus PIL inside the
+validator only.
+
+Two sample kinds share a webdataset tar layout (members grouped by the key
+before the first dot):
+
+* interleaved (an M3W-style sequence): ``KEY.json`` holds text segments and image
+  slots in reading order; images are separate members ``KEY.0.jpg``, ``KEY.1.jpg``…
+* pair: img2dataset's layout, ``KEY.jpg`` + ``KEY.txt`` (caption) + ``KEY.json``,
+  so shards that img2dataset writes are read too.
+
+Reading never extracts to disk and never unpickles: only regular members with
+allow-listed extensions are accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import tarfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, Union
+
+SCHEMA_VERSION = 1
+KIND_INTERLEAVED = "interleaved"
+KIND_PAIR = "pair"
+MAX_IMAGES = 5  # Flamingo's M3W: at most 5 images per sequence
+MAX_TOKENS = 256
+# How a sequence reads as language-model text (Flamingo / OpenFlamingo): an image
+# token where each image stands, an end-of-chunk token closing the text after it.
+# flamingo.tokens declares the same strings (flamingo never imports pipeline); a test
+# keeps them equal.
+IMAGE_TOKEN = "<image>"
+END_OF_CHUNK_TOKEN = "<|endofchunk|>"
+
+IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
+_KEY_RE = re.compile(r"^[0-9A-Za-z_\-]+$")  # no dots: webdataset splits at the first dot
+_IMAGE_MEMBER_RE = re.compile(r"^(\d+)\.(jpg|jpeg|png|webp)$")
+# Extensions we read. Anything else (.pyd, .pth, .pickle, .npy, …) is refused, never decoded.
+_ALLOWED_SUFFIXES = {"json", "txt", *IMAGE_EXTS}
+# img2dataset may write these beside a pair; harmless metadata, read as text.
+_PAIR_EXTRA_TEXT = {"txt", "json"}
+
+
+class ShardFormatError(ValueError):
+    """A sample or shard does not follow the format; the message says why."""
+
+
+# --------------------------------------------------------------------------- types
+
+
+@dataclass
+class ImageRef:
+    """One image of an interleaved sample. ``data`` is the stored file's bytes."""
+
+    url: str
+    sha256: str
+    width: int
+    height: int
+    alt: str = ""
+    ext: str = "jpg"
+    data: bytes | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TextSegment:
+    text: str
+
+
+@dataclass
+class ImageSlot:
+    index: int  # position in InterleavedSample.images
+
+
+Segment = Union[TextSegment, ImageSlot]
+
+
+@dataclass
+class InterleavedSample:
+    """An M3W-style sequence: text and images in reading order."""
+
+    key: str
+    url: str
+    doc_id: str
+    seq_index: int
+    num_tokens: int
+    tokenizer: str
+    segments: list[Segment]
+    images: list[ImageRef]
+    extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = KIND_INTERLEAVED
+
+    def text(self, image_marker: str = "") -> str:
+        out = []
+        for seg in self.segments:
+            out.append(seg.text if isinstance(seg, TextSegment) else image_marker)
+        return "".join(out)
+
+
+@dataclass
+class PairSample:
+    """An image-text pair in img2dataset's layout."""
+
+    key: str
+    url: str
+    caption: str
+    image: bytes = field(repr=False)
+    width: int
+    height: int
+    sha256: str
+    ext: str = "jpg"
+    extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = KIND_PAIR
+
+
+Sample = Union[InterleavedSample, PairSample]
+
+
+def layout_text(segments: Iterable[Segment]) -> str:
+    """``text0<image>text1<|endofchunk|><image>text2<|endofchunk|>``: the LM's view of a sequence."""
+    out: list[str] = []
+    seen_image = False
+    for seg in segments:
+        if isinstance(seg, ImageSlot):
+            if seen_image:
+                out.append(END_OF_CHUNK_TOKEN)
+            out.append(IMAGE_TOKEN)
+            seen_image = True
+        else:
+            out.append(seg.text)
+    if seen_image:
+        out.append(END_OF_CHUNK_TOKEN)
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------- keys
+
+
+def make_key(*parts: object) -> str:
+    """Stable lowercase-hex key from e.g. (document URL, sequence index). 128 bits."""
+    h = hashlib.sha256("\x00".join(str(p) for p in parts).encode("utf-8"))
+    return h.hexdigest()[:32]
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_key(key: str) -> None:
+    if not key or not _KEY_RE.match(key):
+        raise ShardFormatError(f"invalid key {key!r}: use letters, digits, '_' or '-' only (no dots)")
+
+
+# ------------------------------------------------------------------------ encoding
+
+
+def encode(sample: Sample) -> list[tuple[str, bytes]]:
+    """Sample -> ordered tar members ``(name, bytes)``. Member order is fixed."""
+    check_key(sample.key)
+    if isinstance(sample, InterleavedSample):
+        return _encode_interleaved(sample)
+    if isinstance(sample, PairSample):
+        return _encode_pair(sample)
+    raise TypeError(f"not a sample: {type(sample).__name__}")
+
+
+def _encode_interleaved(s: InterleavedSample) -> list[tuple[str, bytes]]:
+    segments = [
+        {"text": seg.text} if isinstance(seg, TextSegment) else {"image": seg.index}
+        for seg in s.segments
+    ]
+    images = []
+    members: list[tuple[str, bytes]] = []
+    for i, img in enumerate(s.images):
+        if img.data is None:
+            raise ShardFormatError(f"{s.key}: image {i} has no bytes to write")
+        ext = img.ext.lower()
+        if ext not in IMAGE_EXTS:
+            raise ShardFormatError(f"{s.key}: image {i} has unsupported extension {ext!r}")
+        images.append(
+            {
+                "url": img.url,
+                "sha256": img.sha256,
+                "width": img.width,
+                "height": img.height,
+                "alt": img.alt,
+                "member": f"{i}.{ext}",
+                **({"extra": img.extra} if img.extra else {}),
+            }
+        )
+        members.append((f"{s.key}.{i}.{ext}", img.data))
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": KIND_INTERLEAVED,
+        "key": s.key,
+        "url": s.url,
+        "doc_id": s.doc_id,
+        "seq_index": s.seq_index,
+        "num_tokens": s.num_tokens,
+        "tokenizer": s.tokenizer,
+        "segments": segments,
+        "images": images,
+        **({"extra": s.extra} if s.extra else {}),
+    }
+    return [(f"{s.key}.json", _dump_json(meta)), *members]
+
+
+def _encode_pair(s: PairSample) -> list[tuple[str, bytes]]:
+    ext = s.ext.lower()
+    if ext not in IMAGE_EXTS:
+        raise ShardFormatError(f"{s.key}: unsupported image extension {ext!r}")
+    # img2dataset's per-sample JSON fields first, ours after.
+    meta = {
+        "url": s.url,
+        "caption": s.caption,
+        "key": s.key,
+        "status": "success",
+        "error_message": None,
+        "width": s.width,
+        "height": s.height,
+        "sha256": s.sha256,
+        **s.extra,
+        "schema_version": SCHEMA_VERSION,
+        "kind": KIND_PAIR,
+    }
+    return [
+        (f"{s.key}.{ext}", s.image),
+        (f"{s.key}.json", _dump_json(meta)),
+        (f"{s.key}.txt", s.caption.encode("utf-8")),
+    ]
+
+
+def _dump_json(obj: dict) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=False, separators=(",", ":")).encode()
+
+
+# ------------------------------------------------------------------------ decoding
+
+
+def decode(key: str, members: dict[str, bytes]) -> Sample:
+    """Members of one sample (suffix after ``KEY.`` -> bytes) -> a sample.
+
+    Raises ShardFormatError with every problem found (see :func:`validate`).
+    """
+    problems = validate(key, members, check_images=False)
+    if problems:
+        raise ShardFormatError("; ".join(problems))
+    meta = json.loads(members["json"])
+    if _is_interleaved(meta):
+        segments: list[Segment] = [
+            TextSegment(seg["text"]) if "text" in seg else ImageSlot(int(seg["image"]))
+            for seg in meta["segments"]
+        ]
+        images = [
+            ImageRef(
+                url=im.get("url", ""),
+                sha256=im.get("sha256", ""),
+                width=int(im.get("width") or 0),
+                height=int(im.get("height") or 0),
+                alt=im.get("alt") or "",
+                ext=im["member"].split(".", 1)[1],
+                data=members[im["member"]],
+                extra=im.get("extra", {}),
+            )
+            for im in meta["images"]
+        ]
+        return InterleavedSample(
+            key=key,
+            url=meta.get("url", ""),
+            doc_id=meta.get("doc_id", ""),
+            seq_index=int(meta.get("seq_index", 0)),
+            num_tokens=int(meta.get("num_tokens", 0)),
+            tokenizer=meta.get("tokenizer", ""),
+            segments=segments,
+            images=images,
+            extra=meta.get("extra", {}),
+        )
+    ext = _pair_image_ext(members)
+    known = {"url", "caption", "key", "width", "height", "sha256", "schema_version", "kind"}
+    caption = members["txt"].decode("utf-8", "replace") if "txt" in members else ""
+    return PairSample(
+        key=key,
+        url=meta.get("url") or "",
+        caption=caption if "txt" in members else (meta.get("caption") or ""),
+        image=members[ext],
+        width=int(meta.get("width") or 0),
+        height=int(meta.get("height") or 0),
+        sha256=meta.get("sha256") or sha256_hex(members[ext]),
+        ext=ext,
+        extra={k: v for k, v in meta.items() if k not in known},
+    )
+
+
+def _is_interleaved(meta: dict) -> bool:
+    return meta.get("kind") == KIND_INTERLEAVED
+
+
+def _pair_image_ext(members: dict[str, bytes]) -> str:
+    for ext in IMAGE_EXTS:
+        if ext in members:
+            return ext
+    raise ShardFormatError("pair sample has no image member")
+
+
+# ---------------------------------------------------------------------- validation
+
+
+def validate(
+    key: str,
+    members: dict[str, bytes],
+    *,
+    max_images: int | None = MAX_IMAGES,
+    max_tokens: int | None = None,
+    check_images: bool = True,
+) -> list[str]:
+    """Every problem with one sample, as messages for a person; [] when it is valid.
+
+    ``members`` maps the suffix after ``KEY.`` (``json``, ``0.jpg``, ``txt``…) to bytes.
+    With ``check_images`` each image is decoded (PIL) and its sha256 checked.
+    """
+    problems: list[str] = []
+    if not key or not _KEY_RE.match(key):
+        problems.append(f"invalid key {key!r} (letters, digits, '_' and '-' only; no dots)")
+    for suffix in members:
+        last = suffix.rsplit(".", 1)[-1].lower()
+        if last not in _ALLOWED_SUFFIXES:
+            problems.append(f"member {key}.{suffix}: extension {last!r} is not allowed (never decoded)")
+    if "json" not in members:
+        return problems + ["missing member KEY.json"]
+    try:
+        meta = json.loads(members["json"])
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return problems + [f"KEY.json is not valid JSON: {e}"]
+    if not isinstance(meta, dict):
+        return problems + ["KEY.json must hold a JSON object"]
+    version = meta.get("schema_version")
+    if _is_interleaved(meta) or version is not None:
+        if version != SCHEMA_VERSION:
+            return problems + [f"unknown schema_version {version!r} (this reader knows {SCHEMA_VERSION})"]
+    if _is_interleaved(meta):
+        problems += _validate_interleaved(meta, members, max_images, max_tokens, check_images)
+    else:
+        problems += _validate_pair(meta, members, check_images)
+    return problems
+
+
+def _validate_interleaved(meta, members, max_images, max_tokens, check_images) -> list[str]:
+    problems: list[str] = []
+    segments, images = meta.get("segments"), meta.get("images")
+    if not isinstance(segments, list) or not isinstance(images, list):
+        return ["'segments' and 'images' must be lists"]
+    if max_images is not None and len(images) > max_images:
+        problems.append(f"{len(images)} images, more than the limit of {max_images}")
+    tokens = meta.get("num_tokens")
+    if not isinstance(tokens, int) or tokens < 0:
+        problems.append(f"num_tokens must be a non-negative integer, got {tokens!r}")
+    elif max_tokens is not None and tokens > max_tokens:
+        problems.append(f"{tokens} tokens, more than the limit of {max_tokens}")
+    for name in ("url", "doc_id", "tokenizer"):
+        if not isinstance(meta.get(name), str):
+            problems.append(f"'{name}' must be a string")
+    slots = []
+    for i, seg in enumerate(segments):
+        if isinstance(seg, dict) and isinstance(seg.get("text"), str) and len(seg) == 1:
+            continue
+        if isinstance(seg, dict) and isinstance(seg.get("image"), int) and len(seg) == 1:
+            slots.append(seg["image"])
+            continue
+        problems.append(f"segment {i} must be {{'text': str}} or {{'image': int}}, got {seg!r:.80}")
+    if sorted(slots) != list(range(len(images))):
+        problems.append(f"image slots {slots} do not reference images 0..{len(images) - 1} once each")
+    image_members = {s for s in members if _IMAGE_MEMBER_RE.match(s)}
+    declared = set()
+    for i, im in enumerate(images):
+        if not isinstance(im, dict):
+            problems.append(f"image {i}: metadata must be an object")
+            continue
+        member = im.get("member")
+        m = _IMAGE_MEMBER_RE.match(member) if isinstance(member, str) else None
+        if not m or int(m.group(1)) != i:
+            problems.append(f"image {i}: member must be '{i}.<ext>', got {member!r}")
+            continue
+        declared.add(member)
+        if member not in members:
+            problems.append(f"image {i}: missing member KEY.{member}")
+            continue
+        if check_images:
+            problems += _check_image(f"image {i}", members[member], im)
+    for extra in sorted(image_members - declared):
+        problems.append(f"member KEY.{extra} is not referenced by KEY.json")
+    return problems
+
+
+def _validate_pair(meta, members, check_images) -> list[str]:
+    present = [e for e in IMAGE_EXTS if e in members]
+    if len(present) != 1:
+        return [f"a pair needs exactly one image member (KEY.jpg/png/webp), found {len(present)}"]
+    if "txt" not in members and not isinstance(meta.get("caption"), str):
+        return ["a pair needs a caption (KEY.txt or 'caption' in KEY.json)"]
+    if "txt" in members:
+        try:
+            members["txt"].decode("utf-8")
+        except UnicodeDecodeError:
+            return ["KEY.txt is not UTF-8"]
+    if not check_images:
+        return []
+    return _check_image("image", members[present[0]], meta)
+
+
+def _check_image(label: str, data: bytes, meta: dict) -> list[str]:
+    from PIL import Image  # only the validator decodes images
+
+    want_sha = meta.get("sha256")
+    if want_sha and sha256_hex(data) != want_sha:
+        return [f"{label}: sha256 of the stored bytes does not match the metadata"]
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"]) as im:
+            size = im.size
+            if size[0] * size[1] > 1 << 28:
+                return [f"{label}: {size[0]}x{size[1]} is too many pixels to decode"]
+            im.load()
+    except Exception as e:  # PIL raises many types for corrupt data
+        return [f"{label}: does not decode as an image ({type(e).__name__}: {e})"]
+    w, h = meta.get("width"), meta.get("height")
+    if isinstance(w, int) and isinstance(h, int) and (w, h) != size and w and h:
+        return [f"{label}: metadata says {w}x{h} but the image is {size[0]}x{size[1]}"]
+    return []
+
+
+# ------------------------------------------------------------------------- reading
+
+MAX_MEMBER_BYTES = 64 << 20
+
+
+@dataclass
+class RawSample:
+    """One sample's members as read from a tar, with any tar-level problems."""
+
+    shard: str
+    key: str
+    members: dict[str, bytes]
+    problems: list[str] = field(default_factory=list)
+
+
+def open_shard(path: str) -> IO[bytes]:
+    """Open a local path or fsspec URL for streaming. Shell ``pipe:`` URLs are refused."""
+    if path.startswith("pipe:"):
+        raise ShardFormatError(f"refusing shell URL {path!r}")
+    if "://" in path and not path.startswith("file://"):
+        import fsspec
+
+        return fsspec.open(path, "rb").open()
+    return open(path.removeprefix("file://"), "rb")
+
+
+def iter_raw(fileobj: IO[bytes], shard: str = "<stream>") -> Iterator[RawSample]:
+    """Stream a tar and group consecutive members by key; nothing touches the disk.
+
+    Bad members (links, devices, absolute or ``..`` names, subdirectories, oversized)
+    are reported as problems of the sample they belong to, never extracted.
+    """
+    current: RawSample | None = None
+    seen: set[str] = set()
+    try:
+        tar = tarfile.open(fileobj=fileobj, mode="r|*")
+        for info in tar:
+            key, suffix, problem = _split_member(info)
+            if current is None or key != current.key:
+                if current is not None:
+                    yield current
+                current = RawSample(shard, key, {})
+                if key in seen:
+                    current.problems.append(f"key {key!r} appears again, apart from its first members")
+                seen.add(key)
+            if problem:
+                current.problems.append(problem)
+                continue
+            if suffix in current.members:
+                current.problems.append(f"member {info.name!r} appears twice")
+                continue
+            f = tar.extractfile(info)
+            current.members[suffix] = f.read() if f is not None else b""
+    except (tarfile.TarError, EOFError, OSError) as e:
+        if current is None:
+            current = RawSample(shard, "", {})
+        current.problems.append(f"tar is truncated or corrupt: {e}")
+    if current is not None:
+        yield current
+
+
+def _split_member(info: tarfile.TarInfo) -> tuple[str, str, str | None]:
+    name = info.name
+    if name.startswith("/") or name.startswith("\\") or re.match(r"^[A-Za-z]:", name):
+        return name, "", f"member {name!r} has an absolute path"
+    parts = re.split(r"[/\\]", name)
+    if ".." in parts:
+        return name, "", f"member {name!r} escapes the archive with '..'"
+    if len(parts) > 1:
+        return name, "", f"member {name!r} is in a subdirectory (shards are flat)"
+    key, _, suffix = name.partition(".")
+    if not info.isfile():
+        return key, suffix, f"member {name!r} is not a regular file"
+    if not suffix:
+        return key, suffix, f"member {name!r} has no extension"
+    if info.size > MAX_MEMBER_BYTES:
+        return key, suffix, f"member {name!r} is {info.size} bytes, over {MAX_MEMBER_BYTES}"
+    last = suffix.rsplit(".", 1)[-1].lower()
+    if last not in _ALLOWED_SUFFIXES:
+        return key, suffix, f"member {name!r}: extension {last!r} is not allowed (never decoded)"
+    return key, suffix, None
+
+
+def read_shard(path: str, **validate_kwargs: Any) -> Iterator[tuple[RawSample, Sample | None]]:
+    """Yield ``(raw, sample)``; ``sample`` is None and ``raw.problems`` says why when invalid."""
+    with open_shard(path) as f:
+        for raw in iter_raw(f, path):
+            problems = raw.problems + validate(raw.key, raw.members, **validate_kwargs)
+            raw.problems = problems
+            yield raw, (None if problems else decode(raw.key, raw.members))
+
+
+def iter_samples(paths: Iterable[str], **validate_kwargs: Any) -> Iterator[Sample]:
+    """Valid samples from shards in order; invalid ones raise ShardFormatError."""
+    for path in paths:
+        for raw, sample in read_shard(path, **validate_kwargs):
+            if sample is None:
+                raise ShardFormatError(f"{path}: sample {raw.key!r}: " + "; ".join(raw.problems))
+            yield sample
