@@ -85,8 +85,10 @@ def iter_warc(fileobj: IO[bytes], source: str = "") -> Iterator[Record]:
     from warcio.archiveiterator import ArchiveIterator
 
     url = ""
+    counted = _CountingReader(fileobj)
     try:
-        for rec in ArchiveIterator(fileobj, arc2warc=True):
+        it = ArchiveIterator(counted, arc2warc=True)
+        for rec in it:
             rtype = rec.rec_type
             if rtype not in ("response", "resource"):
                 if rtype == "revisit":
@@ -99,8 +101,31 @@ def iter_warc(fileobj: IO[bytes], source: str = "") -> Iterator[Record]:
             else:
                 status, ctype = None, rec.rec_headers.get_header("Content-Type") or ""
             yield classify(url, status, ctype, rec.content_stream(), source)
+        # warcio ends quietly at a record cut short (EOF inside it); bytes left over after
+        # the last complete record mean exactly that, so say so.
+        while counted.read(1 << 20):
+            pass
+        if counted.total - it.offset > 8:
+            yield Skip("truncated_record", url, f"{source}: {counted.total - it.offset} bytes after the last complete record")
     except Exception as e:  # warcio raises many types on corrupt input; keep the job going
         yield Skip("corrupt_warc", url, f"{source}: {type(e).__name__}: {e}")
+
+
+class _CountingReader:
+    """Counts the bytes read from a stream (to detect a truncated last record)."""
+
+    def __init__(self, f):
+        self.f, self.total = f, 0
+
+    def read(self, n=-1):
+        data = self.f.read(n)
+        self.total += len(data)
+        return data
+
+    def readline(self, n=-1):
+        data = self.f.readline(n)
+        self.total += len(data)
+        return data
 
 
 def read_html_file(path: str, data: bytes) -> Record:
