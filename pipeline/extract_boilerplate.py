@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 # Subtrees that are page furniture, judged from class/id (readability's list, widened).
@@ -33,7 +34,10 @@ NEGATIVE = re.compile(
     r"shopping|tags|tool|widget|newsletter|subscri|cookie",
     re.I,
 )
-FURNITURE_TAGS = frozenset({"nav", "aside", "footer", "header", "form"})
+# Not <form>: ASP.NET-style pages wrap the whole page in one.
+FURNITURE_TAGS = frozenset({"nav", "aside", "footer", "header"})
+# Comment threads can hold more prose than the article, so they get no prose guard.
+_COMMENTS = re.compile(r"comment|disqus|repl(?:y|ies)", re.I)
 FURNITURE_ROLES = frozenset(
     {"navigation", "complementary", "contentinfo", "banner", "menu", "menubar", "dialog",
      "alertdialog", "search", "toolbar"}
@@ -78,23 +82,46 @@ def link_density(el: HtmlElement) -> float:
     return min(1.0, links / total)
 
 
-def _is_furniture(el: HtmlElement, body_len: int) -> bool:
+def _furniture_hint(h: str, cache: dict[str, bool]) -> bool:
+    """Whether a class/id string marks furniture; cached, pages repeat their class names."""
+    hit = cache.get(h)
+    if hit is None:
+        hit = cache[h] = bool(UNLIKELY.search(h)) and not MAYBE.search(h)
+    return hit
+
+
+# Only elements that can be furniture: the tags themselves, or anything carrying a hint.
+_FURNITURE_XPATH = etree.XPath(
+    ".//*[@class or @id or @role] | .//nav | .//aside | .//footer | .//header"
+)
+
+
+def prose_len(el: HtmlElement) -> int:
+    """Characters in the paragraphs under ``el``: what an article is made of."""
+    return sum(len(p.text_content()) for p in el.iter("p"))
+
+
+def _is_furniture(el: HtmlElement, body_prose: int, cache: dict[str, bool]) -> bool:
     tag = el.tag
-    if tag in _PROTECTED or el.get("itemprop", "").lower() == "articlebody":
+    if tag in _PROTECTED or (el.get("itemprop") or "").lower() == "articlebody":
         return False
-    if tag in FURNITURE_TAGS or (el.get("role") or "").lower() in FURNITURE_ROLES:
-        return True
     h = hint(el)
-    if tag == "a" or not h.strip() or not UNLIKELY.search(h) or MAYBE.search(h):
+    if tag in FURNITURE_TAGS or (el.get("role") or "").lower() in FURNITURE_ROLES:
+        pass
+    elif tag == "a" or not _furniture_hint(h, cache):
         return False
-    # A hint is only a hint: never drop a subtree holding most of the page's text.
-    return text_len(el) < 0.5 * body_len
+    if _COMMENTS.search(h):
+        return True
+    # A hint is only a hint: a subtree holding most of the page's prose is the article
+    # (Blogger wraps posts in class="widget Blog", some sites put the story in <header>).
+    return prose_len(el) < 0.5 * body_prose
 
 
 def remove_furniture(body: HtmlElement) -> None:
     """Drop navigation, banners, comment and share blocks before scoring."""
-    body_len = max(1, text_len(body))
-    doomed = [el for el in body.iter() if isinstance(el.tag, str) and _is_furniture(el, body_len)]
+    body_prose = prose_len(body)
+    cache: dict[str, bool] = {}
+    doomed = [el for el in _FURNITURE_XPATH(body) if _is_furniture(el, body_prose, cache)]
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()
