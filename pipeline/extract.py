@@ -17,12 +17,11 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, fields
 
-from lxml.html import HtmlElement
 
 from pipeline.document import Document, TextBlock
 from pipeline.extract_boilerplate import main_content, remove_furniture
 from pipeline.extract_charset import decode_html
-from pipeline.extract_dom import ParseError, clean_tree, parse_html
+from pipeline.extract_dom import HtmlElement, ParseError, clean_tree, parse_html
 from pipeline.extract_linearize import Linearizer
 from pipeline.extract_meta import DEFAULT_ROBOTS_NAMES, page_meta
 

@@ -11,9 +11,11 @@ weigh candidates. The winner's siblings that also read as prose join it
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from lxml import etree
-from lxml.html import HtmlElement
+
+from pipeline.extract_dom import HtmlElement, drop, text_of
 
 # Subtrees that are page furniture, judged from class/id (readability's list, widened).
 UNLIKELY = re.compile(
@@ -59,35 +61,45 @@ def hint(el: HtmlElement) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 
 
+@lru_cache(maxsize=1 << 14)
+def _hint_weight(h: str) -> float:
+    return (25.0 if POSITIVE.search(h) else 0.0) - (25.0 if NEGATIVE.search(h) else 0.0)
+
+
 def class_weight(el: HtmlElement) -> float:
-    h = hint(el)
-    if el.get("itemprop", "").lower() == "articlebody":
+    if (el.get("itemprop") or "").lower() == "articlebody":
         return 50.0
-    weight = 0.0
-    if h.strip():
-        weight -= 25.0 if NEGATIVE.search(h) else 0.0
-        weight += 25.0 if POSITIVE.search(h) else 0.0
-    return weight
+    h = hint(el)
+    return _hint_weight(h) if h.strip() else 0.0
 
 
 def text_len(el: HtmlElement) -> int:
-    return len(" ".join(el.text_content().split()))
+    return len(" ".join(text_of(el).split()))
 
 
 def link_density(el: HtmlElement) -> float:
     total = text_len(el)
     if not total:
         return 0.0
-    links = sum(len(" ".join(a.text_content().split())) for a in el.iter("a"))
+    links = sum(len(" ".join(text_of(a).split())) for a in el.iter("a"))
     return min(1.0, links / total)
 
 
-def _furniture_hint(h: str, cache: dict[str, bool]) -> bool:
-    """Whether a class/id string marks furniture; cached, pages repeat their class names."""
-    hit = cache.get(h)
-    if hit is None:
-        hit = cache[h] = bool(UNLIKELY.search(h)) and not MAYBE.search(h)
-    return hit
+@lru_cache(maxsize=1 << 16)
+def _name_hint(name: str) -> int:
+    """For one class name or id: 1 furniture-like, -1 content-like (vetoes), 0 neither.
+
+    Cached per name across pages: class names repeat far more than whole hint strings.
+    """
+    if MAYBE.search(name):
+        return -1
+    return 1 if UNLIKELY.search(name) else 0
+
+
+def _furniture_hint(h: str) -> bool:
+    """Whether a class/id string marks furniture: some name furniture-like, none content-like."""
+    votes = [_name_hint(name) for name in h.split()]
+    return 1 in votes and -1 not in votes
 
 
 # Only elements that can be furniture: the tags themselves, or anything carrying a hint.
@@ -98,17 +110,17 @@ _FURNITURE_XPATH = etree.XPath(
 
 def prose_len(el: HtmlElement) -> int:
     """Characters in the paragraphs under ``el``: what an article is made of."""
-    return sum(len(p.text_content()) for p in el.iter("p"))
+    return sum(len(text_of(p)) for p in el.iter("p"))
 
 
-def _is_furniture(el: HtmlElement, body_prose: int, cache: dict[str, bool]) -> bool:
+def _is_furniture(el: HtmlElement, body_prose: int) -> bool:
     tag = el.tag
     if tag in _PROTECTED or (el.get("itemprop") or "").lower() == "articlebody":
         return False
     h = hint(el)
     if tag in FURNITURE_TAGS or (el.get("role") or "").lower() in FURNITURE_ROLES:
         pass
-    elif tag == "a" or not _furniture_hint(h, cache):
+    elif tag == "a" or not _furniture_hint(h):
         return False
     if _COMMENTS.search(h):
         return True
@@ -120,11 +132,10 @@ def _is_furniture(el: HtmlElement, body_prose: int, cache: dict[str, bool]) -> b
 def remove_furniture(body: HtmlElement) -> None:
     """Drop navigation, banners, comment and share blocks before scoring."""
     body_prose = prose_len(body)
-    cache: dict[str, bool] = {}
-    doomed = [el for el in _FURNITURE_XPATH(body) if _is_furniture(el, body_prose, cache)]
+    doomed = [el for el in _FURNITURE_XPATH(body) if _is_furniture(el, body_prose)]
     for el in doomed:
         if el.getparent() is not None:
-            el.drop_tree()
+            drop(el)
 
 
 def _paragraph_like(el: HtmlElement) -> bool:
@@ -142,7 +153,7 @@ def score_candidates(body: HtmlElement) -> dict[HtmlElement, float]:
     for el in body.iter("p", "pre", "td", "blockquote", "div", "section", "article"):
         if not _paragraph_like(el):
             continue
-        text = " ".join(el.text_content().split())
+        text = " ".join(text_of(el).split())
         if len(text) < _MIN_PARAGRAPH:
             continue
         score = 1 + text.count(",") + min(len(text) // 100, 3)
@@ -163,7 +174,7 @@ def _sibling_joins(sib: HtmlElement, top: HtmlElement, sib_score: float, thresho
         return True
     if sib.tag == "p":
         n, ld = text_len(sib), link_density(sib)
-        text = sib.text_content()
+        text = text_of(sib)
         return (n > 80 and ld < 0.25) or (0 < n <= 80 and ld == 0 and re.search(r"\.( |$)", text))
     return False
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
-from lxml.html import HtmlElement
+from pipeline.extract_dom import HtmlElement
 
 from pipeline.document import ImageNode
 

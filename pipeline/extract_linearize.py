@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from lxml.html import HtmlElement
+from pipeline.extract_dom import HtmlElement, text_of
 
 from pipeline.document import ImageNode, Node, TextBlock
 from pipeline.extract_boilerplate import BLOCK_TAGS
@@ -77,7 +77,7 @@ class Linearizer:
         self.nodes.append(node)
 
     def _figure(self, fig: HtmlElement) -> None:
-        caps = [" ".join(c.text_content().split()) for c in fig.iter("figcaption")]
+        caps = [" ".join(text_of(c).split()) for c in fig.iter("figcaption")]
         caption = " ".join(c for c in caps if c)
         self._flush()
         before = len(self.nodes)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from lxml.html import HtmlElement
+from pipeline.extract_dom import HtmlElement, text_of
 
 from pipeline.document import OPT_OUT_SIGNALS
 
@@ -59,7 +59,7 @@ def page_meta(root: HtmlElement, url: str, robots_names: frozenset[str] = DEFAUL
     for el in root.iter("title", "meta", "link", "base"):
         tag = el.tag
         if tag == "title" and not meta.title:
-            meta.title = " ".join((el.text_content() or "").split())
+            meta.title = " ".join((text_of(el) or "").split())
         elif tag == "base" and el.get("href") and meta.base_url == url:
             meta.base_url = _safe_join(url, el.get("href")) or url
         elif tag == "link" and "canonical" in (el.get("rel") or "").lower().split():
