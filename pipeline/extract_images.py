@@ -64,11 +64,12 @@ def parse_dimension(value: str | None) -> int | None:
 
 
 def _source_srcsets(img: HtmlElement) -> list[str]:
-    parent = img.getparent()
-    if parent is None or parent.tag != "picture":
+    # libxml2's HTML4 parser does not know <source> is void and nests the <img> inside it.
+    picture = next((a for _, a in zip(range(3), img.iterancestors()) if a.tag == "picture"), None)
+    if picture is None:
         return []
     out = []
-    for src in parent.iterchildren("source"):
+    for src in picture.iter("source"):
         for attr in ("srcset", *_LAZY_SRCSET_ATTRS):
             if src.get(attr):
                 out.append(src.get(attr))
