@@ -45,17 +45,25 @@ def _options(options: dict) -> ExtractOptions:
     return ExtractOptions(**options)
 
 
+# C0 controls other than tab, newline, form feed, carriage return (and ESC): text never has them.
+_BINARY_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+_BINARY_DELETE = str.maketrans("", "", _BINARY_BYTES.decode("ascii"))
+
+
 def _precheck(html: bytes | str, max_bytes: int) -> str | None:
-    if not html or not (html.strip() if isinstance(html, (bytes, str)) else True):
+    if not html or not html.strip():
         return "empty_input"
     if len(html) > max_bytes:  # str length in characters is close enough for a cap
         return "too_large"
     head = html[:4096]
-    nul = head.count(b"\x00" if isinstance(head, bytes) else "\x00")
-    # UTF-16 without a BOM has NULs in every other byte; random binary has them everywhere.
-    if nul > len(head) // 100 and not (isinstance(head, bytes) and head[:2] in (b"\xff\xfe", b"\xfe\xff")):
-        return "not_html"
-    return None
+    if isinstance(head, bytes):
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 has NULs in every other byte
+            return None
+        controls = len(head) - len(head.translate(None, _BINARY_BYTES))
+    else:
+        controls = len(head) - len(head.translate(_BINARY_DELETE))
+    # Random bytes are ~10% controls; real pages have at most a stray one.
+    return "not_html" if controls > max(2, len(head) // 100) else None
 
 
 def _nodes(body: HtmlElement, base_url: str, opts: ExtractOptions) -> tuple[list, Counter, int]:

@@ -122,3 +122,12 @@ def test_layout_without_semantic_tags():
             f"</div></div><div><ul>{links}</ul></div></body></html>")
     doc = extract_document(page, "https://e.org/")
     assert doc.text == "\n\n".join([P1, P2, P3])
+
+
+def test_extraction_imports_no_beam_or_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, pipeline.extract, pipeline.extract_cmd; "
+            "assert not {'apache_beam', 'torch', 'trafilatura'} & set(sys.modules), sys.modules.keys()")
+    subprocess.run([sys.executable, "-c", code], check=True)
