@@ -25,9 +25,11 @@ _LAZY_SRC_ATTRS = (
 # srcset: a URL (no whitespace) then descriptors up to the next comma.
 _SRCSET_ITEM = re.compile(r"\s*(\S+?)(?:,\s*|\s+([^,]*)(?:,|$)|$)")
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
-# Tokens in class/id/URL path (not alt: "a logo on a building" is a photo) that mark an image as decoration; first match wins.
+# Tokens in class/id/URL host and path (not alt: "a logo on a building" is a photo) that mark an image as decoration; first match wins.
 _DECORATIVE_TOKENS: tuple[tuple[str, frozenset[str]], ...] = (
     ("tracking_pixel", frozenset({"pixel", "beacon", "tracker", "1x1"})),
+    ("ad", frozenset({"adserver", "ads", "advert", "adverts", "advertisement", "doubleclick",
+                     "adsystem", "adimage", "banner", "banners", "sponsored"})),
     ("spacer", frozenset({"spacer", "blank", "transparent"})),
     ("emoji", frozenset({"emoji", "emoticon", "smiley"})),
     ("avatar", frozenset({"avatar", "avatars", "gravatar", "headshot"})),
@@ -92,10 +94,11 @@ def raw_image_url(img: HtmlElement) -> str | None:
 def _decorative_reason(img: HtmlElement, url: str, w: int | None, h: int | None) -> str | None:
     if (w is not None and w <= 2) or (h is not None and h <= 2):
         return "tracking_pixel"
-    path = urlsplit(url).path.lower()
+    parts = urlsplit(url)
+    path = parts.path.lower()
     if path.endswith((".svg", ".svgz")):
         return "svg"
-    hint = " ".join((img.get("class") or "", img.get("id") or "", path)).lower()
+    hint = " ".join((img.get("class") or "", img.get("id") or "", parts.netloc, path)).lower()
     tokens = set(_TOKEN_SPLIT.split(hint))
     for reason, words in _DECORATIVE_TOKENS:
         if tokens & words:

@@ -71,6 +71,8 @@ def test_image_sits_between_paragraphs():
     ('<img src="/img/site-logo.png">', "logo"),
     ('<img src="/u/1.jpg" class="avatar">', "avatar"),
     ('<img src="https://s.w.org/images/core/emoji/72x72/1f600.png" class="wp-smiley emoji">', "emoji"),
+    ('<img src="https://x.example/adserver/www/delivery/avw.php?zoneid=9">', "ad"),
+    ('<img src="https://ad.doubleclick.net/ddm/ad/x.jpg">', "ad"),
     ('<img src="data:image/png;base64,iVBORw0KGgo=">', "data_uri"),
     ('<img src="/chart.svg">', "svg"),
     ('<img alt="no source at all">', "no_src"),
