@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 
 from pipeline.document import Document, TextBlock
@@ -37,12 +37,13 @@ class ExtractOptions:
     include_captions: bool = True
 
 
-def _options(options: dict) -> ExtractOptions:
+def _options(options: ExtractOptions | None, overrides: dict) -> ExtractOptions:
+    """An ExtractOptions object, keyword overrides of its fields, or both."""
     known = {f.name for f in fields(ExtractOptions)}
-    unknown = set(options) - known
+    unknown = set(overrides) - known
     if unknown:
         raise TypeError(f"unknown extract options: {sorted(unknown)}")
-    return ExtractOptions(**options)
+    return replace(options or ExtractOptions(), **overrides)
 
 
 # C0 controls other than tab, newline, form feed, carriage return (and ESC): text never has them.
@@ -82,10 +83,18 @@ def _nodes(body: HtmlElement, base_url: str, opts: ExtractOptions) -> tuple[list
 
 
 def extract_with_reason(
-    html: bytes | str, url: str, *, http_charset: str | None = None, **options
+    html: bytes | str,
+    url: str,
+    *,
+    http_charset: str | None = None,
+    options: ExtractOptions | None = None,
+    **overrides,
 ) -> tuple[Document | None, str | None]:
-    """(Document, None) or (None, snake_case reason). Never raises on any page input."""
-    opts = _options(options)
+    """(Document, None) or (None, snake_case reason). Never raises on any page input.
+
+    ``options`` is an ExtractOptions; keyword ``overrides`` replace single fields of it.
+    """
+    opts = _options(options, overrides)
     reason = _precheck(html, opts.max_input_bytes)
     if reason:
         return None, reason
@@ -115,7 +124,12 @@ def extract_with_reason(
 
 
 def extract_document(
-    html: bytes | str, url: str, *, http_charset: str | None = None, **options
+    html: bytes | str,
+    url: str,
+    *,
+    http_charset: str | None = None,
+    options: ExtractOptions | None = None,
+    **overrides,
 ) -> Document | None:
     """The page's main content as a Document, or None (see ``extract_with_reason``)."""
-    return extract_with_reason(html, url, http_charset=http_charset, **options)[0]
+    return extract_with_reason(html, url, http_charset=http_charset, options=options, **overrides)[0]

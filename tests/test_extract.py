@@ -113,6 +113,9 @@ def test_options_are_validated():
     with pytest.raises(TypeError):
         extract_document(PAGE, "https://e.org/", no_such_option=1)
     assert extract_document(PAGE, "https://e.org/", min_text_chars=10**6) is None
+    strict = ExtractOptions(min_text_chars=10**6)
+    assert extract_with_reason(PAGE, "https://e.org/", options=strict) == (None, "no_main_content")
+    assert extract_document(PAGE, "https://e.org/", options=strict, min_text_chars=10) is not None
 
 
 def test_layout_without_semantic_tags():
