@@ -134,17 +134,21 @@ class SafeHttpClient:
     def _exchange(self, conn, target, referer, image, max_bytes, deadline) -> HttpOutcome:
         if conn.sock is None:
             conn.connect()
-        token = self.watchdog.arm(conn.sock, deadline)
+        sock = conn.sock  # http.client drops conn.sock when the server says "Connection: close"
+        token = self.watchdog.arm(sock, deadline)
+        resp = None
         try:
-            conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
             self._send(conn, target, referer, image)
             resp = conn.getresponse()
             outcome = self._judge_headers(resp, image, max_bytes)
             if outcome is None:
-                outcome = self._read_body(conn, resp, image, max_bytes, deadline)
+                outcome = self._read_body(sock, resp, image, max_bytes, deadline)
         finally:
             self.watchdog.disarm(token)
-        if outcome.status == "ok" and resp.isclosed() and not resp.will_close:
+            if resp is not None and not resp.isclosed():
+                resp.close()
+        if outcome.status == "ok" and not resp.will_close:
             self.pool.give_back(target, conn)
         else:
             conn.close()  # unread or untrusted bytes may be left on the wire
@@ -183,7 +187,7 @@ class SafeHttpClient:
             return HttpOutcome("too_large", error=f"Content-Length {length}")
         return None
 
-    def _read_body(self, conn, resp, image: bool, max_bytes: int, deadline: float) -> HttpOutcome:
+    def _read_body(self, sock, resp, image: bool, max_bytes: int, deadline: float) -> HttpOutcome:
         try:
             decoder = CappedDecoder(resp.getheader("Content-Encoding", ""), max_bytes, self.config.max_content_encodings)
             parts, head, judged = [], b"", not image
@@ -191,7 +195,7 @@ class SafeHttpClient:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return HttpOutcome("timeout", error=f"body not done in {self.config.timeout_s}s")
-                conn.sock.settimeout(remaining)
+                sock.settimeout(remaining)
                 chunk = resp.read1(65536)
                 if not chunk:
                     break
@@ -212,7 +216,6 @@ class SafeHttpClient:
             return HttpOutcome("timeout", error=f"body not done in {self.config.timeout_s}s")
         if resp.length:  # read1 reports a short Content-Length body as EOF, not IncompleteRead
             return HttpOutcome("truncated", error=f"{resp.length} bytes short of Content-Length")
-        resp.close()
         body = b"".join(parts)
         if not judged:
             refusal = refusal_for_head(body, resp.getheader("Content-Type", ""))

@@ -69,8 +69,8 @@ def _open_checked(data: bytes, config: ImageConfig) -> tuple[Image.Image, tuple[
         raise Refusal("decompression_bomb", str(err)) from err
     except UnidentifiedImageError as err:
         raise Refusal("not_an_image", "not a JPEG, PNG, WEBP or GIF") from err
-    except (OSError, SyntaxError, ValueError) as err:
-        raise Refusal("decode_error", str(err)) from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise Refusal(_decode_reason(err), str(err)) from err
     width, height = image.size
     if width * height > config.max_pixels:
         raise Refusal("decompression_bomb", f"{width}x{height} over {config.max_pixels} pixels")
@@ -96,9 +96,13 @@ def _decode(image: Image.Image, original: tuple[int, int], config: ImageConfig) 
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise Refusal("decompression_bomb", str(err)) from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
-        reason = "truncated" if "truncat" in str(err).lower() else "decode_error"
-        raise Refusal(reason, str(err)) from err
+        raise Refusal(_decode_reason(err), str(err)) from err
     return _to_rgb(upright)
+
+
+def _decode_reason(err: Exception) -> str:
+    # Pillow reports short files as OSError/SyntaxError with "truncated" in the message.
+    return "truncated" if "truncat" in str(err).lower() or isinstance(err, EOFError) else "decode_error"
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
