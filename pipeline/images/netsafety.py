@@ -95,27 +95,25 @@ def address_problem(ip: IPAddress, allow_private: bool = False, allowed: tuple =
     unspecified and reserved addresses stay closed even when private networks
     are allowed: no intranet crawl needs them.
     """
-    inner = unwrap(ip)
-    if any(inner in net or ip in net for net in allowed):
+    ip = unwrap(ip)  # the address packets actually reach; the IPv6 wrapper is irrelevant
+    if any(ip in net for net in allowed):
         return None
-    for candidate in {ip, inner}:
-        if candidate.is_link_local:
-            return "link_local"
-        if candidate.is_multicast:
-            return "multicast"
-        if candidate.is_unspecified:
-            return "unspecified"
-        if candidate.is_reserved:
-            return "reserved"
+    if ip.is_link_local:
+        return "link_local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_loopback:  # before "reserved": ::1 sits inside the reserved ::/8
+        return None if allow_private else "loopback"
+    if ip.is_reserved:
+        return "reserved"
     if allow_private:
         return None
-    for candidate in {ip, inner}:
-        if candidate.is_loopback:
-            return "loopback"
-        if isinstance(candidate, ipaddress.IPv4Address) and candidate in _CGNAT:
-            return "cgnat"
-        if candidate.is_private or not candidate.is_global:
-            return "private"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
+        return "cgnat"
+    if ip.is_private or not ip.is_global:
+        return "private"
     return None
 
 
