@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "inspect": "pipeline.inspect_cmd",
     "extract": "pipeline.extract_cmd",
     "corpus": "pipeline.corpus_cmd",
+    "pairs": "pipeline.pairs_cmd",
 }
 
 

@@ -13,7 +13,8 @@ from collections import defaultdict
 from pipeline import shardwriter as sw
 
 # Stage order for the funnel in the report.
-STAGES = ("read", "extract", "filter", "dedup", "images", "image_refs", "documents", "sequences", "write")
+STAGES = ("read", "urllist", "extract", "filter", "dedup", "captions", "images", "image_refs", "documents",
+          "sequences", "pairs", "clip", "write")
 
 
 def write_json(out_dir: str, name: str, obj) -> str:

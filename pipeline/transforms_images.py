@@ -30,6 +30,8 @@ class ImageOutcome:
     height: int = 0
     phash: str = ""
     ext: str = "jpg"
+    original_width: int = 0
+    original_height: int = 0
 
 
 def image_refs(element):
@@ -83,7 +85,8 @@ class FetchImagesFn(beam.DoFn):
             return ImageOutcome(r.status, r.source)
         put_blob(self.image_root, f"{r.sha256}.{r.ext}", r.data)
         self.progress.add("images_fetched")
-        return ImageOutcome("ok", r.source, r.sha256, r.width, r.height, r.phash, r.ext)
+        return ImageOutcome("ok", r.source, r.sha256, r.width, r.height, r.phash, r.ext,
+                            r.original_width, r.original_height)
 
     def finish_bundle(self):
         self.progress.flush()
@@ -143,6 +146,31 @@ class AssembleFn(beam.DoFn):
         self.progress.flush()
 
 
+class FetchUnique(beam.PTransform):
+    """((url, ref) references, crawl images (url, blob)) -> (url, sorted refs, ImageOutcome).
+
+    Each referenced URL is fetched once (the crawl's copy first); ``ref[2]`` of a
+    reference is its page URL, sent as the referer. Shared by the corpus and pairs jobs.
+    """
+
+    def __init__(self, config, crawl_root, image_root, batch_size: int = 64, progress_root=None):
+        super().__init__()
+        self.config, self.crawl_root, self.image_root = config, crawl_root, image_root
+        self.batch_size, self.progress_root = batch_size, progress_root
+
+    def expand(self, pcolls):
+        refs, crawl = pcolls
+        return (
+            {"refs": refs, "crawl": crawl}
+            | "GroupByImageUrl" >> beam.CoGroupByKey()
+            | "OnlyReferenced" >> beam.Filter(lambda kv: bool(kv[1]["refs"]))
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.batch_size)
+            | "Fetch" >> beam.ParDo(
+                FetchImagesFn(self.config, self.crawl_root, self.image_root, self.progress_root)
+            )
+        )
+
+
 class AttachImages(beam.PTransform):
     """(docs keyed by id, crawl images (url, blob)) -> (doc_id, url, nodes)."""
 
@@ -156,14 +184,8 @@ class AttachImages(beam.PTransform):
     def expand(self, pcolls):
         docs, crawl = pcolls
         refs = docs | "ImageRefs" >> beam.FlatMap(image_refs)
-        fetched = (
-            {"refs": refs, "crawl": crawl}
-            | "GroupByImageUrl" >> beam.CoGroupByKey()
-            | "OnlyReferenced" >> beam.Filter(lambda kv: bool(kv[1]["refs"]))
-            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.batch_size)
-            | "Fetch" >> beam.ParDo(
-                FetchImagesFn(self.config, self.crawl_root, self.image_root, self.progress_root)
-            )
+        fetched = (refs, crawl) | "FetchUnique" >> FetchUnique(
+            self.config, self.crawl_root, self.image_root, self.batch_size, self.progress_root
         )
         per_ref = fetched | "PerReference" >> beam.FlatMap(
             lambda e: [(e[2], doc_id, i) for doc_id, i, _ in e[1]]

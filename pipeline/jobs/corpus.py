@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 
 from pipeline.configcli import add_config_args, config_from_args, config_to_dict
-from pipeline.dedup_config import DedupConfig
+from pipeline.dedup import DedupConfig
 from pipeline.filters import TextFilterConfig
 from pipeline.images import ImageConfig
 
