@@ -23,7 +23,8 @@ from dataclasses import dataclass
 Verdict = tuple[bool, str]
 KEPT: Verdict = (True, "kept")
 
-CAPTION_FILTERS = ("empty", "length", "filename_or_url", "boilerplate", "language", "flagged_words")
+# Most specific first, so a drop names what is wrong ("logo" is boilerplate, not merely short).
+CAPTION_FILTERS = ("empty", "filename_or_url", "boilerplate", "length", "language", "flagged_words")
 
 # Generic alt texts that describe nothing (ALIGN's "frequent boilerplate" idea),
 # compared after normalisation (lower case, no punctuation, collapsed spaces).

@@ -121,7 +121,7 @@ def plot(out_dir: str, dists: dict[str, list[int]], counters: dict) -> list[str]
     return names
 
 
-_NOT_DROPS = {"ok", "kept", "pages", "files", "image_records", "unique", "tokens", "shards",
+_NOT_DROPS = {"ok", "kept", "success", "rows", "scored", "pages", "files", "image_records", "unique", "tokens", "shards",
               "sequences", "images", "shards_already_complete"}
 
 
