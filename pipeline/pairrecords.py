@@ -21,7 +21,8 @@ SUCCESS = "success"
 # Image statuses that mean "downloaded but refused by decoding/size checks":
 # img2dataset counts those as failed_to_resize, everything else as failed_to_download.
 RESIZE_FAILURES = frozenset(
-    {"too_small", "bad_aspect_ratio", "decode_error", "truncated", "not_an_image", "decompression_bomb"}
+    {"too_small", "bad_aspect_ratio", "decode_error", "truncated", "not_an_image", "decompression_bomb",
+     "failed_to_resize"}
 )
 CAPTION_SOURCES = ("alt", "figcaption")
 
