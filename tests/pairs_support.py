@@ -143,3 +143,8 @@ def tiny_clip(tmp_path) -> tuple[str, str, str]:
     ckpt = tmp_path / "tiny_clip.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(ckpt))
     return "TinyClip-pairs", str(config), str(ckpt)
+
+
+def photos() -> list[bytes]:
+    """The JPEG bytes of the first four rows' images."""
+    return [photo(*IMAGES[name]) for name, _, _ in ROWS[:4]]
