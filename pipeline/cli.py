@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "accepts_extra", False):
-        return int(args.func(args, extra) or 0)
+        # Forwarding subcommands (corpus, pairs) parse their own flags: hand them everything
+        # after the subcommand name, because argparse's REMAINDER splits a leading "--flag" off.
+        args.raw_argv = argv[argv.index(args.command) + 1:]
+        return int(args.func(args, []) or 0)
     return int(args.func(args) or 0)
 
 

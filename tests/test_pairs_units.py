@@ -90,3 +90,13 @@ def test_dedup_keeps_the_smallest_key():
     group = [pr.PairRecord(k, "u", "c", sha256="s") for k in ("b", "a", "c")]
     out = pr.dedup_group(group)
     assert [(r.key, r.status) for r in out] == [("a", "success"), ("b", "duplicate_pair"), ("c", "duplicate_pair")]
+
+
+def test_flamingo_pairs_forwards_every_flag(monkeypatch):
+    from pipeline import cli
+    from pipeline.jobs import pairs
+
+    seen = []
+    monkeypatch.setattr(pairs, "run", lambda argv: seen.append(argv) or {})
+    assert cli.main(["pairs", "--input", "l.tsv", "--output", "o", "--list.url_col", "u"]) == 0
+    assert seen == [["--input", "l.tsv", "--output", "o", "--list.url_col", "u"]]
