@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 
 from pipeline.configcli import add_config_args, config_from_args, config_to_dict
-from pipeline.dedup_config import DedupConfig
+from pipeline.dedup import DedupConfig
 from pipeline.filters import TextFilterConfig
 from pipeline.images import ImageConfig
 
@@ -63,7 +63,8 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
 
     from pipeline.transforms import AssignShards, ExtractFn, ReadCrawl, SequencesFn, WriteShardsFn
     from pipeline.transforms_images import AttachImages
-    from pipeline.transforms_text import Deduplicate, FilterText, doc_id_of
+    from pipeline.dedup import doc_id
+    from pipeline.transforms_text import Deduplicate, FilterText
 
     work = f"{output.rstrip('/')}/_work"
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
@@ -71,7 +72,7 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
     docs = pages | "Extract" >> beam.ParDo(ExtractFn())
     kept = docs | "FilterText" >> FilterText(cfg.filter)
     unique = kept | "Deduplicate" >> Deduplicate(cfg.dedup)
-    keyed = unique | "KeyByDocId" >> beam.Map(lambda d: (doc_id_of(d), d))
+    keyed = unique | "KeyByDocId" >> beam.Map(lambda d: (doc_id(d.url), d))
     assembled = (keyed, crawl_images) | "AttachImages" >> AttachImages(
         cfg.image, crawl_root, image_root, max_repeat_docs=cfg.max_repeat_docs,
         keep_docs_without_images=cfg.keep_docs_without_images, progress_root=progress_root,
