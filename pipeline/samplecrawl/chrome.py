@@ -124,7 +124,7 @@ def _footer(d: Draft) -> str:
 
 def page(d: Draft, title: str, main: str, *, layout: str, sidebar: str = "", lang: str = "en",
          charset: str = "utf-8", head_extra: str = "", x_robots_tag: str = "",
-         tags: tuple[str, ...] = (), banner: bool = True) -> Page:
+         tags: tuple[str, ...] = (), banner: bool = True, duplicate_of: str = "") -> Page:
     """Wrap the main content in the site's chrome and return the finished ``Page``."""
     fav = d.use(d.site.favicon)
     cookie = cookie_banner() if banner else ""
@@ -138,4 +138,5 @@ def page(d: Draft, title: str, main: str, *, layout: str, sidebar: str = "", lan
             f'<script async src="https://tags.trackhub.example/gtm.js?id=TH-4821"></script>\n'
             f"</head>\n<body>\n{cookie}\n{_header(d)}\n<main>\n{main}\n</main>\n{aside}\n"
             f"{_footer(d)}\n</body>\n</html>\n")
-    return Page(d.url, html, layout, list(d.assets), lang, charset, x_robots_tag, tags)
+    return Page(d.url, html, layout, list(d.assets), lang, charset, x_robots_tag, tags,
+                duplicate_of)

@@ -70,6 +70,7 @@ class Page:
     charset: str = "utf-8"
     x_robots_tag: str = ""
     tags: tuple[str, ...] = ()  # extra facts: "noai", "syndicated", "url_variant", ...
+    duplicate_of: str = ""  # URL of the page this one (nearly) duplicates; the tag says how
 
 
 @dataclass

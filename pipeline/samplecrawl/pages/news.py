@@ -79,7 +79,7 @@ def _figures(d: Draft, slug: str) -> str:
                                   (0.2, 0.2, 0.8, 0.8), 420), "Close-up of a motorcycle engine"))
 
 
-def _article(slug: str, path: str, tags: tuple[str, ...] = ()) -> Page:
+def _article(slug: str, path: str, tags: tuple[str, ...] = (), duplicate_of: str = "") -> Page:
     _, headline, stand, body, author, date = next(a for a in ARTICLES if a[0] == slug)
     d = Draft(GAZETTE, path)
     byline = (f'<p class="byline">By <a href="/authors/{author.lower().replace(" ", "-")}">'
@@ -91,7 +91,8 @@ def _article(slug: str, path: str, tags: tuple[str, ...] = ()) -> Page:
                 ("gullwatcher", AVATAR_GULL, "Good to see a proper local story for once."),
                 ("M. Penhale", None, "Does anyone know if this will be in the print edition?")]))
     sidebar = c.related([r for r in RELATED if slug not in r[0]][:4]) + c.ad_slot(d)
-    return c.page(d, headline, main, layout="news", sidebar=sidebar, tags=tags)
+    return c.page(d, headline, main, layout="news", sidebar=sidebar, tags=tags,
+                  duplicate_of=duplicate_of)
 
 
 def _front_page() -> Page:
@@ -125,7 +126,8 @@ def _syndicated() -> Page:
             f"{c.paragraphs(body)}<p class=\"syndication\">This story first appeared in the "
             f"Harbour Gazette and is republished with permission.</p></article>"
             f"{c.share_buttons(d)}")
-    return c.page(d, headline, main, layout="news", sidebar=c.ad_slot(d), tags=("syndicated",))
+    return c.page(d, headline, main, layout="news", sidebar=c.ad_slot(d), tags=("syndicated",),
+                  duplicate_of=f"{G}/news/2024/05/{ARTICLES[0][0]}")
 
 
 def _storm() -> Page:
@@ -141,6 +143,7 @@ def pages() -> list[Page]:
     out += [_article(a[0], f"/news/2024/05/{a[0]}") for a in ARTICLES]
     out.append(_article("greek-coins-harbour-museum", "/news/2024/05/greek-coins-harbour-museum"
                         "?utm_source=newsletter&utm_medium=email&utm_campaign=weekly",
-                        tags=("url_variant",)))
+                        tags=("url_variant",),
+                        duplicate_of=f"{G}/news/2024/05/greek-coins-harbour-museum"))
     out += [_syndicated(), _storm()]
     return out
