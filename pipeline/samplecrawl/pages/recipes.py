@@ -109,8 +109,8 @@ def _recipe(slug: str) -> Page:
     main = (f'<article class="post"><h1>{r["title"]}</h1><a class="jump" href="#recipe">Jump to '
             f'recipe</a> <span class="rating">&#9733;&#9733;&#9733;&#9733;&#9734; (38 ratings)'
             f'</span>{c.share_buttons(d)}{first}{c.paragraphs(r["intro"])}{rest}'
-            f'{c.ad_slot(d)}{_recipe_card(r)}<p><a href="/print/{slug}/">Print recipe</a></p>'
-            f"</article>{c.newsletter_box()}" + c.comments(d, [
+            f'{c.ad_slot(d)}{_recipe_card(r)}</article><p class="print"><a href="/print/{slug}/">'
+            f'Print recipe</a></p>{c.newsletter_box()}' + c.comments(d, [
                 ("Hannah", None, "Made this on Saturday and it was a hit. Thank you!"),
                 ("Oskar", None, "Could I use decaf? My partner avoids caffeine."),
                 ("Quiet Kitchen", None, "Yes, decaf works just as well.")]))

@@ -19,6 +19,8 @@ A museum-quality giclée print of an official astronaut portrait, reproduced fro
 
 We print on heavyweight matte cotton paper with archival pigment inks that are rated to resist fading for more than a century when kept out of direct sunlight. Each print has a narrow white border to make framing easier and is signed on the back by our print technician.
 
+The original photograph was taken in the 1990s as the official portrait for a crew member of an early Space Shuttle mission. We worked from a high-resolution scan and compared our proofs against the archive copy, so that the orange of the flight suit and the deep blue of the background stay true without looking oversaturated.
+
 Prints are rolled in acid-free tissue and shipped in a sturdy cardboard tube. Please allow three working days for printing before dispatch.
 """, specs={"Size": "A3 (297 x 420 mm)", "Paper": "310 gsm cotton rag", "Frame": "Not included"}),
     "brass-wall-clock": dict(
@@ -44,14 +46,18 @@ FRAMED_SENTENCE = (" This version comes ready to hang in a solid oak frame with 
                    "mount and acrylic glazing.")
 
 
+def _thumb_boxes(shift: float) -> list[tuple[float, float, float, float]]:
+    return [(0.0 + shift, 0.0, 0.6 + shift, 0.6), (0.4 - shift, 0.4, 1.0 - shift, 1.0),
+            (0.2, 0.1 + shift, 0.8, 0.7 + shift)]
+
+
 def _product_images(d: Draft, slug: str, src: str, framed: bool) -> str:
     suffix = "-framed" if framed else ""
     main = photo(f"{L}/{slug}{suffix}-main_800x.jpg", src,
                  (0.05, 0.0, 0.95, 1.0) if framed else (0.0, 0.0, 1.0, 1.0), 800 - 40 * framed)
     thumbs = [photo(f"{L}/{slug}{suffix}-alt{i}_200x.jpg", src, box, 200, "PNG" if i == 2 else
                     "JPEG", role="thumbnail")
-              for i, box in enumerate([(0.0, 0.0, 0.6, 0.6), (0.4, 0.4, 1.0, 1.0),
-                                       (0.2, 0.1, 0.8, 0.7)])]
+              for i, box in enumerate(_thumb_boxes(0.05 * framed))]
     lis = "".join(f'<li>{c.img(d, a, "Alternative view")}</li>' for a in thumbs)
     return (f'<div class="product-gallery">{c.figure(d, main, "")}'
             f'<ul class="thumbs">{lis}</ul></div>')
