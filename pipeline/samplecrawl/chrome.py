@@ -72,8 +72,8 @@ def newsletter_box() -> str:
 
 def share_buttons(d: Draft) -> str:
     icon = d.use(share_icon(d.site))
-    links = "".join(f'<li><a href="https://{n}.example/share?u={escape(d.url)}">{n.title()}</a></li>'
-                    for n in ("facebook", "x", "linkedin", "whatsapp"))
+    links = "".join(f'<li><a href="https://{n}.example/share?u={escape(d.url)}">{n.title()}'
+                    "</a></li>" for n in ("facebook", "x", "linkedin", "whatsapp"))
     return (f'<div class="share"><img src="{icon}" alt="" width="16" height="16"> Share this:'
             f"<ul>{links}</ul></div>")
 

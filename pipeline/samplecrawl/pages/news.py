@@ -6,9 +6,9 @@ Coastal Wire; a tracking-query variant of one URL; and a story whose record gets
 from __future__ import annotations
 
 from pipeline.samplecrawl import chrome as c
-from pipeline.samplecrawl.model import Asset, Draft, Page
+from pipeline.samplecrawl.model import Asset, Draft, ImageSpec, Page
 from pipeline.samplecrawl.pages import news_text as t
-from pipeline.samplecrawl.sites import COASTAL, GAZETTE, ImageSpec, http_only, photo
+from pipeline.samplecrawl.sites import COASTAL, GAZETTE, http_only, photo
 
 G = GAZETTE.origin
 MEDIA = G + "/media/2024/05"
