@@ -9,6 +9,7 @@ stored, so only an HTTP fetch could get them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -20,7 +21,7 @@ from datetime import datetime, timezone
 from PIL import Image
 
 from pipeline.samplecrawl import photos
-from pipeline.samplecrawl.model import Asset, Page
+from pipeline.samplecrawl.model import Asset, ImageSpec, Page
 from pipeline.samplecrawl.oddities import Oddity, oddities
 from pipeline.samplecrawl.pages import all_pages
 from pipeline.samplecrawl.warcrecords import CrawlWriter
@@ -67,7 +68,7 @@ def _write_crawl(fh, entries: list[Page | Oddity], broken: list[Page], filename:
         writer.fetch(e.url, e.html.encode(e.charset), f"text/html; charset={e.charset}",
                      extra=_page_headers(e))
         for a in _stored_images(e, seen):
-            bodies[a.url] = _render(a)
+            bodies[a.url] = _render(a.spec)
             extra = [("X-Robots-Tag", a.x_robots_tag)] if a.x_robots_tag else []
             writer.fetch(a.url, bodies[a.url], photos.MIME[a.spec.fmt], extra=extra)
     for page in broken:
@@ -76,14 +77,10 @@ def _write_crawl(fh, entries: list[Page | Oddity], broken: list[Page], filename:
     return seen, bodies, writer.counts
 
 
-_RENDERED: dict = {}
-
-
-def _render(a: Asset) -> bytes:
+@functools.lru_cache(maxsize=None)
+def _render(spec: ImageSpec) -> bytes:
     # the tracking pixel and share icon specs repeat on many URLs; encode each spec once
-    if a.spec not in _RENDERED:
-        _RENDERED[a.spec] = photos.render(a.spec)
-    return _RENDERED[a.spec]
+    return photos.render(spec)
 
 
 def build_sample_crawl(out_path: str, *, seed: int = 0) -> dict:
