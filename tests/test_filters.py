@@ -176,3 +176,12 @@ def test_filters_run_in_configured_order_and_can_be_disabled(text_filter):
 def test_shipped_list_loads_from_package_data():
     words = load_flagged_words()
     assert "porn" in words and all(w == w.lower() and " " not in w for w in words)
+
+
+def test_pure_modules_do_not_import_beam():
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.filters, pipeline.dedup, pipeline.gopher; print('apache_beam' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
