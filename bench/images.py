@@ -35,7 +35,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-SOURCES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field", "retina")
+SOURCES = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "retina",
+)
 
 
 def make_photos(n: int, seed: int = 0) -> list[bytes]:
@@ -52,14 +60,16 @@ def make_photos(n: int, seed: int = 0) -> list[bytes]:
         x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
         longest = rng.randint(300, 1600)
         scale = longest / max(cw, ch)
-        crop = base.crop((x, y, x + cw, y + ch)).resize((max(1, round(cw * scale)), max(1, round(ch * scale))))
+        crop = base.crop((x, y, x + cw, y + ch)).resize(
+            (max(1, round(cw * scale)), max(1, round(ch * scale)))
+        )
         out = io.BytesIO()
         crop.save(out, format="JPEG", quality=rng.randint(60, 95))
         photos.append(out.getvalue())
     return photos
 
 
-def serve(photos: list[bytes], port_queue: "mp.Queue") -> None:
+def serve(photos: list[bytes], port_queue: mp.Queue) -> None:
     """A minimal asyncio HTTP/1.1 server: cheaper per request than http.server's threads, so
     the server (same for both sides) is less of the bottleneck. Keep-alive unless asked to close."""
     import asyncio
@@ -74,9 +84,15 @@ def serve(photos: list[bytes], port_queue: "mp.Queue") -> None:
                 else:
                     body, ctype = photos[int(path.rsplit("/", 1)[1].split(".")[0])], b"image/jpeg"
                 close = b"connection: close" in head.lower()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nContent-Length: "
-                             + str(len(body)).encode() + (b"\r\nConnection: close" if close else b"")
-                             + b"\r\n\r\n" + body)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: "
+                    + ctype
+                    + b"\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + (b"\r\nConnection: close" if close else b"")
+                    + b"\r\n\r\n"
+                    + body
+                )
                 await writer.drain()
                 if close:
                     break
@@ -94,7 +110,10 @@ def serve(photos: list[bytes], port_queue: "mp.Queue") -> None:
 
 
 def cpu_seconds() -> float:
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -102,15 +121,27 @@ def run_ours(urls: list[str], threads: int, out_dir: Path) -> int:
     from pipeline.images import ImageConfig, ImageFetcher, ImageRequest
 
     config = ImageConfig(
-        image_size=256, jpeg_quality=90, threads=threads, allow_private_networks=True,
-        per_host_concurrency=threads, per_host_rate=0.0, retries=0, timeout_s=10.0,
+        image_size=256,
+        jpeg_quality=90,
+        threads=threads,
+        allow_private_networks=True,
+        per_host_concurrency=threads,
+        per_host_rate=0.0,
+        retries=0,
+        timeout_s=10.0,
     )
     with ImageFetcher(config) as fetcher:
         results = fetcher.fetch_many(ImageRequest(u) for u in urls)
     for i, r in enumerate(results):  # written like img2dataset's "files" output: image + json
         if r.ok:
             (out_dir / f"{i:09d}.jpg").write_bytes(r.data)
-        meta = {"url": r.url, "status": r.status, "width": r.width, "height": r.height, "sha256": r.sha256}
+        meta = {
+            "url": r.url,
+            "status": r.status,
+            "width": r.width,
+            "height": r.height,
+            "sha256": r.sha256,
+        }
         (out_dir / f"{i:09d}.json").write_text(json.dumps(meta))
     return sum(r.ok for r in results)
 
@@ -121,10 +152,23 @@ def run_img2dataset(urls: list[str], threads: int, out_dir: Path) -> int:
     url_file = out_dir.parent / "urls.txt"
     url_file.write_text("\n".join(urls) + "\n")
     download(
-        url_list=str(url_file), output_folder=str(out_dir), processes_count=1, thread_count=threads,
-        image_size=256, resize_mode="keep_ratio_largest", resize_only_if_bigger=True, encode_quality=90,
-        output_format="files", input_format="txt", min_image_size=150, max_aspect_ratio=3.0,
-        extract_exif=False, timeout=10, retries=0, number_sample_per_shard=100_000, distributor="multiprocessing",
+        url_list=str(url_file),
+        output_folder=str(out_dir),
+        processes_count=1,
+        thread_count=threads,
+        image_size=256,
+        resize_mode="keep_ratio_largest",
+        resize_only_if_bigger=True,
+        encode_quality=90,
+        output_format="files",
+        input_format="txt",
+        min_image_size=150,
+        max_aspect_ratio=3.0,
+        extract_exif=False,
+        timeout=10,
+        retries=0,
+        number_sample_per_shard=100_000,
+        distributor="multiprocessing",
     )
     return len(list(out_dir.rglob("*.jpg")))
 
@@ -143,12 +187,22 @@ def measure(name: str, fn, urls: list[str], threads: int, fixed_cpu: float = 0.0
         ok = fn(urls, threads, out_dir)
         wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
         shard = img2dataset_shard_seconds(out_dir) if name == "img2dataset" else wall
-    row = {"name": name, "ok": ok, "wall_s": wall, "images_per_s": ok / wall, "cpu_ms_per_image": 1000 * cpu / max(ok, 1),
-           "shard_images_per_s": ok / shard, "cpu": cpu,
-           "net_cpu_ms_per_image": 1000 * (cpu - fixed_cpu) / max(ok, 1)}
-    print(f"{name:12s} ok={ok:5d}  wall={wall:6.2f}s  {row['images_per_s']:7.1f} img/s end to end  "
-          f"{row['shard_images_per_s']:7.1f} img/s in-shard  cpu={row['cpu_ms_per_image']:6.2f} ms/img "
-          f"({row['net_cpu_ms_per_image']:5.2f} without fixed start-up)", flush=True)
+    row = {
+        "name": name,
+        "ok": ok,
+        "wall_s": wall,
+        "images_per_s": ok / wall,
+        "cpu_ms_per_image": 1000 * cpu / max(ok, 1),
+        "shard_images_per_s": ok / shard,
+        "cpu": cpu,
+        "net_cpu_ms_per_image": 1000 * (cpu - fixed_cpu) / max(ok, 1),
+    }
+    print(
+        f"{name:12s} ok={ok:5d}  wall={wall:6.2f}s  {row['images_per_s']:7.1f} img/s end to end  "
+        f"{row['shard_images_per_s']:7.1f} img/s in-shard  cpu={row['cpu_ms_per_image']:6.2f} ms/img "
+        f"({row['net_cpu_ms_per_image']:5.2f} without fixed start-up)",
+        flush=True,
+    )
     return row
 
 
@@ -156,17 +210,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=1, help="alternate the two sides this many times")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternate the two sides this many times"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        import skimage  # noqa: F401
         import img2dataset  # noqa: F401  (imported before timing: its import takes seconds)
+        import skimage  # noqa: F401
     except ImportError as err:
         print(f"skipped: {err}")
         return 0
     photos = make_photos(args.n)
-    print(f"{len(photos)} photos, {sum(map(len, photos)) / len(photos) / 1024:.0f} KiB mean, threads={args.threads}")
+    print(
+        f"{len(photos)} photos, {sum(map(len, photos)) / len(photos) / 1024:.0f} KiB mean, threads={args.threads}"
+    )
     ctx = mp.get_context("fork")
     ports = ctx.Queue()
     server = ctx.Process(target=serve, args=(photos, ports), daemon=True)
@@ -176,17 +234,28 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         # Fixed cost of one call (process start-up, logger, robots.txt) from a one-URL run.
-        fixed = {name: measure(name, fn, urls[:1], args.threads)["cpu"]
-                 for name, fn in (("img2dataset", run_img2dataset), ("ours", run_ours))}
+        fixed = {
+            name: measure(name, fn, urls[:1], args.threads)["cpu"]
+            for name, fn in (("img2dataset", run_img2dataset), ("ours", run_ours))
+        }
         print("--- measured runs ---")
         for _ in range(args.rounds):
-            rows.append(measure("img2dataset", run_img2dataset, urls, args.threads, fixed["img2dataset"]))
+            rows.append(
+                measure("img2dataset", run_img2dataset, urls, args.threads, fixed["img2dataset"])
+            )
             rows.append(measure("ours", run_ours, urls, args.threads, fixed["ours"]))
     finally:
         server.kill()
-    for key, label in (("images_per_s", "end to end"), ("shard_images_per_s", "in-shard (img2dataset start-up excluded)")):
-        best = {name: max(r[key] for r in rows if r["name"] == name) for name in ("ours", "img2dataset")}
-        print(f"ratio ours/img2dataset, images/s {label}, best of {args.rounds}: {best['ours'] / best['img2dataset']:.2f}")
+    for key, label in (
+        ("images_per_s", "end to end"),
+        ("shard_images_per_s", "in-shard (img2dataset start-up excluded)"),
+    ):
+        best = {
+            name: max(r[key] for r in rows if r["name"] == name) for name in ("ours", "img2dataset")
+        }
+        print(
+            f"ratio ours/img2dataset, images/s {label}, best of {args.rounds}: {best['ours'] / best['img2dataset']:.2f}"
+        )
     return 0
 
 
