@@ -137,6 +137,18 @@ def _drip(h: Handler, hits: int) -> None:
     )
 
 
+def _drip_headers(h: Handler, hits: int) -> None:  # a status line, then headers at 2.5 bytes/s
+    h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+    try:
+        for byte in b"X-Slow: " + b"a" * 1000:
+            h.wfile.write(bytes([byte]))
+            h.wfile.flush()
+            time.sleep(0.4)
+    except OSError:
+        pass
+    h.close_connection = True
+
+
 def _infinite(h: Handler, hits: int) -> None:
     h.stream(
         {"Content-Type": "image/jpeg"},
@@ -175,6 +187,7 @@ ROUTES = {
     "/redirect/ok": _redirect_to("/img/coffee-300x200.jpg"),
     "/redirect/loop": _redirect_to("/redirect/loop"),
     "/drip": _drip,
+    "/drip-headers": _drip_headers,
     "/infinite": _infinite,
     "/lie/long": _lie_long,
     "/lie/short": _lie_short,

@@ -91,6 +91,27 @@ def test_drip_is_cut_at_the_total_deadline(fetch):
     assert time.monotonic() - start < 2.0
 
 
+def test_header_drip_is_cut_by_the_watchdog(fetch):
+    start = time.monotonic()
+    result = fetch("/drip-headers", timeout_s=1.0)
+    assert result.status == "timeout"
+    assert time.monotonic() - start < 2.0
+
+
+def test_unexpected_errors_still_give_one_status(servers, monkeypatch):
+    public, _ = servers
+    from pipeline.images import fetcher as fetcher_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(fetcher_module, "process_image", broken)
+    config = ImageConfig(allow_private_networks=True, **FAST)
+    with ImageFetcher(config) as fetcher:
+        results = fetcher.fetch_many([ImageRequest(public.url("/img/coffee-320x200.jpg"))])
+    assert [r.status for r in results] == ["internal_error"]
+
+
 def test_infinite_body_is_capped_with_bounded_memory(fetch):
     tracemalloc.start()
     try:

@@ -61,7 +61,11 @@ class ImageFetcher:
 
     def fetch(self, request: ImageRequest) -> ImageResult:
         """One request, on the calling thread."""
-        result = self._fetch_one(request)
+        try:
+            result = self._fetch_one(request)
+        except Exception as err:  # noqa: BLE001 -- one status per URL, even for a bug of ours
+            log.exception("image fetch failed unexpectedly: %s", request.url)
+            result = ImageResult(url=request.url, status="internal_error", error=repr(err))
         with self._lock:
             self._stats[result.status] += 1
             if result.source:
