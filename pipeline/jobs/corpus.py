@@ -70,7 +70,7 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
     pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root)
     docs = pages | "Extract" >> beam.ParDo(ExtractFn())
-    kept = docs | "FilterText" >> FilterText(cfg.filter)
+    kept = (docs | "FilterText" >> FilterText(cfg.filter)).kept
     unique = kept | "Deduplicate" >> Deduplicate(cfg.dedup)
     keyed = unique | "KeyByDocId" >> beam.Map(lambda d: (doc_id(d.url), d))
     assembled = (keyed, crawl_images) | "AttachImages" >> AttachImages(
