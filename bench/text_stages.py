@@ -63,7 +63,9 @@ def bench_filters(texts: list[str], repeat: int) -> None:
             tf.check(t)
     secs = time.perf_counter() - start
     words = sum(len(t.split()) for t in texts) / len(texts)
-    print(f"TextFilter.check: {repeat * len(texts) / secs:,.0f} docs/s (mean {words:.0f} words/doc)")
+    print(
+        f"TextFilter.check: {repeat * len(texts) / secs:,.0f} docs/s (mean {words:.0f} words/doc)"
+    )
     print(f"  reasons on {len(texts)} real article bodies: {dict(reasons.most_common())}")
 
 
@@ -71,7 +73,7 @@ def bench_minhash(texts: list[str], repeat: int, num_perm: int = 128) -> None:
     from pipeline.dedup import estimated_jaccard, minhash_signature
 
     try:
-        import datasketch  # noqa: F401
+        import datasketch
     except ImportError:
         datasketch = None
     ours = theirs = 0.0
@@ -95,9 +97,16 @@ def bench_minhash(texts: list[str], repeat: int, num_perm: int = 128) -> None:
         for t in texts:
             e = edited(t, every)
             true = exact_jaccard(t, e)
-            errs_ours.append(abs(estimated_jaccard(minhash_signature(t), minhash_signature(e)) - true))
+            errs_ours.append(
+                abs(estimated_jaccard(minhash_signature(t), minhash_signature(e)) - true)
+            )
             if datasketch:
-                errs_ds.append(abs(datasketch_signature(t, num_perm).jaccard(datasketch_signature(e, num_perm)) - true))
+                errs_ds.append(
+                    abs(
+                        datasketch_signature(t, num_perm).jaccard(datasketch_signature(e, num_perm))
+                        - true
+                    )
+                )
         line = f"  edit every {every}th word: mean |estimate - exact| ours {sum(errs_ours) / len(texts):.4f}"
         print(line + (f", datasketch {sum(errs_ds) / len(texts):.4f}" if errs_ds else ""))
 

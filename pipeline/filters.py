@@ -180,9 +180,7 @@ def gopher_repetition_filter(text: str, config: TextFilterConfig) -> Verdict:
     return KEPT
 
 
-def flagged_words_filter(
-    text: str, flagged: frozenset[str], config: TextFilterConfig
-) -> Verdict:
+def flagged_words_filter(text: str, flagged: frozenset[str], config: TextFilterConfig) -> Verdict:
     words = gopher.words_of(text)
     if not words or not flagged:
         return KEPT

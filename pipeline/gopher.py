@@ -159,4 +159,3 @@ def word_ids(words: Sequence[str]) -> WordIds:
     table: dict[str, int] = {}
     ids = [table.setdefault(w.lower(), len(table)) for w in words]
     return WordIds(ids, [len(w) for w in words])
-
