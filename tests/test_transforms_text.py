@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 
 beam = pytest.importorskip("apache_beam")
-from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
-from apache_beam.runners.portability.fn_api_runner import FnApiRunner  # noqa: E402
-from apache_beam.testing.test_pipeline import TestPipeline  # noqa: E402
-from apache_beam.testing.util import assert_that, equal_to  # noqa: E402
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from test_filters import FRENCH, GOOD
 
-from pipeline.dedup import DedupConfig  # noqa: E402
-from pipeline.filters import TextFilterConfig  # noqa: E402
-from pipeline.transforms_text import (  # noqa: E402
+from pipeline.dedup import DedupConfig
+from pipeline.filters import TextFilterConfig
+from pipeline.transforms_text import (
     Deduplicate,
     FilterText,
     TextFilterFn,
@@ -22,7 +23,6 @@ from pipeline.transforms_text import (  # noqa: E402
     mark_bucket,
     near_id,
 )
-from test_filters import FRENCH, GOOD  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +138,9 @@ def test_deduplicate_output_does_not_depend_on_input_order():
     def build(docs):
         for i, order in enumerate(orders):
             pcoll = docs.pipeline | f"Docs{i}" >> beam.Create(order)
-            assert_that(pcoll | f"Dedup{i}" >> Deduplicate(), equal_to(EXPECTED_UNIQUE), label=f"Check{i}")
+            assert_that(
+                pcoll | f"Dedup{i}" >> Deduplicate(), equal_to(EXPECTED_UNIQUE), label=f"Check{i}"
+            )
 
     run_and_count(build, [])
 
