@@ -8,7 +8,7 @@ import argparse
 def run(args: argparse.Namespace, extra: list[str]) -> int:
     from pipeline.jobs import corpus
 
-    corpus.run(args.raw_argv)
+    corpus.run([*extra, *args.raw_argv])
     return 0
 
 

@@ -43,7 +43,9 @@ class DedupConfig:
     by_url: bool = True
     by_text: bool = True
     near: bool = True
-    threshold: float = 0.8  # estimated Jaccard of word 5-gram sets at or above which docs are near-dups
+    threshold: float = (
+        0.8  # estimated Jaccard of word 5-gram sets at or above which docs are near-dups
+    )
     num_perm: int = 128
     shingle_words: int = 5
     seed: int = 1
@@ -67,8 +69,7 @@ def normalize_url(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
-    if host.startswith("www."):
-        host = host[4:]
+    host = host.removeprefix("www.")
     if ":" in host:  # IPv6 literal: urlsplit removed the brackets
         host = f"[{host}]"
     try:
@@ -156,7 +157,9 @@ def minhash_signature(
 
     An empty text gets the all-max signature (it matches only other empty texts).
     """
-    return tuple(signature_array(text, num_perm=num_perm, shingle_words=shingle_words, seed=seed).tolist())
+    return tuple(
+        signature_array(text, num_perm=num_perm, shingle_words=shingle_words, seed=seed).tolist()
+    )
 
 
 def signature_array(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import string
 from collections import Counter
 from collections.abc import Sequence
+from typing import NamedTuple
 
 # Characters stripped from both ends of a token before it counts as a word.
 # Unicode quotes and dashes are included because web text is full of them.
@@ -109,10 +110,11 @@ def _ngrams(ids: Sequence[int], n: int) -> list[tuple[int, ...]]:
     return list(zip(*(ids[i:] for i in range(n))))
 
 
-def top_ngram_char_fraction(words: Sequence[str], n: int) -> float:
+def top_ngram_char_fraction(words: Sequence[str] | WordIds, n: int) -> float:
     """Characters covered by the most frequent word n-gram (counted per occurrence) over all
-    word characters; 0 when no n-gram occurs twice (a single occurrence is not repetition)."""
-    ids, lengths = _word_ids(words)
+    word characters; 0 when no n-gram occurs twice (a single occurrence is not repetition).
+    Pass `word_ids(words)` when measuring several n on one text."""
+    ids, lengths = words if isinstance(words, WordIds) else word_ids(words)
     grams = _ngrams(ids, n)
     if not grams:
         return 0.0
@@ -128,10 +130,10 @@ def top_ngram_char_fraction(words: Sequence[str], n: int) -> float:
     return min(1.0, count * gram_chars / total) if total else 0.0
 
 
-def duplicate_ngram_char_fraction(words: Sequence[str], n: int) -> float:
+def duplicate_ngram_char_fraction(words: Sequence[str] | WordIds, n: int) -> float:
     """Characters of words inside repeated n-grams (every occurrence after the first) over
     all word characters. Overlapping repeats count each word once, so the value is ≤ 1."""
-    ids, lengths = _word_ids(words)
+    ids, lengths = words if isinstance(words, WordIds) else word_ids(words)
     if len(ids) < n:
         return 0.0
     seen: set[tuple[int, ...]] = set()
@@ -146,9 +148,14 @@ def duplicate_ngram_char_fraction(words: Sequence[str], n: int) -> float:
     return dup / total if total else 0.0
 
 
-def _word_ids(words: Sequence[str]) -> tuple[list[int], list[int]]:
-    """Lower-cased words as small ints (n-gram tuples of ints hash much faster than of str)."""
+class WordIds(NamedTuple):
+    """Lower-cased words as small ints (n-gram tuples of ints hash faster than of str)."""
+
+    ids: list[int]
+    lengths: list[int]
+
+
+def word_ids(words: Sequence[str]) -> WordIds:
     table: dict[str, int] = {}
     ids = [table.setdefault(w.lower(), len(table)) for w in words]
-    return ids, [len(w) for w in words]
-
+    return WordIds(ids, [len(w) for w in words])

@@ -12,9 +12,24 @@ from collections import defaultdict
 
 from pipeline import shardwriter as sw
 
-# Stage order for the funnel in the report.
+# Stage order for the funnel in the report, and what each stage's counters count.
 STAGES = ("read", "urllist", "extract", "filter", "dedup", "captions", "images", "image_refs", "documents",
           "sequences", "pairs", "clip", "write")
+STAGE_HELP = {
+    "read": "crawl records: pages go on, image records feed the image stage, the rest are dropped by reason",
+    "extract": "pages -> documents (main content, images in place); drops by reason",
+    "filter": "documents through the text filters (language, length, Gopher rules, flagged words)",
+    "dedup": "kept documents: duplicates by normalised URL, exact text, MinHash near-duplicates",
+    "images": "each unique image URL, fetched once: status, and where the bytes came from",
+    "image_refs": "each image reference in a unique document: its fate",
+    "documents": "documents after their images were attached",
+    "sequences": "M3W-style sequences cut from the documents",
+    "write": "what the shards hold",
+    "pairs": "image-text pairs",
+    "captions": "captions through the caption filters",
+    "urllist": "rows of the URL lists",
+    "clip": "pairs scored by the CLIP model",
+}
 
 
 def write_json(out_dir: str, name: str, obj) -> str:
@@ -131,7 +146,8 @@ def render_report(stats: dict, plots: list[str]) -> str:
               f"{stats['bytes']:,} bytes.", "", "## What happened at each stage", ""]
     for ns in [s for s in STAGES if s in stats["counters"]] + [s for s in stats["counters"] if s not in STAGES]:
         items = ", ".join(f"{k} {v:,}" for k, v in stats["counters"][ns].items())
-        lines.append(f"- **{ns}**: {items}")
+        help_ = f" ({STAGE_HELP[ns]})" if ns in STAGE_HELP else ""
+        lines.append(f"- **{ns}**{help_}: {items}")
     lines += ["", "## Distributions", "", "| | count | min | p50 | p90 | max | mean |", "|---|---|---|---|---|---|---|"]
     for name, d in stats["distributions"].items():
         if d.get("count"):

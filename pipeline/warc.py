@@ -100,7 +100,10 @@ def iter_warc(fileobj: IO[bytes], source: str = "") -> Iterator[Record]:
                 ctype = rec.http_headers.get_header("Content-Type") or ""
             else:
                 status, ctype = None, rec.rec_headers.get_header("Content-Type") or ""
-            yield classify(url, status, ctype, rec.content_stream(), source)
+            out = classify(url, status, ctype, rec.content_stream(), source)
+            if not isinstance(out, Skip) and _short_body(rec, out.body):
+                out = Skip("truncated_record", url, f"{source}: body shorter than its Content-Length")
+            yield out
         # warcio ends quietly at a record cut short (EOF inside it); bytes left over after
         # the last complete record mean exactly that, so say so.
         while counted.read(1 << 20):
@@ -109,6 +112,16 @@ def iter_warc(fileobj: IO[bytes], source: str = "") -> Iterator[Record]:
             yield Skip("truncated_record", url, f"{source}: {counted.total - it.offset} bytes after the last complete record")
     except Exception as e:  # warcio raises many types on corrupt input; keep the job going
         yield Skip("corrupt_warc", url, f"{source}: {type(e).__name__}: {e}")
+
+
+def _short_body(rec, body: bytes) -> bool:
+    """A record cut short reads as a short body; HTTP Content-Length tells (when no
+    transfer or content encoding changes the length)."""
+    headers = rec.http_headers
+    if headers is None or headers.get_header("Transfer-Encoding") or headers.get_header("Content-Encoding"):
+        return False
+    declared = headers.get_header("Content-Length")
+    return bool(declared and declared.isdigit() and len(body) < int(declared))
 
 
 class _CountingReader:

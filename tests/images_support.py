@@ -24,7 +24,12 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "h
 
 
 @functools.lru_cache(maxsize=64)
-def photo(name: str = "astronaut", size: tuple[int, int] = (320, 240), fmt: str = "JPEG", quality: int = 85) -> bytes:
+def photo(
+    name: str = "astronaut",
+    size: tuple[int, int] = (320, 240),
+    fmt: str = "JPEG",
+    quality: int = 85,
+) -> bytes:
     from skimage import data
 
     image = Image.fromarray(np.asarray(getattr(data, name)())).convert("RGB").resize(size)
@@ -37,10 +42,17 @@ def png_claiming(width: int, height: int) -> bytes:
     """A valid PNG signature and IHDR that claim ``width`` x ``height``, with a tiny IDAT."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,12 +73,12 @@ def gzip_bomb(decoded_mb: int = 64) -> bytes:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real image hosts
-    server: "ImageServer"
+    server: ImageServer
 
     def log_message(self, *args: object) -> None:  # quiet: the server keeps its own log
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 -- http.server's naming
+    def do_GET(self) -> None:
         self.server.record(self.path, dict(self.headers))
         route = self.path.split("?")[0]
         hits = self.server.hits[self.path]
@@ -75,7 +87,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, b"not found", "text/plain")
         handler(self, hits)
 
-    def send(self, code: int, body: bytes, ctype: str = "image/jpeg", headers: dict | None = None) -> None:
+    def send(
+        self, code: int, body: bytes, ctype: str = "image/jpeg", headers: dict | None = None
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -116,11 +130,30 @@ def _redirect_to(location: str):
 
 
 def _drip(h: Handler, hits: int) -> None:
-    h.stream({"Content-Type": "image/jpeg", "Content-Length": "100000"}, (photo()[i : i + 1] for i in range(100000)), 0.4)
+    h.stream(
+        {"Content-Type": "image/jpeg", "Content-Length": "100000"},
+        (photo()[i : i + 1] for i in range(100000)),
+        0.4,
+    )
+
+
+def _drip_headers(h: Handler, hits: int) -> None:  # a status line, then headers at 2.5 bytes/s
+    h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+    try:
+        for byte in b"X-Slow: " + b"a" * 1000:
+            h.wfile.write(bytes([byte]))
+            h.wfile.flush()
+            time.sleep(0.4)
+    except OSError:
+        pass
+    h.close_connection = True
 
 
 def _infinite(h: Handler, hits: int) -> None:
-    h.stream({"Content-Type": "image/jpeg"}, (photo() if i == 0 else b"\0" * 65536 for i in range(100000)))
+    h.stream(
+        {"Content-Type": "image/jpeg"},
+        (photo() if i == 0 else b"\0" * 65536 for i in range(100000)),
+    )
 
 
 def _lie_long(h: Handler, hits: int) -> None:  # claims more than it sends, then hangs up
@@ -144,7 +177,9 @@ def _flaky(h: Handler, hits: int) -> None:
 
 
 ROUTES = {
-    "/robots.txt": lambda h, hits: h.send(200, b"User-agent: *\nDisallow: /private/\n", "text/plain"),
+    "/robots.txt": lambda h, hits: h.send(
+        200, b"User-agent: *\nDisallow: /private/\n", "text/plain"
+    ),
     "/private/photo.jpg": lambda h, hits: h.send(200, photo()),
     "/redirect/loopback": _redirect_to("http://127.0.0.1:{internal}/img/astronaut-320x240.jpg"),
     "/redirect/metadata": _redirect_to("http://169.254.169.254/latest/meta-data/"),
@@ -152,20 +187,33 @@ ROUTES = {
     "/redirect/ok": _redirect_to("/img/coffee-300x200.jpg"),
     "/redirect/loop": _redirect_to("/redirect/loop"),
     "/drip": _drip,
+    "/drip-headers": _drip_headers,
     "/infinite": _infinite,
     "/lie/long": _lie_long,
     "/lie/short": _lie_short,
-    "/bomb/gzip": lambda h, hits: h.send(200, gzip_bomb(), "image/jpeg", {"Content-Encoding": "gzip"}),
-    "/bomb/gzip-chain": lambda h, hits: h.send(200, gzip.compress(gzip.compress(gzip.compress(photo()))),
-                                               "image/jpeg", {"Content-Encoding": "gzip, gzip, gzip"}),
+    "/bomb/gzip": lambda h, hits: h.send(
+        200, gzip_bomb(), "image/jpeg", {"Content-Encoding": "gzip"}
+    ),
+    "/bomb/gzip-chain": lambda h, hits: h.send(
+        200,
+        gzip.compress(gzip.compress(gzip.compress(photo()))),
+        "image/jpeg",
+        {"Content-Encoding": "gzip, gzip, gzip"},
+    ),
     "/huge.png": lambda h, hits: h.send(200, png_claiming(50000, 50000), "image/png"),
     "/frames.gif": lambda h, hits: h.send(200, many_frame_gif(), "image/gif"),
     "/truncated.jpg": lambda h, hits: h.send(200, photo()[: len(photo()) // 2]),
-    "/image.svg": lambda h, hits: h.send(200, b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml"),
+    "/image.svg": lambda h, hits: h.send(
+        200, b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml"
+    ),
     "/page.html": lambda h, hits: h.send(200, b"<html><body>hi</body></html>", "text/html"),
-    "/disguised.jpg": lambda h, hits: h.send(200, b"<html><body>not a jpeg</body></html>", "image/jpeg"),
+    "/disguised.jpg": lambda h, hits: h.send(
+        200, b"<html><body>not a jpeg</body></html>", "image/jpeg"
+    ),
     "/noai.jpg": lambda h, hits: h.send(200, photo(), "image/jpeg", {"X-Robots-Tag": "noai"}),
-    "/noai-other-bot.jpg": lambda h, hits: h.send(200, photo(), "image/jpeg", {"X-Robots-Tag": "otherbot: noai"}),
+    "/noai-other-bot.jpg": lambda h, hits: h.send(
+        200, photo(), "image/jpeg", {"X-Robots-Tag": "otherbot: noai"}
+    ),
     "/429": _rate_limited,
     "/flaky": _flaky,
     "/small.jpg": lambda h, hits: h.send(200, photo(size=(120, 90))),
@@ -197,7 +245,7 @@ class ImageServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}{path}"
 
-    def start(self) -> "ImageServer":
+    def start(self) -> ImageServer:
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
 

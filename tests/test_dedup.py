@@ -24,7 +24,10 @@ from pipeline.dedup import (
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("HTTP://WWW.Example.COM:80/a/b/?utm_source=x&b=2&a=1#frag", "https://example.com/a/b?a=1&b=2"),
+        (
+            "HTTP://WWW.Example.COM:80/a/b/?utm_source=x&b=2&a=1#frag",
+            "https://example.com/a/b?a=1&b=2",
+        ),
         ("https://example.com", "https://example.com/"),
         ("https://example.com/", "https://example.com/"),
         ("https://example.com:443/x", "https://example.com/x"),
@@ -106,11 +109,12 @@ def test_lsh_params_match_the_s_curve_criterion():
     bands, rows = lsh_params(0.8, 128)
     assert bands * rows <= 128
     assert (bands, rows) == (9, 13)  # datasketch's choice for the same threshold and size
-    lo_b, lo_r = lsh_params(0.5, 128)
+    _, lo_r = lsh_params(0.5, 128)
     assert lo_r < rows  # a lower threshold needs fewer rows per band
 
 
-def _shares_bucket(a, b, cfg=DedupConfig()):
+def _shares_bucket(a, b, cfg: DedupConfig | None = None):
+    cfg = cfg or DedupConfig()
     bands, rows = lsh_params(cfg.threshold, cfg.num_perm)
     ka = set(band_keys(minhash_signature(a, num_perm=cfg.num_perm), bands, rows))
     kb = set(band_keys(minhash_signature(b, num_perm=cfg.num_perm), bands, rows))
@@ -142,7 +146,11 @@ def test_signatures_and_keys_are_identical_in_a_fresh_process():
     )
     runs = {
         subprocess.run(
-            [sys.executable, "-c", code], input=text, capture_output=True, text=True, check=True,
+            [sys.executable, "-c", code],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
             env={"PYTHONHASHSEED": seed, "PATH": ""},
         ).stdout
         for seed in ("1", "2")

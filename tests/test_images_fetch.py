@@ -10,11 +10,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from images_support import ROUTES, ImageServer, photo  # noqa: E402
+from images_support import ROUTES, ImageServer, photo
 
-from pipeline.images import ImageConfig, ImageFetcher, ImageRequest  # noqa: E402
+from pipeline.images import ImageConfig, ImageFetcher, ImageRequest
 
-FAST = dict(timeout_s=2.0, backoff_base_s=0.05, per_host_rate=0.0)
+FAST = {"timeout_s": 2.0, "backoff_base_s": 0.05, "per_host_rate": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,27 @@ def test_drip_is_cut_at_the_total_deadline(fetch):
     assert time.monotonic() - start < 2.0
 
 
+def test_header_drip_is_cut_by_the_watchdog(fetch):
+    start = time.monotonic()
+    result = fetch("/drip-headers", timeout_s=1.0)
+    assert result.status == "timeout"
+    assert time.monotonic() - start < 2.0
+
+
+def test_unexpected_errors_still_give_one_status(servers, monkeypatch):
+    public, _ = servers
+    from pipeline.images import fetcher as fetcher_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(fetcher_module, "process_image", broken)
+    config = ImageConfig(allow_private_networks=True, **FAST)
+    with ImageFetcher(config) as fetcher:
+        results = fetcher.fetch_many([ImageRequest(public.url("/img/coffee-320x200.jpg"))])
+    assert [r.status for r in results] == ["internal_error"]
+
+
 def test_infinite_body_is_capped_with_bounded_memory(fetch):
     tracemalloc.start()
     try:
@@ -124,7 +145,9 @@ def test_robots_disallowed_path_is_never_requested(servers, fetch):
 def test_robots_fetched_once_per_host_and_user_agent_sent(servers):
     public, _ = servers
     before = public.log.count("/robots.txt")
-    config = ImageConfig(allow_private_networks=True, user_agent="TestBot/1.0 (+mailto:x@y.z)", **FAST)
+    config = ImageConfig(
+        allow_private_networks=True, user_agent="TestBot/1.0 (+mailto:x@y.z)", **FAST
+    )
     with ImageFetcher(config) as fetcher:
         urls = [public.url(f"/img/rocket-{200 + i}x200.jpg") for i in range(6)]
         results = fetcher.fetch_many([ImageRequest(u) for u in urls])
@@ -182,7 +205,10 @@ def test_private_networks_closed_means_zero_requests(servers):
 
 def test_fetch_many_keeps_order_and_dedups(servers):
     public, _ = servers
-    urls = [public.url(p) for p in ("/img/coffee-310x200.jpg", "/missing.jpg?d=1", "/img/coffee-310x200.jpg")]
+    urls = [
+        public.url(p)
+        for p in ("/img/coffee-310x200.jpg", "/missing.jpg?d=1", "/img/coffee-310x200.jpg")
+    ]
     config = ImageConfig(allow_private_networks=True, **FAST)
     with ImageFetcher(config) as fetcher:
         results = fetcher.fetch_many([ImageRequest(u) for u in urls])
@@ -206,6 +232,8 @@ def test_crawl_bytes_are_used_without_network(servers):
 def test_page_opt_out_is_honoured_without_network(servers):
     public, _ = servers
     with ImageFetcher(ImageConfig(allow_private_networks=True)) as fetcher:
-        result = fetcher.fetch(ImageRequest(public.url("/img/x-300x200.jpg"), page_opt_out=frozenset({"noai"})))
+        result = fetcher.fetch(
+            ImageRequest(public.url("/img/x-300x200.jpg"), page_opt_out=frozenset({"noai"}))
+        )
         assert fetcher.stats()["http_requests"] == 0
     assert result.status == "noai"

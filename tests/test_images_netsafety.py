@@ -8,7 +8,12 @@ import socket
 import pytest
 
 from pipeline.images import netsafety
-from pipeline.images.netsafety import AddressChecker, UnsafeTarget, address_problem, parse_ip_literal
+from pipeline.images.netsafety import (
+    AddressChecker,
+    UnsafeTarget,
+    address_problem,
+    parse_ip_literal,
+)
 
 REFUSED = [
     ("127.0.0.1", "loopback"),
@@ -40,7 +45,14 @@ REFUSED = [
     ("198.18.0.1", "private"),  # benchmarking range
     ("192.0.2.1", "private"),  # documentation range
 ]
-PUBLIC = ["8.8.8.8", "93.184.216.34", "1.1.1.1", "[2606:4700:4700::1111]", "0x08080808", "134744072"]
+PUBLIC = [
+    "8.8.8.8",
+    "93.184.216.34",
+    "1.1.1.1",
+    "[2606:4700:4700::1111]",
+    "0x08080808",
+    "134744072",
+]
 
 
 def _classify(host: str, allow_private: bool = False) -> str | None:
@@ -112,7 +124,11 @@ def test_url_is_quoted_and_host_idna_encoded():
     target = checker.check_url("https://bücher.example/a b.jpg?q=ü#frag")
     assert target.host == "xn--bcher-kva.example"
     assert target.path == "/a%20b.jpg?q=%C3%BC"
-    assert (target.ip, target.port, target.host_header) == ("93.184.216.34", 443, "xn--bcher-kva.example")
+    assert (target.ip, target.port, target.host_header) == (
+        "93.184.216.34",
+        443,
+        "xn--bcher-kva.example",
+    )
 
 
 class Rebinder:
@@ -127,8 +143,7 @@ class Rebinder:
 
 
 def test_rebinding_resolver_connection_goes_to_the_checked_address(monkeypatch):
-    from pipeline.images import ImageConfig, ImageFetcher, ImageRequest
-    from pipeline.images import connections
+    from pipeline.images import ImageConfig, ImageFetcher, ImageRequest, connections
 
     connected = []
 

@@ -57,7 +57,11 @@ def test_transparent_png_becomes_rgb_on_white():
     image.save(out, format="PNG")
     result = process_image(out.getvalue(), ImageConfig())
     stored = _open(result).convert("RGB")
-    assert stored.mode == "RGB" and stored.getpixel((100, 100))[0] > 240 and stored.getpixel((100, 100))[1] > 240
+    assert (
+        stored.mode == "RGB"
+        and stored.getpixel((100, 100))[0] > 240
+        and stored.getpixel((100, 100))[1] > 240
+    )
 
 
 @pytest.mark.parametrize(

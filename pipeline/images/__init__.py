@@ -10,4 +10,11 @@ from pipeline.images.phash import phash_distance
 from pipeline.images.process import process_image
 from pipeline.images.records import ImageRequest, ImageResult
 
-__all__ = ["ImageConfig", "ImageFetcher", "ImageRequest", "ImageResult", "phash_distance", "process_image"]
+__all__ = [
+    "ImageConfig",
+    "ImageFetcher",
+    "ImageRequest",
+    "ImageResult",
+    "phash_distance",
+    "process_image",
+]

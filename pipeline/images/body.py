@@ -107,7 +107,7 @@ class CappedDecoder:
             raise BodyError("too_large", f"body over {self.cap} bytes")
         return data
 
-    def _inflate(self, stage: "zlib._Decompress", data: bytes) -> bytes:
+    def _inflate(self, stage: zlib._Decompress, data: bytes) -> bytes:
         try:
             out = stage.decompress(data, self.cap - self.size + 1)
         except zlib.error as err:

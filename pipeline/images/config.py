@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_USER_AGENT = "FlamingoKitBot/0.1 (+https://github.com/flamingo-kit/flamingo-kit; image fetcher)"
+DEFAULT_USER_AGENT = (
+    "FlamingoKitBot/0.1 (+https://github.com/flamingo-kit/flamingo-kit; image fetcher)"
+)
 
 
 @dataclass
@@ -36,9 +38,13 @@ class ImageConfig:
     dns_cache_ttl_s: float = 300.0
     # opt-outs and politeness
     user_agent: str = DEFAULT_USER_AGENT
-    robots_token: str = ""  # token matched in robots.txt / X-Robots-Tag; "" = first word of user_agent
+    robots_token: str = (
+        ""  # token matched in robots.txt / X-Robots-Tag; "" = first word of user_agent
+    )
     respect_robots: bool = True
-    disallowed_directives: frozenset[str] = field(default_factory=lambda: frozenset({"noai", "noimageai"}))
+    disallowed_directives: frozenset[str] = field(
+        default_factory=lambda: frozenset({"noai", "noimageai"})
+    )
     send_referer: bool = True
     threads: int = 16
     per_host_concurrency: int = 4
@@ -50,7 +56,9 @@ class ImageConfig:
 
     def __post_init__(self) -> None:
         if self.resize_mode not in ("keep_ratio", "center_crop", "no"):
-            raise ValueError(f"resize_mode must be keep_ratio, center_crop or no: {self.resize_mode!r}")
+            raise ValueError(
+                f"resize_mode must be keep_ratio, center_crop or no: {self.resize_mode!r}"
+            )
         if self.image_size <= 0 or not 1 <= self.jpeg_quality <= 100:
             raise ValueError("image_size must be positive and jpeg_quality in 1..100")
         if self.threads < 1 or self.per_host_concurrency < 1:

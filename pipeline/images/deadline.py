@@ -51,7 +51,9 @@ class Watchdog:
         with self._cv:
             while not self._closed:
                 now = time.monotonic()
-                while self._heap and (self._heap[0][0] <= now or self._heap[0][1] not in self._live):
+                while self._heap and (
+                    self._heap[0][0] <= now or self._heap[0][1] not in self._live
+                ):
                     _, token = heapq.heappop(self._heap)
                     sock = self._live.pop(token, None)
                     if sock is not None:

@@ -61,7 +61,11 @@ class ImageFetcher:
 
     def fetch(self, request: ImageRequest) -> ImageResult:
         """One request, on the calling thread."""
-        result = self._fetch_one(request)
+        try:
+            result = self._fetch_one(request)
+        except Exception as err:  # noqa: BLE001 -- one status per URL, even for a bug of ours
+            log.exception("image fetch failed unexpectedly: %s", request.url)
+            result = ImageResult(url=request.url, status="internal_error", error=repr(err))
         with self._lock:
             self._stats[result.status] += 1
             if result.source:
@@ -90,7 +94,7 @@ class ImageFetcher:
         self._pool.shutdown(wait=True)
         self.http.close()
 
-    def __enter__(self) -> "ImageFetcher":
+    def __enter__(self) -> ImageFetcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -99,13 +103,17 @@ class ImageFetcher:
     def _fetch_one(self, request: ImageRequest) -> ImageResult:
         opted_out = request.page_opt_out & self.config.disallowed_directives
         if opted_out:
-            return ImageResult(url=request.url, status="noai", error=f"page opt-out: {sorted(opted_out)[0]}")
+            return ImageResult(
+                url=request.url, status="noai", error=f"page opt-out: {min(opted_out)}"
+            )
         crawled = self.crawl_images.get(request.url) or self.crawl_images.get(_key(request))
         if crawled is not None:
             return _with(process_image(crawled, self.config, url=request.url), source="crawl")
         outcome = self.http.get(request.url, request.referer)
         if outcome.status != "ok":
-            return ImageResult(url=request.url, status=outcome.status, source="http", error=outcome.error)
+            return ImageResult(
+                url=request.url, status=outcome.status, source="http", error=outcome.error
+            )
         return _with(process_image(outcome.data, self.config, url=request.url), source="http")
 
     def _fetch_robots(self, url: str) -> tuple[str, bytes]:

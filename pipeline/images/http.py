@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import http.client
 import logging
-import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urljoin, urldefrag
+from urllib.parse import urldefrag, urljoin
 
 from pipeline.images.body import (
     MAGIC_BYTES_NEEDED,
@@ -39,7 +38,12 @@ log = logging.getLogger(__name__)
 REDIRECTS = {301, 302, 303, 307, 308}
 TRANSIENT = {"connection_error", "http_429", "http_500", "http_502", "http_503", "http_504"}
 _ACCEPT_IMAGE = "image/webp,image/jpeg,image/png,image/gif;q=0.9,image/*;q=0.5"
-_STALE = (http.client.RemoteDisconnected, http.client.BadStatusLine, BrokenPipeError, ConnectionResetError)
+_STALE = (
+    http.client.RemoteDisconnected,
+    http.client.BadStatusLine,
+    BrokenPipeError,
+    ConnectionResetError,
+)
 
 RobotsCheck = Callable[[Target, str], "str | None"]
 
@@ -67,7 +71,9 @@ class SafeHttpClient:
         self.requests = Counter()  # origin -> requests sent (tests and stats read it)
         self._lock = threading.Lock()
 
-    def get(self, url: str, referer: str | None = None, *, image: bool = True, max_bytes: int = 0) -> HttpOutcome:
+    def get(
+        self, url: str, referer: str | None = None, *, image: bool = True, max_bytes: int = 0
+    ) -> HttpOutcome:
         """Fetch ``url`` following at most ``max_redirects`` redirects, each hop re-checked."""
         max_bytes = max_bytes or self.config.max_original_bytes
         current = urldefrag(url)[0]
@@ -85,13 +91,17 @@ class SafeHttpClient:
             if not outcome.location:
                 return outcome
             referer, current = current, urldefrag(urljoin(current, outcome.location))[0]
-        return HttpOutcome("too_many_redirects", url=current, error=f"over {self.config.max_redirects} hops")
+        return HttpOutcome(
+            "too_many_redirects", url=current, error=f"over {self.config.max_redirects} hops"
+        )
 
     def close(self) -> None:
         self.watchdog.close()
         self.pool.close()
 
-    def _with_retries(self, target: Target, referer: str | None, image: bool, max_bytes: int) -> HttpOutcome:
+    def _with_retries(
+        self, target: Target, referer: str | None, image: bool, max_bytes: int
+    ) -> HttpOutcome:
         host = target.host
         for attempt in range(self.config.retries + 1):
             with self.gate.slot(host):
@@ -105,15 +115,21 @@ class SafeHttpClient:
                     return outcome
                 self.gate.pause(host, wait)
             else:
-                wait = backoff_seconds(attempt, self.config.backoff_base_s, self.config.backoff_max_s)
+                wait = backoff_seconds(
+                    attempt, self.config.backoff_base_s, self.config.backoff_max_s
+                )
             log.debug("retrying %s in %.2fs after %s", target.host, wait, outcome.status)
             time.sleep(wait)
         raise AssertionError("unreachable")
 
-    def _attempt(self, target: Target, referer: str | None, image: bool, max_bytes: int) -> HttpOutcome:
+    def _attempt(
+        self, target: Target, referer: str | None, image: bool, max_bytes: int
+    ) -> HttpOutcome:
         deadline = time.monotonic() + self.config.timeout_s
         for _ in range(2):  # a second go only when a reused keep-alive connection had gone stale
-            conn, reused = self.pool.take(target, min(self.config.connect_timeout_s, self.config.timeout_s))
+            conn, reused = self.pool.take(
+                target, min(self.config.connect_timeout_s, self.config.timeout_s)
+            )
             try:
                 return self._exchange(conn, target, referer, image, max_bytes, deadline)
             except _STALE as err:
@@ -122,7 +138,7 @@ class SafeHttpClient:
                     return HttpOutcome("timeout", error=f"over {self.config.timeout_s}s")
                 if not reused:
                     return HttpOutcome("connection_error", error=repr(err))
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 conn.close()
                 return HttpOutcome("timeout", error=f"over {self.config.timeout_s}s")
             except (OSError, http.client.HTTPException) as err:
@@ -174,7 +190,9 @@ class SafeHttpClient:
             retry = retry_after_seconds(resp.getheader("Retry-After"))
             return HttpOutcome(f"http_{resp.status}", error=resp.reason, retry_after=retry)
         directive = opt_out_directive(
-            resp.headers.get_all("X-Robots-Tag") or [], self.config.agent_token, self.config.disallowed_directives
+            resp.headers.get_all("X-Robots-Tag") or [],
+            self.config.agent_token,
+            self.config.disallowed_directives,
         )
         if image and directive:
             return HttpOutcome("noai", error=f"X-Robots-Tag: {directive}")
@@ -189,12 +207,16 @@ class SafeHttpClient:
 
     def _read_body(self, sock, resp, image: bool, max_bytes: int, deadline: float) -> HttpOutcome:
         try:
-            decoder = CappedDecoder(resp.getheader("Content-Encoding", ""), max_bytes, self.config.max_content_encodings)
+            decoder = CappedDecoder(
+                resp.getheader("Content-Encoding", ""), max_bytes, self.config.max_content_encodings
+            )
             parts, head, judged = [], b"", not image
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return HttpOutcome("timeout", error=f"body not done in {self.config.timeout_s}s")
+                    return HttpOutcome(
+                        "timeout", error=f"body not done in {self.config.timeout_s}s"
+                    )
                 sock.settimeout(remaining)
                 chunk = resp.read1(65536)
                 if not chunk:

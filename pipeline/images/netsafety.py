@@ -26,7 +26,7 @@ Resolver = Callable[[str], list[str]]
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SAFE_PATH = "/%:@!$&'()*+,;=-._~"
-_IPV4_NUMERIC = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.I)
+_IPV4_NUMERIC = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.IGNORECASE)
 
 
 class UnsafeTarget(Exception):
@@ -159,7 +159,9 @@ class AddressChecker:
     def _first_safe(self, host: str, addresses: list[str]) -> str:
         # Refuse when any answer is unsafe: a name with one internal address is an internal name.
         for address in addresses:
-            problem = address_problem(ipaddress.ip_address(address), self.allow_private, self.allowed)
+            problem = address_problem(
+                ipaddress.ip_address(address), self.allow_private, self.allowed
+            )
             if problem:
                 raise UnsafeTarget("private_address", f"{host} -> {address} ({problem})")
         return addresses[0]

@@ -102,7 +102,11 @@ def _decode(image: Image.Image, original: tuple[int, int], config: ImageConfig) 
 
 def _decode_reason(err: Exception) -> str:
     # Pillow reports short files as OSError/SyntaxError with "truncated" in the message.
-    return "truncated" if "truncat" in str(err).lower() or isinstance(err, EOFError) else "decode_error"
+    return (
+        "truncated"
+        if "truncat" in str(err).lower() or isinstance(err, EOFError)
+        else "decode_error"
+    )
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

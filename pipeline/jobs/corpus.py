@@ -63,15 +63,16 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
 
     from pipeline.transforms import AssignShards, ExtractFn, ReadCrawl, SequencesFn, WriteShardsFn
     from pipeline.transforms_images import AttachImages
-    from pipeline.transforms_text import Deduplicate, FilterText, doc_id_of
+    from pipeline.dedup import doc_id
+    from pipeline.transforms_text import Deduplicate, FilterText
 
     work = f"{output.rstrip('/')}/_work"
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
     pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root)
     docs = pages | "Extract" >> beam.ParDo(ExtractFn())
-    kept = docs | "FilterText" >> FilterText(cfg.filter)
+    kept = (docs | "FilterText" >> FilterText(cfg.filter)).kept
     unique = kept | "Deduplicate" >> Deduplicate(cfg.dedup)
-    keyed = unique | "KeyByDocId" >> beam.Map(lambda d: (doc_id_of(d), d))
+    keyed = unique | "KeyByDocId" >> beam.Map(lambda d: (doc_id(d.url), d))
     assembled = (keyed, crawl_images) | "AttachImages" >> AttachImages(
         cfg.image, crawl_root, image_root, max_repeat_docs=cfg.max_repeat_docs,
         keep_docs_without_images=cfg.keep_docs_without_images, progress_root=progress_root,
