@@ -3,8 +3,9 @@
 1. build the sample crawl the project ships (a WARC of pages written for the project,
    with real photos as image records and some image URLs only HTTP could fetch);
 2. run the corpus job on it with the default local runner (multi-process FnApiRunner);
-3. inspect the shards it wrote and say where the report is.
-Later stages (pairs, training) join as they land.
+3. inspect the shards it wrote;
+4. run the pairs job on the same crawl (alt text / figure captions) and inspect it;
+5. say where the reports are.
 """
 
 from __future__ import annotations
@@ -35,11 +36,23 @@ def run_corpus(crawl: str, out: str) -> None:
           f"({time.time() - t:.1f} s)")
 
 
+def run_pairs(crawl: str, out: str) -> None:
+    from pipeline.jobs import pairs
+
+    shutil.rmtree(out, ignore_errors=True)
+    t = time.time()
+    stats = pairs.run(["--input", crawl, "--output", out, "--caption_source", "alt,figcaption",
+                       "--samples_per_shard", "64"])
+    print(f"pairs job: {stats['samples']} image-text pairs in {len(stats['shards'])} shards "
+          f"({time.time() - t:.1f} s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.demo")
     parser.add_argument("--out", default="demo-out")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
     from pipeline.samplecrawl.build import build_sample_crawl
 
     os.makedirs(args.out, exist_ok=True)
@@ -54,7 +67,15 @@ def main(argv: list[str] | None = None) -> int:
 
     _say(f"flamingo inspect {corpus_out} --show 2")
     code = flamingo(["inspect", corpus_out, "--show", "2"])
-    _say(f"report: {os.path.join(corpus_out, 'report.md')}  stats: {os.path.join(corpus_out, 'stats.json')}")
+
+    pairs_out = os.path.join(args.out, "pairs")
+    _say(f"pairs job (alt text and figure captions) -> {pairs_out}")
+    run_pairs(crawl, pairs_out)
+    _say(f"flamingo inspect {pairs_out} --show 2")
+    code = flamingo(["inspect", pairs_out, "--show", "2"]) or code
+
+    for job in (corpus_out, pairs_out):
+        _say(f"report: {os.path.join(job, 'report.md')}  stats: {os.path.join(job, 'stats.json')}")
     return code
 
 

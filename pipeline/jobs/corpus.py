@@ -46,8 +46,11 @@ def local_runner_args(argv: list[str]) -> list[str]:
     if any(a == "--runner" or a.startswith("--runner=") for a in argv):
         return argv
     workers = os.cpu_count() or 1
+    quiet = [] if any(a.startswith("--default_sdk_harness_log_level") for a in argv) else [
+        "--default_sdk_harness_log_level=WARNING"  # worker processes narrate every bundle at INFO
+    ]
     return [*argv, "--runner", "FnApiRunner", "--direct_running_mode", "multi_processing",
-            f"--direct_num_workers={workers}"]
+            f"--direct_num_workers={workers}", *quiet]
 
 
 def is_local(beam_args: list[str]) -> bool:
