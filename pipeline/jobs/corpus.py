@@ -11,10 +11,7 @@ multi-processing mode, one worker per core (offline; Prism would download a bina
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 
@@ -22,6 +19,7 @@ from pipeline.configcli import add_config_args, config_from_args, config_to_dict
 from pipeline.dedup import DedupConfig
 from pipeline.filters import TextFilterConfig
 from pipeline.images import ImageConfig
+from pipeline.jobs.runner import is_local, local_runner_args, run_job  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +37,6 @@ class CorpusConfig:
     filter: TextFilterConfig = field(default_factory=TextFilterConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
-
-
-def local_runner_args(argv: list[str]) -> list[str]:
-    """Default to the embedded multi-process FnApiRunner unless a runner is given."""
-    if any(a == "--runner" or a.startswith("--runner=") for a in argv):
-        return argv
-    workers = os.cpu_count() or 1
-    quiet = [] if any(a.startswith("--default_sdk_harness_log_level") for a in argv) else [
-        "--default_sdk_harness_log_level=WARNING"  # worker processes narrate every bundle at INFO
-    ]
-    return [*argv, "--runner", "FnApiRunner", "--direct_running_mode", "multi_processing",
-            f"--direct_num_workers={workers}", *quiet]
-
-
-def is_local(beam_args: list[str]) -> bool:
-    runner = next((a.split("=", 1)[1] if "=" in a else beam_args[i + 1]
-                   for i, a in enumerate(beam_args) if a.startswith("--runner")), "")
-    return runner.lower().replace("runner", "") in ("fnapi", "direct", "")
 
 
 def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resume: bool,
@@ -102,46 +82,14 @@ def add_cli_args(parser: argparse.ArgumentParser) -> None:
     add_config_args(parser, CorpusConfig)
 
 
-def check_output(output: str, resume: bool) -> None:
-    if "://" in output:
-        return
-    if os.path.isdir(output) and any(n.endswith(".tar") for n in os.listdir(output)) and not resume:
-        raise SystemExit(f"flamingo corpus: {output} already holds shards; pass --resume or use a new directory")
-    os.makedirs(output, exist_ok=True)
-
-
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict that is also written to ``stats.json``."""
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    from pipeline import report
-    from pipeline.progress import ProgressDisplay
-
     args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
     cfg = config_from_args(CorpusConfig, args)
-    beam_args = local_runner_args(beam_args)
     output = args.output.rstrip("/")
-    check_output(output, args.resume)
-    local = is_local(beam_args) and "://" not in output
-    progress_root = os.path.join(output, "_work", "progress") if local else None
-    if progress_root:
-        shutil.rmtree(progress_root, ignore_errors=True)
-    report.write_json(output, "config.json", {"inputs": args.input, "output": output, "beam_args": beam_args,
-                                              "config": config_to_dict(cfg)})
-    display = ProgressDisplay(progress_root) if progress_root else None
-    if display:
-        display.start()
-    try:
-        p = beam.Pipeline(options=PipelineOptions(beam_args))
-        build_pipeline(p, args.input, output, cfg, resume=args.resume, progress_root=progress_root)
-        result = p.run()
-        result.wait_until_finish()
-    finally:
-        if display:
-            display.stop()
-    stats = report.finish_job(output, result, kind="corpus")
-    if local and not cfg.keep_work:
-        shutil.rmtree(os.path.join(output, "_work"), ignore_errors=True)
-    log.info("wrote %s shards, %s sequences to %s", len(stats["shards"]), stats["samples"], output)
-    return stats
+    return run_job(
+        job="corpus", output=output, beam_args=beam_args, resume=args.resume, keep_work=cfg.keep_work,
+        config={"inputs": args.input, "config": config_to_dict(cfg)},
+        build=lambda p, progress: build_pipeline(p, args.input, output, cfg, resume=args.resume,
+                                                 progress_root=progress),
+    )

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 
@@ -29,7 +27,7 @@ from pipeline.captions import CaptionFilterConfig
 from pipeline.clipscore import ClipConfig
 from pipeline.configcli import add_config_args, config_from_args, config_to_dict
 from pipeline.images import ImageConfig
-from pipeline.jobs.corpus import check_output, is_local, local_runner_args
+from pipeline.jobs.runner import run_job
 from pipeline.urllists import UrlListConfig
 
 log = logging.getLogger(__name__)
@@ -129,39 +127,15 @@ def parse_args(argv: list[str]):
 
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict that is also written to ``stats.json``."""
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    from pipeline import report
-    from pipeline.progress import ProgressDisplay
-
     args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
     cfg = config_from_args(PairsConfig, args)
     kind = input_kind(args.input, cfg.input_kind)
     if cfg.downloader == "img2dataset" and kind != "list":
         raise SystemExit("flamingo pairs: --downloader img2dataset takes URL lists, not crawls")
-    beam_args = local_runner_args(beam_args)
     output = args.output.rstrip("/")
-    check_output(output, args.resume)
-    local = is_local(beam_args) and "://" not in output
-    progress_root = os.path.join(output, "_work", "progress") if local else None
-    if progress_root:
-        shutil.rmtree(progress_root, ignore_errors=True)
-    report.write_json(output, "config.json", {"inputs": args.input, "input_kind": kind, "output": output,
-                                              "beam_args": beam_args, "config": config_to_dict(cfg)})
-    display = ProgressDisplay(progress_root) if progress_root else None
-    if display:
-        display.start()
-    try:
-        p = beam.Pipeline(options=PipelineOptions(beam_args))
-        build_pipeline(p, args.input, output, cfg, kind=kind, resume=args.resume, progress_root=progress_root)
-        result = p.run()
-        result.wait_until_finish()
-    finally:
-        if display:
-            display.stop()
-    stats = report.finish_job(output, result, kind="pairs")
-    if local and not cfg.keep_work:
-        shutil.rmtree(os.path.join(output, "_work"), ignore_errors=True)
-    log.info("wrote %s shards, %s pairs to %s", len(stats["shards"]), stats["samples"], output)
-    return stats
+    return run_job(
+        job="pairs", output=output, beam_args=beam_args, resume=args.resume, keep_work=cfg.keep_work,
+        config={"inputs": args.input, "input_kind": kind, "config": config_to_dict(cfg)},
+        build=lambda p, progress: build_pipeline(p, args.input, output, cfg, kind=kind, resume=args.resume,
+                                                 progress_root=progress),
+    )
