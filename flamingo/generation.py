@@ -23,12 +23,13 @@ from flamingo.masking import text_time
 def _step(model, ids, media, mask, past, use_cache, new_len):
     """Logits of the last position (B*K, V) and the updated cache."""
     if not use_cache:
-        return model.run_lm(ids, media, mask).logits[:, -1], None
+        logits, _ = model.run_lm(ids, media, mask, last_only=True)
+        return logits[:, -1], None
     chunk = ids[:, -new_len:]
     offset = text_time(ids[:, :-new_len], model.token_ids.image)[:, -1] if ids.shape[1] > new_len else None
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)[:, -new_len:]
-    out = model.run_lm(chunk, media, mask, offset=offset, past_key_values=past, position_ids=positions)
-    return out.logits[:, -1], out.past_key_values
+    logits, past = model.run_lm(chunk, media, mask, offset=offset, cache=past, position_ids=positions, last_only=True)
+    return logits[:, -1], past
 
 
 def generate(

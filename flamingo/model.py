@@ -15,6 +15,7 @@ only add noise (most modern LMs have none anyway). Only the new modules switch.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from dataclasses import dataclass
@@ -70,6 +71,9 @@ class Flamingo(nn.Module):
         self.perceiver = perceiver
         self.lm = lm
         self.context = context
+        # transformers renamed ``past_key_values`` to ``cache`` (5.x); speak whichever this LM takes
+        self._lm_args = set(inspect.signature(lm.forward).parameters)
+        self._cache_arg = "cache" if "cache" in self._lm_args else "past_key_values"
         self.flamingo_layers = [m for m in lm.modules() if isinstance(m, FlamingoLayer)]
         trainable = {id(m) for m in lm.modules() if any(p.requires_grad for p in m.parameters(recurse=False))}
         # frozen LM modules: every module that is not (inside) a trainable one; kept in eval
@@ -128,21 +132,21 @@ class Flamingo(nn.Module):
         self.context.mask = masking.expand_to_latents(mask, n)  # (B, L, T*n)
         self.context.has_media = times > 0
 
-    def run_lm(self, input_ids, media, attention_mask=None, offset=None, past_key_values=None, position_ids=None):
-        """One call of the wrapped LM with visual context; returns the HF output."""
+    def run_lm(
+        self, input_ids, media, attention_mask=None, *, offset=None, cache=None, position_ids=None, last_only=False
+    ) -> tuple[torch.Tensor, object]:
+        """One call of the wrapped LM with visual context -> (logits, updated KV cache or None)."""
         if position_ids is None and attention_mask is not None:
             position_ids = position_ids_from_mask(attention_mask)
+        kwargs = {"use_cache": cache is not None, self._cache_arg: cache}
+        if last_only and "logits_to_keep" in self._lm_args:
+            kwargs["logits_to_keep"] = 1  # generation needs the last position's logits only
         self.set_context(input_ids, media, offset)
         try:
-            return self.lm(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                past_key_values=past_key_values,
-                use_cache=past_key_values is not None,
-            )
+            out = self.lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **kwargs)
         finally:
             self.context.clear()
+        return out.logits, getattr(out, self._cache_arg, None)
 
     def forward(
         self,
@@ -154,7 +158,7 @@ class Flamingo(nn.Module):
         """input_ids (B, L); images (B, T, F, C, H, W), the k-th <image> of a row uses
         images[row, k-1] (rows with fewer images leave trailing slots unused); labels (B, L)."""
         media = self.encode_images(images) if images is not None else None
-        logits = self.run_lm(input_ids, media, attention_mask).logits
+        logits, _ = self.run_lm(input_ids, media, attention_mask)
         loss = causal_lm_loss(logits, labels) if labels is not None else None
         return FlamingoOutput(loss=loss, logits=logits)
 
