@@ -62,6 +62,8 @@ def generate(
     for _ in range(max_new_tokens):
         logits, past = _step(model, ids, media, mask, past, use_cache, new_len)
         logp = torch.log_softmax(logits.float(), dim=-1)  # (B*K, V)
+        # no new images can be given mid-generation, and padding is only for finished beams
+        logp[:, [ids_tok.image, ids_tok.pad]] = float("-inf")
         # a finished beam may only continue with padding, at no cost
         logp[done] = float("-inf")
         logp[done, ids_tok.pad] = 0.0
