@@ -12,10 +12,10 @@ exercised in both). The loss is computed outside both models with the same funct
 
 Time: steps of both models alternate in one process (so machine load hits both
 alike); the median of ``--steps`` steps after warm-up is reported.
-Peak memory: each model in its own child process; the kernel's peak-RSS mark is
-reset (``/proc/self/clear_refs``) after warm-up, and we report the peak RSS during
-one step minus the RSS before it (resident memory, which includes torch's CPU
-allocations that tracemalloc cannot see).
+Peak memory: each model in its own fresh child process; after building it the
+kernel's peak-RSS mark is reset (``/proc/self/clear_refs``), and we report the peak
+RSS during the first fwd+bwd step minus the RSS before it (resident memory: it sees
+torch's CPU allocations, which tracemalloc cannot).
 
 Run: ``python bench/model.py`` (about a minute on 2 cores).
 """
@@ -117,11 +117,13 @@ def rss_kb(field):
 
 
 def measure_memory(name):
-    """In a child process: peak RSS growth during one fwd+bwd step, MiB."""
+    """In a fresh child process: peak RSS growth during the first fwd+bwd step, MiB.
+
+    The first step, not a later one: after a step, freed activations stay in the
+    allocator's pools and a second step's growth over them says little."""
     model = build_ours() if name == "ours" else build_idefics()
     model.train()
     batch = make_batch()
-    step(name, model, batch)  # warm-up: allocator pools and lazy init are not the step's cost
     gc.collect()
     before = rss_kb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
