@@ -94,6 +94,9 @@ def build_flamingo(config: FlamingoConfig) -> tuple[Flamingo, Any, Callable]:
         first_new = len(tokenizer)
         token_ids = add_special_tokens(tokenizer)
         num_new = len(tokenizer) - first_new
+        if min(token_ids.image, token_ids.end_of_chunk) < first_new:
+            # their rows would sit in the frozen table and could never be learnt
+            raise ValueError("the tokenizer already had <image>/<|endofchunk|>; give the base tokenizer")
         if first_new > lm.get_input_embeddings().num_embeddings:
             raise ValueError(f"tokenizer ({first_new}) is larger than the LM's vocabulary")
         lm.requires_grad_(False)  # freeze once: everything created below is trainable

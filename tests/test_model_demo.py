@@ -16,7 +16,8 @@ def test_demo_preset_builds_offline_and_runs():
     from flamingo.factory import build_flamingo
 
     model, tok, transform = build_flamingo(get_preset("demo"))
-    assert model.lm.config.num_hidden_layers == 30 and len(tok) == 49152 + 2
+    assert model.lm.config.num_hidden_layers == 30 and len(tok) == 49152 + 3  # <image>, <|endofchunk|>, <pad> (SmolLM2 pads with eos)
+    assert model.token_ids.pad != model.token_ids.eos
     ids, mask = encode(tok, ["<image>Output: a cat.<|endofchunk|>"])
     from PIL import Image
 
