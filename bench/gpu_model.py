@@ -25,12 +25,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import torch  # noqa: E402
+import torch
 
 TINYLLAMA_SHAPE = {
-    "model_type": "llama", "vocab_size": 32000, "hidden_size": 2048, "intermediate_size": 5632,
-    "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4,
-    "max_position_embeddings": 2048, "tie_word_embeddings": False,
+    "model_type": "llama",
+    "vocab_size": 32000,
+    "hidden_size": 2048,
+    "intermediate_size": 5632,
+    "num_hidden_layers": 22,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 2048,
+    "tie_word_embeddings": False,
 }
 
 
@@ -60,14 +66,18 @@ def make_batch(model, args, image_size, device):
 
 def run(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="tiny preset on CPU (a smoke test of this script)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny preset on CPU (a smoke test of this script)"
+    )
     parser.add_argument("--every", type=int, default=1, help="cross-attention every N LM layers")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq", type=int, default=256)
     parser.add_argument("--images", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--checkpointing", action="store_true", help="activation checkpointing per layer")
+    parser.add_argument(
+        "--checkpointing", action="store_true", help="activation checkpointing per layer"
+    )
     args = parser.parse_args(argv)
 
     from flamingo.factory import build_flamingo
@@ -81,7 +91,9 @@ def run(argv: list[str] | None = None) -> dict:
     model.enable_gradient_checkpointing(args.checkpointing)
     optimizer = torch.optim.AdamW(model.param_groups(0.1), lr=1e-4)
     size = model.vision.visual.image_size
-    ids, pixels, labels = make_batch(model, args, size if isinstance(size, int) else size[0], device)
+    ids, pixels, labels = make_batch(
+        model, args, size if isinstance(size, int) else size[0], device
+    )
     pixels = pixels.to(dtype)
 
     def sync():
@@ -105,13 +117,21 @@ def run(argv: list[str] | None = None) -> dict:
     step_s = statistics.median(times)
     result = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-        "dtype": str(dtype), "cross_attn_every": args.every, "batch": args.batch, "seq": args.seq,
-        "images": args.images, "checkpointing": args.checkpointing,
+        "dtype": str(dtype),
+        "cross_attn_every": args.every,
+        "batch": args.batch,
+        "seq": args.seq,
+        "images": args.images,
+        "checkpointing": args.checkpointing,
         "params_total": sum(p.numel() for p in model.parameters()),
         "params_trainable": model.num_trainable_parameters(),
-        "build_s": round(build_s, 1), "step_s_median": step_s,
-        "tokens_per_s": args.batch * args.seq / step_s, "losses": losses,
-        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
+        "build_s": round(build_s, 1),
+        "step_s_median": step_s,
+        "tokens_per_s": args.batch * args.seq / step_s,
+        "losses": losses,
+        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30
+        if device.type == "cuda"
+        else None,
     }
     print(json.dumps(result))
     return result

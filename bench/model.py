@@ -35,10 +35,27 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import torch  # noqa: E402
+import torch
 
-SHAPE = dict(hidden=384, layers=8, heads=6, mlp=1024, every=2, vit_width=256, vit_layers=4, vit_heads=4,
-             image=112, patch=16, depth=6, latents=64, p_heads=4, p_head_dim=64, batch=4, seq=128, images=2)
+SHAPE = dict(  # noqa: C408  (keyword form reads as a table)
+    hidden=384,
+    layers=8,
+    heads=6,
+    mlp=1024,
+    every=2,
+    vit_width=256,
+    vit_layers=4,
+    vit_heads=4,
+    image=112,
+    patch=16,
+    depth=6,
+    latents=64,
+    p_heads=4,
+    p_head_dim=64,
+    batch=4,
+    seq=128,
+    images=2,
+)
 BASE_VOCAB, NEW_TOKENS = 257, 3
 
 
@@ -47,15 +64,33 @@ def build_ours():
     from flamingo.factory import build_flamingo
 
     s = SHAPE
-    lm = {"model_type": "llama", "vocab_size": BASE_VOCAB, "hidden_size": s["hidden"], "intermediate_size": s["mlp"],
-          "num_hidden_layers": s["layers"], "num_attention_heads": s["heads"], "num_key_value_heads": s["heads"],
-          "tie_word_embeddings": False}
-    vit = {"image_size": s["image"], "patch_size": s["patch"], "width": s["vit_width"], "layers": s["vit_layers"],
-           "head_width": s["vit_width"] // s["vit_heads"], "mlp_ratio": 4.0}
+    lm = {
+        "model_type": "llama",
+        "vocab_size": BASE_VOCAB,
+        "hidden_size": s["hidden"],
+        "intermediate_size": s["mlp"],
+        "num_hidden_layers": s["layers"],
+        "num_attention_heads": s["heads"],
+        "num_key_value_heads": s["heads"],
+        "tie_word_embeddings": False,
+    }
+    vit = {
+        "image_size": s["image"],
+        "patch_size": s["patch"],
+        "width": s["vit_width"],
+        "layers": s["vit_layers"],
+        "head_width": s["vit_width"] // s["vit_heads"],
+        "mlp_ratio": 4.0,
+    }
     config = FlamingoConfig(
-        vision=VisionConfig(model_name="bench-vit", custom=vit), lm=LMConfig(config=lm, tokenizer="bytes"),
-        perceiver_depth=s["depth"], perceiver_latents=s["latents"], perceiver_heads=s["p_heads"],
-        perceiver_dim_head=s["p_head_dim"], cross_attn_every=s["every"], cross_attn_ff_mult=4,
+        vision=VisionConfig(model_name="bench-vit", custom=vit),
+        lm=LMConfig(config=lm, tokenizer="bytes"),
+        perceiver_depth=s["depth"],
+        perceiver_latents=s["latents"],
+        perceiver_heads=s["p_heads"],
+        perceiver_dim_head=s["p_head_dim"],
+        cross_attn_every=s["every"],
+        cross_attn_ff_mult=4,
     )
     model, tok, _ = build_flamingo(config)
     assert len(tok) == BASE_VOCAB + NEW_TOKENS
@@ -67,14 +102,32 @@ def build_idefics():
 
     s = SHAPE
     config = IdeficsConfig(
-        vocab_size=BASE_VOCAB, additional_vocab_size=NEW_TOKENS, hidden_size=s["hidden"], intermediate_size=s["mlp"],
-        num_hidden_layers=s["layers"], num_attention_heads=s["heads"], cross_layer_interval=s["every"],
-        use_resampler=True, freeze_text_layers=True, freeze_vision_layers=True, freeze_lm_head=True,
-        vision_config={"embed_dim": s["vit_width"], "image_size": s["image"], "patch_size": s["patch"],
-                       "num_hidden_layers": s["vit_layers"], "num_attention_heads": s["vit_heads"],
-                       "intermediate_size": 4 * s["vit_width"]},
-        perceiver_config={"use_resampler": True, "resampler_depth": s["depth"], "resampler_n_latents": s["latents"],
-                          "resampler_n_heads": s["p_heads"], "resampler_head_dim": s["p_head_dim"]},
+        vocab_size=BASE_VOCAB,
+        additional_vocab_size=NEW_TOKENS,
+        hidden_size=s["hidden"],
+        intermediate_size=s["mlp"],
+        num_hidden_layers=s["layers"],
+        num_attention_heads=s["heads"],
+        cross_layer_interval=s["every"],
+        use_resampler=True,
+        freeze_text_layers=True,
+        freeze_vision_layers=True,
+        freeze_lm_head=True,
+        vision_config={
+            "embed_dim": s["vit_width"],
+            "image_size": s["image"],
+            "patch_size": s["patch"],
+            "num_hidden_layers": s["vit_layers"],
+            "num_attention_heads": s["vit_heads"],
+            "intermediate_size": 4 * s["vit_width"],
+        },
+        perceiver_config={
+            "use_resampler": True,
+            "resampler_depth": s["depth"],
+            "resampler_n_latents": s["latents"],
+            "resampler_n_heads": s["p_heads"],
+            "resampler_head_dim": s["p_head_dim"],
+        },
     )
     config._attn_implementation = "sdpa"
     return IdeficsForVisionText2Text(config).train()
@@ -99,7 +152,9 @@ def step(name, model, batch):
     if name == "ours":
         logits = model(ids, pixels[:, :, None]).logits  # frames axis: (B, T, 1, C, H, W)
     else:
-        logits = model(input_ids=ids, pixel_values=pixels, image_attention_mask=image_mask, use_cache=False).logits
+        logits = model(
+            input_ids=ids, pixel_values=pixels, image_attention_mask=image_mask, use_cache=False
+        ).logits
     loss = causal_lm_loss(logits, ids)
     loss.backward()
     model.zero_grad(set_to_none=True)
@@ -107,8 +162,10 @@ def step(name, model, batch):
 
 
 def counts(model):
-    return {"trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "total": sum(p.numel() for p in model.parameters())}
+    return {
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def rss_kb(field):
@@ -155,17 +212,26 @@ def main() -> None:
     gc.collect()
     result = {"shape": SHAPE, "threads": args.threads, "steps": args.steps}
     for name in ("ours", "idefics"):
-        out = subprocess.run([sys.executable, __file__, "--memory-child", name, "--threads", str(args.threads)],
-                             capture_output=True, text=True, check=True)
-        result[name] = {"median_s": statistics.median(times[name]), "min_s": min(times[name]),
-                        **json.loads(out.stdout.strip().splitlines()[-1])}
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-child", name, "--threads", str(args.threads)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result[name] = {
+            "median_s": statistics.median(times[name]),
+            "min_s": min(times[name]),
+            **json.loads(out.stdout.strip().splitlines()[-1]),
+        }
     o, r = result["ours"], result["idefics"]
     result["time_ratio"] = o["median_s"] / r["median_s"]
     result["memory_ratio"] = o["peak_mib"] / r["peak_mib"]
     print(json.dumps(result, indent=1))
-    print(f"fwd+bwd median: ours {o['median_s']*1e3:.0f} ms, IDEFICS {r['median_s']*1e3:.0f} ms, "
-          f"ratio {result['time_ratio']:.2f}; peak RSS growth: ours {o['peak_mib']:.0f} MiB, "
-          f"IDEFICS {r['peak_mib']:.0f} MiB, ratio {result['memory_ratio']:.2f}")
+    print(
+        f"fwd+bwd median: ours {o['median_s'] * 1e3:.0f} ms, IDEFICS {r['median_s'] * 1e3:.0f} ms, "
+        f"ratio {result['time_ratio']:.2f}; peak RSS growth: ours {o['peak_mib']:.0f} MiB, "
+        f"IDEFICS {r['peak_mib']:.0f} MiB, ratio {result['memory_ratio']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ _LAZY = {
     "PRESETS": "flamingo.config",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

@@ -26,9 +26,15 @@ def _step(model, ids, media, mask, past, use_cache, new_len):
         logits, _ = model.run_lm(ids, media, mask, last_only=True)
         return logits[:, -1], None
     chunk = ids[:, -new_len:]
-    offset = text_time(ids[:, :-new_len], model.token_ids.image)[:, -1] if ids.shape[1] > new_len else None
+    offset = (
+        text_time(ids[:, :-new_len], model.token_ids.image)[:, -1]
+        if ids.shape[1] > new_len
+        else None
+    )
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)[:, -new_len:]
-    logits, past = model.run_lm(chunk, media, mask, offset=offset, cache=past, position_ids=positions, last_only=True)
+    logits, past = model.run_lm(
+        chunk, media, mask, offset=offset, cache=past, position_ids=positions, last_only=True
+    )
     return logits[:, -1], past
 
 
@@ -47,7 +53,9 @@ def generate(
     from transformers import DynamicCache
 
     ids_tok = model.token_ids
-    stops = torch.tensor(stop_token_ids or (ids_tok.end_of_chunk, ids_tok.eos), device=input_ids.device)
+    stops = torch.tensor(
+        stop_token_ids or (ids_tok.end_of_chunk, ids_tok.eos), device=input_ids.device
+    )
     b, k = input_ids.shape[0], num_beams
     mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
     media = model.encode_images(images) if images is not None else None  # (B, T, n, Dv), once

@@ -75,10 +75,13 @@ class Flamingo(nn.Module):
         self._lm_args = set(inspect.signature(lm.forward).parameters)
         self._cache_arg = "cache" if "cache" in self._lm_args else "past_key_values"
         self.flamingo_layers = [m for m in lm.modules() if isinstance(m, FlamingoLayer)]
-        trainable = {id(m) for m in lm.modules() if any(p.requires_grad for p in m.parameters(recurse=False))}
+        trainable = {
+            id(m) for m in lm.modules() if any(p.requires_grad for p in m.parameters(recurse=False))
+        }
         # frozen LM modules: every module that is not (inside) a trainable one; kept in eval
         self._frozen_lm_modules = [
-            m for m in lm.modules()
+            m
+            for m in lm.modules()
             if not any(id(x) in trainable for x in m.modules()) and not isinstance(m, FlamingoLayer)
         ]
         self.train(False)
@@ -105,7 +108,10 @@ class Flamingo(nn.Module):
                 continue
             in_xattn = ".xattn." in f".{name}"
             (decay if in_xattn and p.ndim >= 2 else no_decay).append(p)
-        return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
 
     def enable_gradient_checkpointing(self, enabled: bool = True) -> None:
         """Recompute each (cross-attention + LM layer) in backward instead of storing activations."""
@@ -117,7 +123,12 @@ class Flamingo(nn.Module):
         """(B, T, F, C, H, W) -> (B, T, n, Dv) visual tokens."""
         return self.perceiver(self.vision(images))
 
-    def set_context(self, input_ids: torch.Tensor, media: torch.Tensor | None, offset: torch.Tensor | None = None) -> None:
+    def set_context(
+        self,
+        input_ids: torch.Tensor,
+        media: torch.Tensor | None,
+        offset: torch.Tensor | None = None,
+    ) -> None:
         """Fill the shared context for one LM call on ``input_ids`` (B, L) with media (B, T, n, Dv)."""
         times = masking.text_time(input_ids, self.token_ids.image, offset)  # (B, L)
         if media is None:
@@ -133,7 +144,15 @@ class Flamingo(nn.Module):
         self.context.has_media = times > 0
 
     def run_lm(
-        self, input_ids, media, attention_mask=None, *, offset=None, cache=None, position_ids=None, last_only=False
+        self,
+        input_ids,
+        media,
+        attention_mask=None,
+        *,
+        offset=None,
+        cache=None,
+        position_ids=None,
+        last_only=False,
     ) -> tuple[torch.Tensor, object]:
         """One call of the wrapped LM with visual context -> (logits, updated KV cache or None)."""
         if position_ids is None and attention_mask is not None:
@@ -143,7 +162,12 @@ class Flamingo(nn.Module):
             kwargs["logits_to_keep"] = 1  # generation needs the last position's logits only
         self.set_context(input_ids, media, offset)
         try:
-            out = self.lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **kwargs)
+            out = self.lm(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                **kwargs,
+            )
         finally:
             self.context.clear()
         return out.logits, getattr(out, self._cache_arg, None)
@@ -163,7 +187,9 @@ class Flamingo(nn.Module):
         return FlamingoOutput(loss=loss, logits=logits)
 
     @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, images: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+    def generate(
+        self, input_ids: torch.Tensor, images: torch.Tensor | None = None, **kwargs
+    ) -> torch.Tensor:
         """Prompt (B, L) -> prompt + continuation (B, L + new); see ``flamingo.generation.generate``."""
         from flamingo.generation import generate
 
@@ -199,8 +225,10 @@ class Flamingo(nn.Module):
     def load_trainable(self, state: dict[str, torch.Tensor]) -> None:
         expected = self.trainable_state_dict()
         if set(state) != set(expected):
-            raise ValueError(f"weights do not match the model: missing {set(expected) - set(state)}, "
-                             f"unexpected {set(state) - set(expected)}")
+            raise ValueError(
+                f"weights do not match the model: missing {set(expected) - set(state)}, "
+                f"unexpected {set(state) - set(expected)}"
+            )
         params = dict(self.named_parameters())
         with torch.no_grad():
             for name, value in state.items():

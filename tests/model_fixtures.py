@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 
-for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "WANDB_MODE": "disabled"}.items():
+for _k, _v in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "WANDB_MODE": "disabled",
+}.items():
     os.environ.setdefault(_k, _v)
 
-import torch  # noqa: E402
+import torch
 
-from flamingo.config import get_preset  # noqa: E402
-from flamingo.factory import build_flamingo  # noqa: E402
-from flamingo.lm import load_lm  # noqa: E402
+from flamingo.config import get_preset
+from flamingo.factory import build_flamingo
+from flamingo.lm import load_lm
 
 
 def tiny(**overrides):

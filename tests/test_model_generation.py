@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
+from model_fixtures import encode, images, open_gates, tiny
 
 from flamingo.model import CONFIG_FILE, WEIGHTS_FILE, Flamingo
-from model_fixtures import encode, images, open_gates, tiny
 
 PROMPT = ["<image>Output: a cat.<|endofchunk|><image>Output:"]
 
@@ -28,7 +28,7 @@ def test_cached_generation_equals_uncached(trained_like, num_beams):
     model, tok = trained_like
     ids, mask = encode(tok, PROMPT + ["ab<image>Output:"])
     imgs = images(2, 2)
-    kw = dict(attention_mask=mask, max_new_tokens=12, num_beams=num_beams)
+    kw = {"attention_mask": mask, "max_new_tokens": 12, "num_beams": num_beams}
     cached = model.generate(ids, imgs, **kw)
     uncached = model.generate(ids, imgs, use_cache=False, **kw)
     assert torch.equal(cached, uncached)
@@ -64,8 +64,8 @@ def test_batched_left_padded_prompts_match_single_ones(trained_like):
     for row, text in enumerate(texts):
         one, _ = encode(tok, [text])
         single = model.generate(one, imgs[row : row + 1, : 1 + row], max_new_tokens=5)
-        new = batched[row, ids.shape[1]:]
-        assert torch.equal(new[: single.shape[1] - one.shape[1]], single[0, one.shape[1]:])
+        new = batched[row, ids.shape[1] :]
+        assert torch.equal(new[: single.shape[1] - one.shape[1]], single[0, one.shape[1] :])
 
 
 def test_generation_stops_at_a_stop_token_and_pads_after(trained_like):
@@ -76,11 +76,15 @@ def test_generation_stops_at_a_stop_token_and_pads_after(trained_like):
         logits = model(ids, imgs, attention_mask=mask).logits[:, -1]
         logits[:, [model.token_ids.image, model.token_ids.pad]] = float("-inf")  # never generated
         first = logits.argmax(-1)  # (2,)
-    out = model.generate(ids, imgs, attention_mask=mask, max_new_tokens=6, stop_token_ids=(int(first[0]),))
-    new = out[:, ids.shape[1]:]
+    out = model.generate(
+        ids, imgs, attention_mask=mask, max_new_tokens=6, stop_token_ids=(int(first[0]),)
+    )
+    new = out[:, ids.shape[1] :]
     assert new[0, 0] == first[0]
     assert torch.all(new[0, 1:] == model.token_ids.pad)
-    both = model.generate(ids, imgs, attention_mask=mask, max_new_tokens=6, stop_token_ids=tuple(first.tolist()))
+    both = model.generate(
+        ids, imgs, attention_mask=mask, max_new_tokens=6, stop_token_ids=tuple(first.tolist())
+    )
     assert both.shape[1] == ids.shape[1] + 1  # every row stopped: no further steps
 
 
@@ -96,7 +100,7 @@ def test_generation_never_emits_image_or_padding_tokens(trained_like):
     finally:
         with torch.no_grad():
             head.new.weight.copy_(saved)
-    new = out[0, ids.shape[1]:]
+    new = out[0, ids.shape[1] :]
     assert not torch.isin(new, torch.tensor([model.token_ids.image])).any()
 
 
@@ -106,7 +110,7 @@ def test_save_then_load_gives_identical_logits(trained_like, tmp_path):
     assert json.loads((tmp_path / CONFIG_FILE).read_text())["lm"]["tokenizer"] == "bytes"
     assert not list(tmp_path.glob("*.bin")) and not list(tmp_path.glob("*.pt"))
     loaded = Flamingo.from_pretrained(tmp_path)
-    ids, mask = encode(tok, PROMPT)
+    ids, _ = encode(tok, PROMPT)
     with torch.no_grad():
         assert torch.equal(model(ids, images(1, 2)).logits, loaded(ids, images(1, 2)).logits)
 

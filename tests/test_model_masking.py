@@ -47,7 +47,9 @@ def test_unused_image_slots_are_never_attended():
 
 def test_expand_to_latents_repeats_each_image_column():
     mask = torch.tensor([[[True, False]]])
-    assert masking.expand_to_latents(mask, 3).tolist() == [[[True, True, True, False, False, False]]]
+    assert masking.expand_to_latents(mask, 3).tolist() == [
+        [[True, True, True, False, False, False]]
+    ]
 
 
 def test_more_image_tokens_than_slots_is_refused():

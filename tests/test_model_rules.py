@@ -4,7 +4,18 @@ import json
 import subprocess
 import sys
 
-MODULES = ["config", "tokens", "masking", "perceiver", "xattn", "vision", "lm", "model", "generation", "factory"]
+MODULES = [
+    "config",
+    "tokens",
+    "masking",
+    "perceiver",
+    "xattn",
+    "vision",
+    "lm",
+    "model",
+    "generation",
+    "factory",
+]
 
 
 def _loaded_after(code: str) -> set[str]:

@@ -1,8 +1,8 @@
 """Token conventions: the special tokens, the byte tokenizer, label masking."""
 
+import model_fixtures  # noqa: F401  (offline environment)
 import torch
 
-import model_fixtures  # noqa: F401  (offline environment)
 from flamingo import tokens
 from flamingo.tokens import IGNORE_INDEX, TokenIds, make_labels, mask_padding
 
@@ -26,11 +26,13 @@ def test_add_special_tokens_is_idempotent_and_each_is_one_token():
 
 def test_make_labels_masks_image_padding_and_text_before_first_image():
     ids = TokenIds(image=1, end_of_chunk=2, pad=0, eos=3)
-    x = torch.tensor([
-        [5, 6, 1, 7, 8, 2, 1, 9, 2, 3],  # text before the image gets no loss
-        [1, 7, 2, 3, 0, 0, 0, 0, 0, 0],  # right padding
-    ])
-    I = IGNORE_INDEX  # noqa: E741
+    x = torch.tensor(
+        [
+            [5, 6, 1, 7, 8, 2, 1, 9, 2, 3],  # text before the image gets no loss
+            [1, 7, 2, 3, 0, 0, 0, 0, 0, 0],  # right padding
+        ]
+    )
+    I = IGNORE_INDEX
     assert make_labels(x, ids).tolist() == [
         [I, I, I, 7, 8, 2, I, 9, 2, 3],
         [I, 7, 2, 3, I, I, I, I, I, I],
