@@ -89,7 +89,7 @@ class Flamingo(nn.Module):
     # ------------------------------------------------------------------ modes and params
     def train(self, mode: bool = True) -> Flamingo:
         super().train(mode)
-        for m in self._frozen_lm_modules if hasattr(self, "_frozen_lm_modules") else []:
+        for m in getattr(self, "_frozen_lm_modules", ()):
             m.training = False
         return self
 
@@ -205,9 +205,16 @@ class Flamingo(nn.Module):
         from safetensors.torch import save_file
 
         os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, CONFIG_FILE), "w") as f:
+        # temp file then rename: a reader never sees half a file
+        weights, config = (
+            os.path.join(directory, WEIGHTS_FILE),
+            os.path.join(directory, CONFIG_FILE),
+        )
+        save_file(self.trainable_state_dict(), weights + ".tmp")
+        with open(config + ".tmp", "w") as f:
             json.dump(self.config.to_dict(), f, indent=2)
-        save_file(self.trainable_state_dict(), os.path.join(directory, WEIGHTS_FILE))
+        os.replace(weights + ".tmp", weights)
+        os.replace(config + ".tmp", config)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> Flamingo:
