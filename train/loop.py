@@ -1,0 +1,183 @@
+"""The training loop: setup -> data -> model -> optimiser -> (resume) -> steps -> teardown.
+
+Each step takes a batch from every dataset (``mixture.accumulate``), clips the global
+gradient norm once, agrees across ranks whether loss and gradients are finite (a
+non-finite step is skipped on every rank, so none hangs, and counted), steps AdamW,
+logs, and checkpoints on schedule. ``train(cfg)`` returns the per-step losses so tests
+can compare runs bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from train import checkpoint as ckpt
+from train import dist as tdist
+from train import optim as topt
+from train.components import Components, build_components
+from train.config import TrainConfig, save
+from train.data import BatchStream, SampleBuilder, ShardStream, expand_paths
+from train.mixture import Source, StepStats, accumulate
+from train.telemetry import Telemetry, count_params, gate_values, peak_flops, step_flops
+
+log = logging.getLogger(__name__)
+
+
+class TrainingStopped(RuntimeError):
+    """Training cannot usefully continue (e.g. too many non-finite steps in a row)."""
+
+
+@dataclass
+class RunResult:
+    losses: list[float] = field(default_factory=list)  # weighted total per step, averaged over ranks
+    dataset_losses: list[dict[str, float]] = field(default_factory=list)
+    skipped_steps: int = 0
+    last_step: int = 0
+    checkpoint: str | None = None
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def build_streams(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> list[BatchStream]:
+    streams = []
+    for ds in cfg.data.datasets:
+        builder = SampleBuilder(
+            kind=ds.kind, vocab=comp.vocab, transform=comp.transform, max_tokens=cfg.data.max_tokens,
+            max_images=cfg.data.max_images, attach=cfg.data.image_attach,
+        )
+        dataset = ShardStream(
+            urls=expand_paths(ds.paths), builder=builder, make_labels=comp.make_labels,
+            label_ids=comp.label_ids, batch_size=ds.batch_size, seed=hash_name(cfg.data.seed, ds.name),
+            rank=info.rank, world_size=info.world_size, shuffle_buffer=cfg.data.shuffle_buffer,
+            shuffle_initial=cfg.data.shuffle_initial,
+        )
+        streams.append(BatchStream(ds.name, dataset, cfg.data.num_workers, cfg.data.prefetch_factor))
+    return streams
+
+
+def hash_name(seed: int, name: str) -> int:
+    from train.data import stream_seed
+
+    return stream_seed(seed, name) % (1 << 31)
+
+
+def _prepare_model(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> torch.nn.Module:
+    model = comp.model.to(info.device)
+    if cfg.activation_checkpointing:
+        if hasattr(model, "enable_gradient_checkpointing"):
+            model.enable_gradient_checkpointing()
+        else:
+            log.warning("activation_checkpointing asked for, but the model offers no enable_gradient_checkpointing()")
+    if cfg.compile:
+        model.compile()
+    return tdist.wrap(model, info, cfg.dist.strategy)
+
+
+def _reduce(stats: StepStats, grad_norm: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, bool, list[float]]:
+    """One all-reduce for losses, counts and the non-finite flag; losses averaged over ranks."""
+    bad = 0.0 if stats.finite_loss and bool(torch.isfinite(grad_norm)) else 1.0
+    vec = torch.tensor([*stats.losses.values(), bad, stats.tokens, stats.images, stats.samples], dtype=torch.float64, device=device)
+    world = 1
+    if dist.is_initialized():
+        dist.all_reduce(vec)
+        world = dist.get_world_size()
+    vec = vec.cpu()
+    n = len(stats.losses)
+    losses = [float(v) / world for v in vec[:n]]
+    return vec[n + 1 :], bool(vec[n] == 0), losses
+
+
+def train(cfg: TrainConfig, components: Components | None = None) -> RunResult:
+    cfg.validate()
+    info = tdist.setup(cfg.device, cfg.dist.backend)
+    torch.manual_seed(cfg.seed)  # identical model init on every rank
+    comp = components or build_components(cfg.model.preset)
+    out_dir = Path(cfg.checkpoint.dir)
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save(cfg, out_dir / "config.json")
+    streams = build_streams(cfg, comp, info)
+    model = _prepare_model(cfg, comp, info)
+    optimizer = topt.build_optimizer(model, cfg.optim)
+    torch.manual_seed(cfg.seed + 1000 * info.rank)  # per-rank stream for dropout and the like
+
+    result, start, consecutive = RunResult(), 0, 0
+    found = ckpt.latest(out_dir) if cfg.checkpoint.resume else None
+    if found is not None:
+        trainer_state, rank_state = ckpt.load(found, model, optimizer, info)
+        start, consecutive = trainer_state["step"], trainer_state["consecutive_skips"]
+        result.skipped_steps = trainer_state["skipped_steps"]
+        for s in streams:
+            s.load_state(rank_state["data"][s.name])
+        log.info("resumed from %s at step %d", found, start)
+
+    sources = [Source(s.name, ds.weight, s) for s, ds in zip(streams, cfg.data.datasets)]
+    params = [p for p in model.parameters() if p.requires_grad]
+    autocast = (lambda: torch.autocast(info.device.type, dtype=torch.bfloat16)) if cfg.precision == "bf16" else contextlib.nullcontext
+    counts = count_params(tdist.unwrap(model))
+    peak, peak_src = peak_flops(info.device, cfg.log.peak_tflops) if info.is_main else (0.0, "")
+    tele = Telemetry(out_dir, enabled=info.is_main, jsonl=cfg.log.jsonl, tensorboard=cfg.log.tensorboard, progress=cfg.log.progress, total=cfg.steps, start=start)
+    max_norm = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else math.inf
+    try:
+        for step in range(start, cfg.steps):
+            t0 = time.perf_counter()
+            topt.set_lr(optimizer, topt.lr_at(step, cfg.steps, cfg.optim.lr, cfg.schedule))
+            stats = accumulate(model, sources, cfg.optim.grad_accum, info.device, autocast())
+            norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+            norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
+            totals, finite, losses = _reduce(stats, norm, info.device)
+            if finite:
+                optimizer.step()
+                consecutive = 0
+            else:
+                result.skipped_steps += 1
+                consecutive += 1
+                log.warning("step %d: non-finite loss or gradient, step skipped (%d in a row)", step, consecutive)
+            optimizer.zero_grad(set_to_none=True)
+            if consecutive >= cfg.max_consecutive_skips:
+                raise TrainingStopped(
+                    f"{consecutive} consecutive steps had a non-finite loss or gradient (limit "
+                    f"max_consecutive_skips={cfg.max_consecutive_skips}); stopping at step {step}. "
+                    "Lower optim.lr, check the data, or resume from an earlier checkpoint."
+                )
+            elapsed = time.perf_counter() - t0
+            per_ds = dict(zip(stats.losses, losses))
+            total = sum(ds.weight * l for ds, l in zip(cfg.data.datasets, losses))
+            result.losses.append(total)
+            result.dataset_losses.append(per_ds)
+            result.last_step = step + 1
+            tele.tick()
+            if info.is_main and (step + 1) % cfg.log.every == 0:
+                tokens, images, samples = (float(x) for x in totals)
+                flops = step_flops(counts, int(tokens), int(images), comp.patches_per_image)
+                tele.record(step + 1, {
+                    "loss": total, **{f"loss/{k}": v for k, v in per_ds.items()},
+                    "lr": optimizer.param_groups[0]["lr"], "grad_norm": float(norm),
+                    "tokens_per_s": tokens / elapsed, "images_per_s": images / elapsed,
+                    "samples_per_s": samples / elapsed, "data_wait_frac": stats.data_wait_s / elapsed,
+                    "mfu": flops / elapsed / (peak * info.world_size) if peak else 0.0,
+                    "skipped_steps": result.skipped_steps,
+                    **{f"gate/{k}": v for k, v in gate_values(tdist.unwrap(model)).items()},
+                })
+            every = cfg.checkpoint.every
+            if (every and (step + 1) % every == 0) or step + 1 == cfg.steps:
+                result.checkpoint = str(_save(cfg, step + 1, model, optimizer, streams, result, consecutive, info))
+    finally:
+        tele.close()
+    result.dropped = {s.name: s.dropped_total() for s in streams}
+    if info.is_main:
+        log.info("peak FLOP/s for MFU: %.3g (%s); dropped samples: %s", peak, peak_src, result.dropped)
+    return result
+
+
+def _save(cfg, step, model, optimizer, streams, result, consecutive, info) -> Path:
+    trainer_state = {"consecutive_skips": consecutive, "skipped_steps": result.skipped_steps}
+    rank_state = {"data": {s.name: s.state() for s in streams}}
+    return ckpt.save(cfg.checkpoint.dir, step, model, optimizer, trainer_state, rank_state, info, cfg.checkpoint.keep_last)
