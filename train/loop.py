@@ -94,7 +94,9 @@ def _reduce(stats: StepStats, grad_norm: torch.Tensor, device: torch.device) -> 
     return vec[n + 1 :], bool(vec[n] == 0), losses
 
 
-def train(cfg: TrainConfig, components: Components | None = None) -> RunResult:
+def train(cfg: TrainConfig, components: Components | None = None, streams: list | None = None) -> RunResult:
+    """Run (or resume) training. ``streams`` replaces the shard streams (tests, benchmarks):
+    objects with ``name``, ``__next__``, ``state()``, ``load_state()``, ``dropped_total()``."""
     cfg.validate()
     info = tdist.setup(cfg.device, cfg.dist.backend)
     torch.manual_seed(cfg.seed)  # identical model init on every rank
@@ -103,7 +105,7 @@ def train(cfg: TrainConfig, components: Components | None = None) -> RunResult:
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         save(cfg, out_dir / "config.json")
-    streams = build_streams(cfg, comp, info)
+    streams = streams if streams is not None else build_streams(cfg, comp, info)
     model = _prepare_model(cfg, comp, info)
     optimizer = topt.build_optimizer(model, cfg.optim)
     torch.manual_seed(cfg.seed + 1000 * info.rank)  # per-rank stream for dropout and the like
