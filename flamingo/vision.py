@@ -1,0 +1,84 @@
+"""The frozen vision tower: any open_clip vision model -> patch tokens.
+
+Shapes: ``B`` batch, ``T`` image slots, ``F`` frames, ``C,H,W`` pixels, ``v`` patch
+tokens per frame, ``Dv`` vision width.
+
+Flamingo conditions on the spatial feature grid, not the pooled embedding, so the
+tower returns its final patch tokens: open_clip ViTs hand them out with
+``output_tokens`` (after the final LayerNorm, class token excluded); other towers
+(timm, ConvNeXt) through ``forward_intermediates`` as a flattened grid. The tower is
+frozen, always in eval mode, and run without autograd: no gradient ever reaches it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from flamingo.config import VisionConfig
+
+log = logging.getLogger(__name__)
+
+
+def build_open_clip_tower(cfg: VisionConfig) -> tuple[nn.Module, Callable[[Any], torch.Tensor]]:
+    """The vision tower and its own eval preprocessing (PIL image -> (C, H, W) float)."""
+    import open_clip
+
+    if cfg.custom is not None:
+        # open_clip's own builder for a vision tower from a CLIPVisionCfg: no text tower built.
+        from open_clip.model import CLIPVisionCfg, _build_vision_tower
+
+        vision_cfg = CLIPVisionCfg(**cfg.custom)
+        visual = _build_vision_tower(embed_dim=vision_cfg.width, vision_cfg=vision_cfg)
+        transform = open_clip.image_transform(vision_cfg.image_size, is_train=False)
+        if cfg.pretrained:
+            raise ValueError("a custom vision tower is randomly initialised; drop `pretrained`")
+        return visual, transform
+    clip = open_clip.create_model(cfg.model_name, pretrained=cfg.pretrained)
+    pp = clip.visual.preprocess_cfg
+    transform = open_clip.image_transform(
+        clip.visual.image_size, is_train=False, mean=pp.get("mean"), std=pp.get("std"),
+        resize_mode=pp.get("resize_mode"), interpolation=pp.get("interpolation"),
+    )
+    return clip.visual, transform
+
+
+class VisionEncoder(nn.Module):
+    """Frozen tower: (B, T, F, C, H, W) -> (B, T, F, v, Dv) patch tokens."""
+
+    def __init__(self, visual: nn.Module) -> None:
+        super().__init__()
+        self.visual = visual
+        self._has_token_output = hasattr(visual, "output_tokens")
+        if self._has_token_output:
+            visual.output_tokens = True  # a constructor option of open_clip's ViT, not a patch
+        self.requires_grad_(False)
+        self.eval()
+        self.dim = self._probe_width()
+
+    def train(self, mode: bool = True) -> VisionEncoder:
+        return super().train(False)  # frozen: dropout and norms stay in inference behaviour
+
+    def _probe_width(self) -> int:
+        size = self.visual.image_size
+        h, w = (size, size) if isinstance(size, int) else size
+        return self._tokens(torch.zeros(1, 3, h, w)).shape[-1]
+
+    @torch.no_grad()
+    def _tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, v, Dv)."""
+        if self._has_token_output:
+            return self.visual(x)[1]
+        out = self.visual.forward_intermediates(x, indices=1, intermediates_only=True)
+        grid = out["image_intermediates"][-1]  # (N, Dv, h, w)
+        return rearrange(grid, "n d h w -> n (h w) d")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        b, t, f = images.shape[:3]
+        flat = rearrange(images, "b t f c h w -> (b t f) c h w")
+        tokens = self._tokens(flat.to(next(self.visual.parameters()).dtype))
+        return rearrange(tokens, "(b t f) v d -> b t f v d", b=b, t=t, f=f)
