@@ -16,6 +16,7 @@ import sys
 # subcommand name -> module that implements it (imported on demand)
 SUBCOMMANDS: dict[str, str] = {
     "inspect": "pipeline.inspect_cmd",
+    "train": "train.train_cmd",
 }
 
 

@@ -150,19 +150,19 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     # make demo: SmolLM2-135M (frozen, GGUF) + a small random open_clip tower, on CPU.
     "demo": TrainConfig(
-        steps=40,
+        steps=30,
         precision="fp32",
         model=ModelConfig(preset="demo"),
-        data=DataConfig(max_tokens=128, shuffle_buffer=64, shuffle_initial=16),
-        optim=OptimConfig(lr=1e-3),
-        schedule=ScheduleConfig(warmup_steps=5),
+        data=DataConfig(max_tokens=96, shuffle_buffer=64, shuffle_initial=16),
+        optim=OptimConfig(lr=3e-4),
+        schedule=ScheduleConfig(warmup_steps=3),
         checkpoint=CheckpointConfig(every=0, keep_last=1),
         log=LogConfig(every=5, tensorboard=False),
     ),
     # The paper's recipe at scale; shard paths come from --config or flags.
     "paper": TrainConfig(
         steps=500_000,
-        model=ModelConfig(preset="3b"),
+        model=ModelConfig(preset="flamingo-3b-like"),
         data=DataConfig(datasets=_paper_mixture([], [], 4), num_workers=4),
         schedule=ScheduleConfig(warmup_steps=5000),
     ),
