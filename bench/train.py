@@ -1,0 +1,152 @@
+"""Trainer throughput, one run: can the data loader keep up with the model, and how fast is a step?
+
+Prints, on the same config:
+  * loader samples/s: the shard streams alone (decode, window, tokenise, preprocess, collate);
+  * model samples/s: training steps on batches already in memory (no loading at all);
+  * their ratio (loader / model; below 1 the loader is the bottleneck);
+  * the full trainer on the streams: tokens/s, images/s, data-wait fraction and MFU.
+
+The shards are written into a temporary directory from photos scikit-image ships
+(resized to 256 px JPEGs, about web-image size), since ../shared/data holds no
+training shards. Usage (repo root): python bench/train.py [--preset tiny] [--steps 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def make_shards(root: Path, n_shards: int = 2, per_shard: int = 64) -> dict[str, list[str]]:
+    from PIL import Image
+    from skimage import data
+
+    from pipeline import shardformat as sf
+    from pipeline.shardwriter import write_shard
+
+    photos = []
+    for arr in (data.astronaut(), data.coffee(), data.chelsea(), data.rocket()):
+        buf = io.BytesIO()
+        Image.fromarray(arr).convert("RGB").resize((256, 256)).save(buf, format="JPEG", quality=85)
+        photos.append(buf.getvalue())
+    words = "the a photo of cat rocket coffee cup person space orange table sits near with".split()
+    rng = random.Random(0)
+    text = lambda n: " ".join(rng.choice(words) for _ in range(n)) + ". "  # noqa: E731
+
+    def interleaved(s, i):
+        segs, imgs = [sf.TextSegment(text(30))], []
+        for k in range(1 + i % 4):
+            d = rng.choice(photos)
+            imgs.append(sf.ImageRef(f"u{k}", sf.sha256_hex(d), 256, 256, data=d))
+            segs += [sf.ImageSlot(k), sf.TextSegment(text(40))]
+        key = sf.make_key("i", s, i)
+        return sf.InterleavedSample(key=key, url="u", doc_id=key, seq_index=0, num_tokens=0,
+                                    tokenizer="", segments=segs, images=imgs)
+
+    def pair(s, i):
+        d = rng.choice(photos)
+        return sf.PairSample(key=sf.make_key("p", s, i), url="u", caption=text(12), image=d,
+                             width=256, height=256, sha256=sf.sha256_hex(d))
+
+    out = {"interleaved": [], "pairs": []}
+    for s in range(n_shards):
+        for kind, fn in (("interleaved", interleaved), ("pairs", pair)):
+            write_shard(str(root / kind), f"{kind}-{s:05d}", (fn(s, i) for i in range(per_shard)))
+            out[kind].append(str(root / kind / f"{kind}-{s:05d}.tar"))
+    return out
+
+
+def config(preset: str, shards: dict, out: Path, steps: int, workers: int):
+    from train.config import DatasetConfig, get_preset
+
+    cfg = get_preset("tiny")
+    cfg.model.preset = preset
+    cfg.steps, cfg.device = steps, "cpu"
+    cfg.checkpoint.dir, cfg.checkpoint.every = str(out / "ckpt"), 0
+    cfg.log.every, cfg.log.progress, cfg.log.jsonl = steps, False, True
+    cfg.data.num_workers = workers
+    cfg.data.datasets = [
+        DatasetConfig(name="interleaved", paths=shards["interleaved"], kind="interleaved", weight=1.0, batch_size=4),
+        DatasetConfig(name="pairs", paths=shards["pairs"], kind="pair", weight=0.2, batch_size=8),
+    ]
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="tiny", help="model preset (flamingo.config)")
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--workers", type=int, default=1, help="loader worker processes per dataset")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    import json
+
+    import torch
+
+    from train.components import build_components
+    from train.loop import build_streams, train
+    from train.dist import DistInfo
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
+    shards = make_shards(tmp / "shards")
+    cfg = config(args.preset, shards, tmp, args.steps, args.workers)
+    comp = build_components(args.preset)
+    n_batches = args.steps  # per dataset
+
+    # 1. The loader alone.
+    streams = build_streams(cfg, comp, DistInfo())
+    for s in streams:
+        next(s)  # start workers, fill the shuffle buffer
+    t = time.perf_counter()
+    cached = {s.name: [next(s) for _ in range(n_batches)] for s in streams}
+    loader_s = time.perf_counter() - t
+    samples = sum(ds.batch_size for ds in cfg.data.datasets) * n_batches
+    loader_rate = samples / loader_s
+
+    # 2. The model alone, on the same batches already in memory.
+    class Cached:
+        def __init__(self, name, batches):
+            self.name, self.batches, self.i = name, batches, 0
+
+        def __next__(self):
+            self.i += 1
+            return self.batches[(self.i - 1) % len(self.batches)]
+
+        def state(self):
+            return {}
+
+        def dropped_total(self):
+            return {}
+
+    warm = 3
+    cfg_model = config(args.preset, shards, tmp / "m", warm, args.workers)
+    train(cfg_model, comp, streams=[Cached(n, b) for n, b in cached.items()])  # warm-up steps
+    cfg_model = config(args.preset, shards, tmp / "m2", args.steps, args.workers)
+    t = time.perf_counter()
+    train(cfg_model, comp, streams=[Cached(n, b) for n, b in cached.items()])  # the warmed model
+    model_rate = samples / (time.perf_counter() - t)
+
+    # 3. The full trainer on the streams (a fresh model: its first steps include warm-up).
+    cfg.log.every = args.steps
+    res = train(cfg, build_components(args.preset))
+    last = json.loads((Path(cfg.checkpoint.dir) / "train_log.jsonl").read_text().splitlines()[-1])
+    print(f"preset={args.preset} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}")
+    print(f"loader samples/s : {loader_rate:9.1f}")
+    print(f"model  samples/s : {model_rate:9.1f}   (steps on in-memory batches)")
+    print(f"ratio loader/model: {loader_rate / model_rate:6.2f}   (>1: the loader is not the bottleneck)")
+    print(f"full trainer (last step): tokens/s {last['tokens_per_s']:.0f}  images/s {last['images_per_s']:.1f}  "
+          f"samples/s {last['samples_per_s']:.1f}  data-wait {100 * last['data_wait_frac']:.1f}%  MFU {100 * last['mfu']:.2f}%")
+    print(f"final loss {res.losses[-1]:.4f} (first {res.losses[0]:.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
