@@ -85,12 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="tiny", help="model preset (flamingo.config)")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--workers", type=int, default=1, help="loader worker processes per dataset")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads for the model")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    import json
-
     import torch
 
+    torch.set_num_threads(args.threads)
     from train.components import build_components
     from train.loop import build_streams, train
     from train.dist import DistInfo
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config(args.preset, shards, tmp, args.steps, args.workers)
     comp = build_components(args.preset)
     n_batches = args.steps  # per dataset
+    warm = 3
 
     # 1. The loader alone.
     streams = build_streams(cfg, comp, DistInfo())
@@ -126,24 +127,27 @@ def main(argv: list[str] | None = None) -> int:
         def dropped_total(self):
             return {}
 
-    warm = 3
-    cfg_model = config(args.preset, shards, tmp / "m", warm, args.workers)
-    train(cfg_model, comp, streams=[Cached(n, b) for n, b in cached.items()])  # warm-up steps
-    cfg_model = config(args.preset, shards, tmp / "m2", args.steps, args.workers)
-    t = time.perf_counter()
-    train(cfg_model, comp, streams=[Cached(n, b) for n, b in cached.items()])  # the warmed model
-    model_rate = samples / (time.perf_counter() - t)
+    cfg_model = config(args.preset, shards, tmp / "m", args.steps, args.workers)
+    timed = train(cfg_model, comp, streams=[Cached(n, b) for n, b in cached.items()]).timings[warm:]
+    model_rate = sum(x[3] for x in timed) / sum(x[0] for x in timed)
 
     # 3. The full trainer on the streams (a fresh model: its first steps include warm-up).
     cfg.log.every = args.steps
-    res = train(cfg, build_components(args.preset))
-    last = json.loads((Path(cfg.checkpoint.dir) / "train_log.jsonl").read_text().splitlines()[-1])
+    fresh = build_components(args.preset)
+    res = train(cfg, fresh)
+    steady = res.timings[warm:]  # leave out the first steps' one-off warm-up
+    secs = sum(x[0] for x in steady)
+    tok, img, smp, wait = (sum(x[i] for x in steady) for i in (1, 2, 3, 4))
+    from train.telemetry import count_params, step_flops
+
+    flops = sum(step_flops(count_params(fresh.model), x[1], x[2], fresh.patches_per_image) for x in steady)
     print(f"preset={args.preset} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}")
     print(f"loader samples/s : {loader_rate:9.1f}")
     print(f"model  samples/s : {model_rate:9.1f}   (steps on in-memory batches)")
     print(f"ratio loader/model: {loader_rate / model_rate:6.2f}   (>1: the loader is not the bottleneck)")
-    print(f"full trainer (last step): tokens/s {last['tokens_per_s']:.0f}  images/s {last['images_per_s']:.1f}  "
-          f"samples/s {last['samples_per_s']:.1f}  data-wait {100 * last['data_wait_frac']:.1f}%  MFU {100 * last['mfu']:.2f}%")
+    print(f"full trainer (steps {warm + 1}..{args.steps}): tokens/s {tok / secs:.0f}  images/s {img / secs:.1f}  "
+          f"samples/s {smp / secs:.1f}  data-wait {100 * wait / secs:.1f}%  "
+          f"MFU {100 * flops / secs / res.peak_flops:.2f}% of {res.peak_flops / 1e9:.1f} GFLOP/s")
     print(f"final loss {res.losses[-1]:.4f} (first {res.losses[0]:.4f})")
     return 0
 

@@ -20,6 +20,10 @@ from pipeline import shardformat as sf
 from train.collate import Vocab
 from train.components import Components
 
+# One intra-op thread: on a small shared machine, OpenMP's spinning threads under
+# oversubscription made tiny steps 5-50x slower and erratic (0.13 s vs 0.4-8 s measured).
+torch.set_num_threads(1)
+
 PAD, EOS, IMAGE, EOC = 0, 1, 2, 3
 WORDS = "the a cat sat on mat dog ran far bird sang red blue sky sea".split()
 

@@ -43,6 +43,10 @@ class RunResult:
     last_step: int = 0
     checkpoint: str | None = None
     dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+    # per step, all ranks together: seconds, tokens, images, samples, seconds waiting on data
+    timings: list[tuple[float, int, int, int, float]] = field(default_factory=list)
+    flops_per_token: float = 0.0  # rough model FLOPs per token (for MFU in benchmarks)
+    peak_flops: float = 0.0
 
 
 def build_streams(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> list[BatchStream]:
@@ -155,10 +159,11 @@ def train(cfg: TrainConfig, components: Components | None = None, streams: list 
             result.losses.append(total)
             result.dataset_losses.append(per_ds)
             result.last_step = step + 1
+            tokens, images, samples = (int(x) for x in totals)
+            result.timings.append((elapsed, tokens, images, samples, stats.data_wait_s))
             tele.tick()
             if info.is_main and (step + 1) % cfg.log.every == 0:
-                tokens, images, samples = (float(x) for x in totals)
-                flops = step_flops(counts, int(tokens), int(images), comp.patches_per_image)
+                flops = step_flops(counts, tokens, images, comp.patches_per_image)
                 tele.record(step + 1, {
                     "loss": total, **{f"loss/{k}": v for k, v in per_ds.items()},
                     "lr": optimizer.param_groups[0]["lr"], "grad_norm": float(norm),
@@ -174,6 +179,8 @@ def train(cfg: TrainConfig, components: Components | None = None, streams: list 
     finally:
         tele.close()
     result.dropped = {s.name: s.dropped_total() for s in streams}
+    result.peak_flops = peak * info.world_size
+    result.flops_per_token = step_flops(counts, 1, 0, comp.patches_per_image)
     if info.is_main:
         log.info("peak FLOP/s for MFU: %.3g (%s); dropped samples: %s", peak, peak_src, result.dropped)
     return result
