@@ -64,25 +64,53 @@ def make_shards(root: Path, n_shards: int = 2, per_shard: int = 64) -> dict[str,
     return out
 
 
-def config(preset: str, shards: dict, out: Path, steps: int, workers: int):
+def model_config(size: str):
+    """``tiny`` (flamingo's preset) or ``1b``: random-init TinyLlama-1.1B-shaped LM (bf16,
+    frozen) + ViT-L/14-shaped tower, cross-attention before every 4th layer. Random weights
+    cost the same FLOPs as trained ones, and nothing needs downloading."""
+    from flamingo.config import BYTE_TOKENIZER, LMConfig, VisionConfig, FlamingoConfig, get_preset
+
+    if size == "tiny":
+        return get_preset("tiny")
+    llama = {"model_type": "llama", "vocab_size": 32000, "hidden_size": 2048, "intermediate_size": 5632,
+             "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4,
+             "max_position_embeddings": 2048, "tie_word_embeddings": False}
+    vit_l = {"image_size": 224, "patch_size": 14, "width": 1024, "layers": 24, "head_width": 64, "mlp_ratio": 4.0}
+    return FlamingoConfig(vision=VisionConfig(model_name="vit-l-14-random", custom=vit_l),
+                          lm=LMConfig(config=llama, tokenizer=BYTE_TOKENIZER, dtype="bfloat16"),
+                          cross_attn_every=4)
+
+
+def config(args, shards: dict, out: Path, steps: int):
     from train.config import DatasetConfig, get_preset
 
     cfg = get_preset("tiny")
-    cfg.model.preset = preset
-    cfg.steps, cfg.device = steps, "cpu"
+    cfg.model.preset = f"bench-{args.size}"
+    cfg.steps, cfg.device, cfg.precision, cfg.compile = steps, args.device, args.precision, args.compile
+    cfg.activation_checkpointing = args.activation_checkpointing
+    cfg.data.max_tokens = args.max_tokens
+    workers = args.workers
     cfg.checkpoint.dir, cfg.checkpoint.every = str(out / "ckpt"), 0
     cfg.log.every, cfg.log.progress, cfg.log.jsonl = steps, False, True
     cfg.data.num_workers = workers
     cfg.data.datasets = [
-        DatasetConfig(name="interleaved", paths=shards["interleaved"], kind="interleaved", weight=1.0, batch_size=4),
-        DatasetConfig(name="pairs", paths=shards["pairs"], kind="pair", weight=0.2, batch_size=8),
+        DatasetConfig(name="interleaved", paths=shards["interleaved"], kind="interleaved", weight=1.0,
+                      batch_size=args.batch),
+        DatasetConfig(name="pairs", paths=shards["pairs"], kind="pair", weight=0.2, batch_size=2 * args.batch),
     ]
     return cfg
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="tiny", help="model preset (flamingo.config)")
+    ap.add_argument("--size", default="tiny", choices=["tiny", "1b"], help="model size")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--batch", type=int, default=4, help="interleaved rows per step (pairs: twice)")
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--activation-checkpointing", action="store_true")
+    ap.add_argument("--shard-samples", type=int, default=64, help="samples per shard (2 shards per kind)")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--workers", type=int, default=1, help="loader worker processes per dataset")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads for the model")
@@ -96,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     from train.dist import DistInfo
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
-    shards = make_shards(tmp / "shards")
-    cfg = config(args.preset, shards, tmp, args.steps, args.workers)
-    comp = build_components(args.preset)
+    shards = make_shards(tmp / "shards", per_shard=args.shard_samples)
+    cfg = config(args, shards, tmp, args.steps)
+    comp = build_components(model_config(args.size))
     n_batches = args.steps  # per dataset
     warm = 3
 
@@ -127,13 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         def dropped_total(self):
             return {}
 
-    cfg_model = config(args.preset, shards, tmp / "m", args.steps, args.workers)
+    cfg_model = config(args, shards, tmp / "m", args.steps)
     timed = train(cfg_model, comp, streams=[Cached(n, b) for n, b in cached.items()]).timings[warm:]
     model_rate = sum(x[3] for x in timed) / sum(x[0] for x in timed)
 
     # 3. The full trainer on the streams (a fresh model: its first steps include warm-up).
     cfg.log.every = args.steps
-    fresh = build_components(args.preset)
+    del comp, cached, streams  # free the first model (GPU memory) before building the second
+    fresh = build_components(model_config(args.size))
     res = train(cfg, fresh)
     steady = res.timings[warm:]  # leave out the first steps' one-off warm-up
     secs = sum(x[0] for x in steady)
@@ -141,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     from train.telemetry import count_params, step_flops
 
     flops = sum(step_flops(count_params(fresh.model), x[1], x[2], fresh.patches_per_image) for x in steady)
-    print(f"preset={args.preset} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}")
+    print(f"size={args.size} device={args.device} precision={args.precision} batch={args.batch}+{2 * args.batch} "
+          f"max_tokens={args.max_tokens} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}")
     print(f"loader samples/s : {loader_rate:9.1f}")
     print(f"model  samples/s : {model_rate:9.1f}   (steps on in-memory batches)")
     print(f"ratio loader/model: {loader_rate / model_rate:6.2f}   (>1: the loader is not the bottleneck)")

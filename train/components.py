@@ -39,12 +39,14 @@ class _TokenizerEncode:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def build_components(preset: str) -> Components:
+def build_components(preset) -> Components:
+    """``preset``: a name in ``flamingo.config.PRESETS`` or a ``FlamingoConfig``."""
     from flamingo.config import get_preset
     from flamingo.factory import build_flamingo
     from flamingo.tokens import make_labels
 
-    model, tokenizer, transform = build_flamingo(get_preset(preset))
+    config = get_preset(preset) if isinstance(preset, str) else preset
+    model, tokenizer, transform = build_flamingo(config)
     ids = model.token_ids
     vocab = Vocab(
         encode=_encoder(tokenizer), image=ids.image, end_of_chunk=ids.end_of_chunk, pad=ids.pad, eos=ids.eos

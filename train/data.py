@@ -153,8 +153,10 @@ class ShardStream(IterableDataset):
 class BatchStream:
     """The trainer's view of one dataset: next batch, position, drop counts."""
 
-    def __init__(self, name: str, dataset: ShardStream, num_workers: int = 0, prefetch_factor: int = 2):
+    def __init__(self, name: str, dataset: ShardStream, num_workers: int = 0, prefetch_factor: int = 2,
+                 pin_memory: bool = False):
         self.name = name
+        self.pin_memory = pin_memory  # page-locked batches copy to a GPU asynchronously
         self.dataset = dataset
         self.num_workers = num_workers
         self.prefetch_factor = prefetch_factor
@@ -166,7 +168,8 @@ class BatchStream:
     def __next__(self) -> dict[str, torch.Tensor]:
         if self._it is None:
             kw = {"prefetch_factor": self.prefetch_factor, "persistent_workers": False} if self.num_workers else {}
-            loader = DataLoader(self.dataset, batch_size=None, num_workers=self.num_workers, **kw)
+            loader = DataLoader(self.dataset, batch_size=None, num_workers=self.num_workers,
+                                pin_memory=self.pin_memory, **kw)
             self._it = iter(loader)
         batch = next(self._it)
         self.consumed += 1

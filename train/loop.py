@@ -62,7 +62,8 @@ def build_streams(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> l
             rank=info.rank, world_size=info.world_size, shuffle_buffer=cfg.data.shuffle_buffer,
             shuffle_initial=cfg.data.shuffle_initial,
         )
-        streams.append(BatchStream(ds.name, dataset, cfg.data.num_workers, cfg.data.prefetch_factor))
+        streams.append(BatchStream(ds.name, dataset, cfg.data.num_workers, cfg.data.prefetch_factor,
+                                   pin_memory=info.device.type == "cuda"))
     return streams
 
 
