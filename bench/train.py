@@ -7,7 +7,7 @@ Prints, on the same config:
   * the full trainer on the streams: tokens/s, images/s, data-wait fraction and MFU.
 
 The shards are written into a temporary directory from photos scikit-image ships
-(resized to 256 px JPEGs, about web-image size), since ../shared/data holds no
+(resized to --image-px JPEGs, default 512, about web-image size), since ../shared/data holds no
 training shards. Usage (repo root): python bench/train.py [--preset tiny] [--steps 30]
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def make_shards(root: Path, n_shards: int = 2, per_shard: int = 64) -> dict[str, list[str]]:
+def make_shards(root: Path, n_shards: int = 2, per_shard: int = 64, px: int = 512) -> dict[str, list[str]]:
     from PIL import Image
     from skimage import data
 
@@ -35,7 +35,7 @@ def make_shards(root: Path, n_shards: int = 2, per_shard: int = 64) -> dict[str,
     photos = []
     for arr in (data.astronaut(), data.coffee(), data.chelsea(), data.rocket()):
         buf = io.BytesIO()
-        Image.fromarray(arr).convert("RGB").resize((256, 256)).save(buf, format="JPEG", quality=85)
+        Image.fromarray(arr).convert("RGB").resize((px, px)).save(buf, format="JPEG", quality=85)
         photos.append(buf.getvalue())
     words = "the a photo of cat rocket coffee cup person space orange table sits near with".split()
     rng = random.Random(0)
@@ -45,7 +45,7 @@ def make_shards(root: Path, n_shards: int = 2, per_shard: int = 64) -> dict[str,
         segs, imgs = [sf.TextSegment(text(30))], []
         for k in range(1 + i % 4):
             d = rng.choice(photos)
-            imgs.append(sf.ImageRef(f"u{k}", sf.sha256_hex(d), 256, 256, data=d))
+            imgs.append(sf.ImageRef(f"u{k}", sf.sha256_hex(d), px, px, data=d))
             segs += [sf.ImageSlot(k), sf.TextSegment(text(40))]
         key = sf.make_key("i", s, i)
         return sf.InterleavedSample(key=key, url="u", doc_id=key, seq_index=0, num_tokens=0,
@@ -54,7 +54,7 @@ def make_shards(root: Path, n_shards: int = 2, per_shard: int = 64) -> dict[str,
     def pair(s, i):
         d = rng.choice(photos)
         return sf.PairSample(key=sf.make_key("p", s, i), url="u", caption=text(12), image=d,
-                             width=256, height=256, sha256=sf.sha256_hex(d))
+                             width=px, height=px, sha256=sf.sha256_hex(d))
 
     out = {"interleaved": [], "pairs": []}
     for s in range(n_shards):
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--activation-checkpointing", action="store_true")
+    ap.add_argument("--image-px", type=int, default=512, help="side of the JPEGs in the bench shards")
     ap.add_argument("--shard-samples", type=int, default=64, help="samples per shard (2 shards per kind)")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--workers", type=int, default=1, help="loader worker processes per dataset")
@@ -124,21 +125,27 @@ def main(argv: list[str] | None = None) -> int:
     from train.dist import DistInfo
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
-    shards = make_shards(tmp / "shards", per_shard=args.shard_samples)
+    shards = make_shards(tmp / "shards", per_shard=args.shard_samples, px=args.image_px)
     cfg = config(args, shards, tmp, args.steps)
     comp = build_components(model_config(args.size))
     n_batches = args.steps  # per dataset
     warm = 3
 
-    # 1. The loader alone.
-    streams = build_streams(cfg, comp, DistInfo())
-    for s in streams:
-        next(s)  # start workers, fill the shuffle buffer
-    t = time.perf_counter()
-    cached = {s.name: [next(s) for _ in range(n_batches)] for s in streams}
-    loader_s = time.perf_counter() - t
+    # 1. The loader alone; and, as its baseline, the same loader decoding JPEGs at full size.
     samples = sum(ds.batch_size for ds in cfg.data.datasets) * n_batches
-    loader_rate = samples / loader_s
+
+    def load(image_size):
+        comp.image_size = image_size
+        streams = build_streams(cfg, comp, DistInfo())
+        for s in streams:
+            next(s)  # start workers, fill the shuffle buffer
+        t = time.perf_counter()
+        batches = {s.name: [next(s) for _ in range(n_batches)] for s in streams}
+        return batches, samples / (time.perf_counter() - t)
+
+    tower_size = comp.image_size
+    _, full_rate = load(None)
+    cached, loader_rate = load(tower_size)
 
     # 2. The model alone, on the same batches already in memory.
     class Cached:
@@ -161,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3. The full trainer on the streams (a fresh model: its first steps include warm-up).
     cfg.log.every = args.steps
-    del comp, cached, streams  # free the first model (GPU memory) before building the second
+    del comp, cached  # free the first model (GPU memory) before building the second
     fresh = build_components(model_config(args.size))
     res = train(cfg, fresh)
     steady = res.timings[warm:]  # leave out the first steps' one-off warm-up
@@ -172,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     flops = sum(step_flops(count_params(fresh.model), x[1], x[2], fresh.patches_per_image) for x in steady)
     print(f"size={args.size} device={args.device} precision={args.precision} batch={args.batch}+{2 * args.batch} "
           f"max_tokens={args.max_tokens} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}")
-    print(f"loader samples/s : {loader_rate:9.1f}")
+    print(f"loader samples/s : {loader_rate:9.1f}   (JPEGs decoded at reduced scale >= {tower_size}px; "
+          f"full-size decoding: {full_rate:.1f}, x{loader_rate / full_rate:.2f})")
     print(f"model  samples/s : {model_rate:9.1f}   (steps on in-memory batches)")
     print(f"ratio loader/model: {loader_rate / model_rate:6.2f}   (>1: the loader is not the bottleneck)")
     print(f"full trainer (steps {warm + 1}..{args.steps}): tokens/s {tok / secs:.0f}  images/s {img / secs:.1f}  "

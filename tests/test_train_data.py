@@ -146,3 +146,15 @@ def test_ranks_see_different_streams(shards):
     a = next(BatchStream("i", stream(shards["interleaved"], "interleaved", rank=0, world_size=2)))
     b = next(BatchStream("i", stream(shards["interleaved"], "interleaved", rank=1, world_size=2)))
     assert a["input_ids"].shape != b["input_ids"].shape or not torch.equal(a["input_ids"], b["input_ids"])
+
+
+def test_jpeg_draft_decoding_keeps_at_least_the_asked_size():
+    from PIL import Image
+    import io as _io
+    from skimage import data
+
+    buf = _io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buf, format="JPEG")  # 512x512
+    assert C.decode_image(buf.getvalue(), 100).size == (128, 128)  # 1/4 scale, still >= 100
+    assert C.decode_image(buf.getvalue(), 300).size == (512, 512)
+    assert C.decode_image(buf.getvalue()).size == (512, 512)

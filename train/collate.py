@@ -109,12 +109,19 @@ def choose_window(
     return start, stop, first
 
 
-def decode_image(data: bytes) -> Image.Image:
-    """Bytes -> RGB PIL image, with a format allow-list and a pixel cap checked before decoding."""
+def decode_image(data: bytes, min_size: int | None = None) -> Image.Image:
+    """Bytes -> RGB PIL image, with a format allow-list and a pixel cap checked before decoding.
+
+    With ``min_size``, a JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that keeps
+    both sides >= ``min_size``: the tower resizes to that anyway, and decoding fewer pixels is
+    the loader's largest cost (see bench/README.md).
+    """
     try:
         im = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
         if im.size[0] * im.size[1] > MAX_PIXELS:
             raise SampleError("image_too_large", f"{im.size[0]}x{im.size[1]} pixels")
+        if min_size and im.format == "JPEG":
+            im.draft("RGB", (min_size, min_size))
         im.load()
     except SampleError:
         raise
@@ -132,6 +139,7 @@ def interleaved_example(
     max_images: int,
     attach: str,
     rng: random.Random,
+    min_size: int | None = None,
 ) -> Example:
     segments = attach_images(sample.segments, attach)
     ids = encode_layout(sf.layout_text(segments), vocab) + [vocab.eos]
@@ -142,7 +150,7 @@ def interleaved_example(
         raise SampleError("no_image_in_window", f"{sample.key}: no image in the chosen window")
     order = [seg.index for seg in segments if isinstance(seg, sf.ImageSlot)]
     refs = [sample.images[i] for i in order[first : first + n_img]]
-    return Example(window, [transform(decode_image(r.data)) for r in refs])
+    return Example(window, [transform(decode_image(r.data, min_size)) for r in refs])
 
 
 def pair_example(
@@ -151,11 +159,12 @@ def pair_example(
     transform: Callable[[Image.Image], torch.Tensor],
     *,
     max_tokens: int,
+    min_size: int | None = None,
 ) -> Example:
     """``<image>caption<|endofchunk|><eos>``, the caption cut to fit ``max_tokens``."""
     caption = vocab.encode(sample.caption.strip())[: max(0, max_tokens - 3)]
     ids = [vocab.image, *caption, vocab.end_of_chunk, vocab.eos]
-    return Example(ids, [transform(decode_image(sample.image))])
+    return Example(ids, [transform(decode_image(sample.image, min_size))])
 
 
 def collate(

@@ -23,6 +23,7 @@ class Components:
     make_labels: Callable  # (input_ids, label_ids) -> labels
     label_ids: object  # what make_labels takes as its second argument (flamingo.tokens.TokenIds)
     patches_per_image: int = 1  # for the MFU estimate
+    image_size: int | None = None  # the vision tower's input side (lets the loader decode JPEGs smaller)
 
 
 def _encoder(tokenizer) -> Callable[[str], list[int]]:
@@ -51,7 +52,7 @@ def build_components(preset) -> Components:
     vocab = Vocab(
         encode=_encoder(tokenizer), image=ids.image, end_of_chunk=ids.end_of_chunk, pad=ids.pad, eos=ids.eos
     )
-    return Components(model, vocab, transform, make_labels, ids, _patches(model))
+    return Components(model, vocab, transform, make_labels, ids, _patches(model), _image_size(model))
 
 
 def _patches(model: nn.Module) -> int:
@@ -61,3 +62,13 @@ def _patches(model: nn.Module) -> int:
         if isinstance(grid, tuple) and len(grid) == 2:
             return grid[0] * grid[1] + 1
     return 1
+
+
+def _image_size(model: nn.Module) -> int | None:
+    for m in model.modules():
+        size = getattr(m, "image_size", None)
+        if isinstance(size, int):
+            return size
+        if isinstance(size, tuple) and len(size) == 2:
+            return max(size)
+    return None

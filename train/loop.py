@@ -54,7 +54,7 @@ def build_streams(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> l
     for ds in cfg.data.datasets:
         builder = SampleBuilder(
             kind=ds.kind, vocab=comp.vocab, transform=comp.transform, max_tokens=cfg.data.max_tokens,
-            max_images=cfg.data.max_images, attach=cfg.data.image_attach,
+            max_images=cfg.data.max_images, attach=cfg.data.image_attach, image_size=comp.image_size,
         )
         dataset = ShardStream(
             urls=expand_paths(ds.paths), builder=builder, make_labels=comp.make_labels,
