@@ -52,7 +52,8 @@ class FixedStream:
 
 def _config(tmp, strategy="ddp", **kw):
     kw.setdefault("steps", STEPS)
-    cfg = tiny_config(Path(tmp), {"interleaved": ["unused"], "pairs": ["unused"]}, checkpoint__every=0, **kw)
+    kw.setdefault("checkpoint__every", 0)
+    cfg = tiny_config(Path(tmp), {"interleaved": ["unused"], "pairs": ["unused"]}, **kw)
     cfg.data.datasets = cfg.data.datasets[:1]
     cfg.dist.strategy = strategy
     return cfg
@@ -113,3 +114,28 @@ def test_single_process_nan_skip_keeps_weights(tmp_path):
     res = train(_config(tmp_path, steps=1), comp, streams=[FixedStream("interleaved", 0, 1, nan_at=[0])])
     assert res.skipped_steps == 1
     assert all(torch.equal(before[n], p) for n, p in comp.model.named_parameters())
+
+
+def _resume_worker(rank, world, port, tmp, strategy):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    try:
+        run = lambda d, steps, resume: train(  # noqa: E731
+            _config(Path(tmp, d), strategy, steps=steps, checkpoint__every=3, checkpoint__resume=resume),
+            stand_in_components(), streams=[FixedStream("interleaved", rank, world)]).losses
+        full = run("a", STEPS, False)
+        first = run("b", 3, False)
+        second = run("b", STEPS, True)
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    Path(tmp, f"rank{rank}.json").write_text(json.dumps({"full": full, "split": first + second}))
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_rank_resume_is_exact(tmp_path, strategy):
+    mp.spawn(_resume_worker, args=(2, _free_port(), str(tmp_path), strategy), nprocs=2)
+    for r in range(2):
+        got = json.loads(Path(tmp_path, f"rank{r}.json").read_text())
+        assert got["split"] == got["full"] and len(got["full"]) == STEPS

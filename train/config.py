@@ -13,7 +13,6 @@ import argparse
 import copy
 import dataclasses
 import json
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -208,6 +207,8 @@ def _deep_update(base: dict, new: dict) -> dict:
 def load_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.suffix == ".toml":
+        import tomllib  # Python >= 3.11; on 3.10 use a JSON config
+
         return tomllib.loads(path.read_text())
     if path.suffix == ".json":
         return json.loads(path.read_text())
