@@ -16,6 +16,9 @@ import sys
 # subcommand name -> module that implements it (imported on demand)
 SUBCOMMANDS: dict[str, str] = {
     "inspect": "pipeline.inspect_cmd",
+    "extract": "pipeline.extract_cmd",
+    "corpus": "pipeline.corpus_cmd",
+    "pairs": "pipeline.pairs_cmd",
     "train": "train.train_cmd",
 }
 
@@ -41,10 +44,16 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # Beam and matplotlib narrate every step at INFO
+        for noisy in ("apache_beam", "matplotlib"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "accepts_extra", False):
-        return int(args.func(args, extra) or 0)
+        # Forwarding subcommands (corpus, pairs) parse their own flags: hand them everything
+        # after the subcommand name, because argparse's REMAINDER splits a leading "--flag" off.
+        args.raw_argv = argv[argv.index(args.command) + 1:]
+        return int(args.func(args, []) or 0)
     return int(args.func(args) or 0)
 
 

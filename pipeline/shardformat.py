@@ -286,6 +286,10 @@ def decode(key: str, members: dict[str, bytes]) -> Sample:
     ext = _pair_image_ext(members)
     known = {"url", "caption", "key", "width", "height", "sha256", "schema_version", "kind"}
     caption = members["txt"].decode("utf-8", "replace") if "txt" in members else ""
+    extra = {k: v for k, v in meta.items() if k not in known}
+    ours = meta.get("schema_version") is not None
+    if not ours and meta.get("sha256"):
+        extra["original_sha256"] = meta["sha256"]  # img2dataset hashes the file it downloaded
     return PairSample(
         key=key,
         url=meta.get("url") or "",
@@ -293,9 +297,9 @@ def decode(key: str, members: dict[str, bytes]) -> Sample:
         image=members[ext],
         width=int(meta.get("width") or 0),
         height=int(meta.get("height") or 0),
-        sha256=meta.get("sha256") or sha256_hex(members[ext]),
+        sha256=(meta.get("sha256") if ours else None) or sha256_hex(members[ext]),
         ext=ext,
-        extra={k: v for k, v in meta.items() if k not in known},
+        extra=extra,
     )
 
 
@@ -412,6 +416,9 @@ def _validate_pair(meta, members, check_images) -> list[str]:
             return ["KEY.txt is not UTF-8"]
     if not check_images:
         return []
+    if meta.get("schema_version") is None:
+        # img2dataset's sha256 is of the downloaded file, not the stored (resized) one.
+        meta = {k: v for k, v in meta.items() if k != "sha256"}
     return _check_image("image", members[present[0]], meta)
 
 

@@ -1,0 +1,208 @@
+"""Find a page's main content: readability-style scoring on the lxml tree.
+
+Generic signals only, no per-site rules: paragraphs of prose score their
+parent and (decaying) ancestors; a container's score is discounted by its
+link density; class/id/role hints (nav, footer, comment, share, related,
+cookie, newsletter, sidebar, ad ...) remove unlikely subtrees up front and
+weigh candidates. The winner's siblings that also read as prose join it
+(articles split across sibling containers).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from lxml import etree
+
+from pipeline.extract_dom import HtmlElement, drop, text_of
+
+# Subtrees that are page furniture, judged from class/id (readability's list, widened).
+UNLIKELY = re.compile(
+    r"-ad-|\bads?\b|advert|agegate|banner|breadcrumb|combx|comment|communit|consent|cookie|"
+    r"disqus|footer|gdpr|header|masthead|menu|modal|navbar|\bnav\b|newsletter|outbrain|"
+    r"pagination|pager|paywall|popup|promo|recommend|related|remark|repl(?:y|ies)|rss|share|"
+    r"sharing|shoutbox|sidebar|signup|skyscraper|social|sponsor|subscri|supplemental|taboola|"
+    r"toolbar|trending|widget|most-?popular|more-?stories|read-?more|skip",
+    re.I,
+)
+MAYBE = re.compile(r"and|article|body|column|content|main|shadow|story|entry|post", re.I)
+POSITIVE = re.compile(
+    r"article|body|content|entry|hentry|h-entry|main|page|post|text|blog|story|prose", re.I
+)
+NEGATIVE = re.compile(
+    r"-ad-|hidden|\bhid\b|banner|combx|comment|com-|contact|foot|footer|footnote|gdpr|masthead|"
+    r"media|meta|outbrain|promo|related|scroll|share|shoutbox|sidebar|skyscraper|sponsor|"
+    r"shopping|tags|tool|widget|newsletter|subscri|cookie",
+    re.I,
+)
+# Not <form>: ASP.NET-style pages wrap the whole page in one.
+FURNITURE_TAGS = frozenset({"nav", "aside", "footer", "header"})
+# Comment threads can hold more prose than the article, so they get no prose guard.
+_COMMENTS = re.compile(r"comment|disqus|repl(?:y|ies)", re.I)
+FURNITURE_ROLES = frozenset(
+    {"navigation", "complementary", "contentinfo", "banner", "menu", "menubar", "dialog",
+     "alertdialog", "search", "toolbar"}
+)
+_PROTECTED = frozenset({"html", "body", "article", "main"})
+BLOCK_TAGS = frozenset(
+    {"address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figure", "figcaption",
+     "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
+     "ol", "p", "pre", "section", "table", "tbody", "thead", "tfoot", "tr", "td", "th", "ul"}
+)
+_TAG_PRIOR = {"div": 5, "article": 5, "main": 5, "section": 2, "pre": 3, "td": 3, "blockquote": 3,
+              "address": -3, "ol": -3, "ul": -3, "dl": -3, "dd": -3, "dt": -3, "li": -3,
+              "form": -3, "h1": -5, "h2": -5, "h3": -5, "h4": -5, "h5": -5, "h6": -5, "th": -5}
+_MIN_PARAGRAPH = 25
+_ANCESTOR_LEVELS = 5
+
+
+def hint(el: HtmlElement) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}"
+
+
+@lru_cache(maxsize=1 << 14)
+def _hint_weight(h: str) -> float:
+    return (25.0 if POSITIVE.search(h) else 0.0) - (25.0 if NEGATIVE.search(h) else 0.0)
+
+
+def class_weight(el: HtmlElement) -> float:
+    if (el.get("itemprop") or "").lower() == "articlebody":
+        return 50.0
+    h = hint(el)
+    return _hint_weight(h) if h.strip() else 0.0
+
+
+def text_len(el: HtmlElement) -> int:
+    return len(" ".join(text_of(el).split()))
+
+
+def link_density(el: HtmlElement) -> float:
+    total = text_len(el)
+    if not total:
+        return 0.0
+    links = sum(len(" ".join(text_of(a).split())) for a in el.iter("a"))
+    return min(1.0, links / total)
+
+
+@lru_cache(maxsize=1 << 16)
+def _name_hint(name: str) -> int:
+    """For one class name or id: 1 furniture-like, -1 content-like (vetoes), 0 neither.
+
+    Cached per name across pages: class names repeat far more than whole hint strings.
+    """
+    if MAYBE.search(name):
+        return -1
+    return 1 if UNLIKELY.search(name) else 0
+
+
+def _furniture_hint(h: str) -> bool:
+    """Whether a class/id string marks furniture: some name furniture-like, none content-like."""
+    votes = [_name_hint(name) for name in h.split()]
+    return 1 in votes and -1 not in votes
+
+
+# Only elements that can be furniture: the tags themselves, or anything carrying a hint.
+_FURNITURE_XPATH = etree.XPath(
+    ".//*[@class or @id or @role] | .//nav | .//aside | .//footer | .//header"
+)
+
+
+def prose_len(el: HtmlElement) -> int:
+    """Characters in the paragraphs under ``el``: what an article is made of."""
+    return sum(len(text_of(p)) for p in el.iter("p"))
+
+
+def _is_furniture(el: HtmlElement, body_prose: int) -> bool:
+    tag = el.tag
+    if tag in _PROTECTED or (el.get("itemprop") or "").lower() == "articlebody":
+        return False
+    h = hint(el)
+    if tag in FURNITURE_TAGS or (el.get("role") or "").lower() in FURNITURE_ROLES:
+        pass
+    elif tag == "a" or not _furniture_hint(h):
+        return False
+    if _COMMENTS.search(h):
+        return True
+    # A hint is only a hint: a subtree holding most of the page's prose is the article
+    # (Blogger wraps posts in class="widget Blog", some sites put the story in <header>).
+    return prose_len(el) < 0.5 * body_prose
+
+
+def remove_furniture(body: HtmlElement) -> None:
+    """Drop navigation, banners, comment and share blocks before scoring."""
+    body_prose = prose_len(body)
+    doomed = [el for el in _FURNITURE_XPATH(body) if _is_furniture(el, body_prose)]
+    for el in doomed:
+        if el.getparent() is not None:
+            drop(el)
+
+
+def _paragraph_like(el: HtmlElement) -> bool:
+    """p/pre/td/blockquote, or a div-like leaf whose children are all inline."""
+    if el.tag in ("p", "pre", "td", "blockquote"):
+        return True
+    if el.tag in ("div", "section", "article"):
+        return not any(isinstance(c.tag, str) and c.tag in BLOCK_TAGS for c in el)
+    return False
+
+
+def score_candidates(body: HtmlElement) -> dict[HtmlElement, float]:
+    """Readability scores: each prose paragraph feeds its ancestors, decaying with distance."""
+    scores: dict[HtmlElement, float] = {}
+    for el in body.iter("p", "pre", "td", "blockquote", "div", "section", "article"):
+        if not _paragraph_like(el):
+            continue
+        text = " ".join(text_of(el).split())
+        if len(text) < _MIN_PARAGRAPH:
+            continue
+        score = 1 + text.count(",") + min(len(text) // 100, 3)
+        anc = el.getparent()
+        for level in range(_ANCESTOR_LEVELS):
+            if anc is None or anc.tag == "html":
+                break
+            if anc not in scores:
+                scores[anc] = _TAG_PRIOR.get(anc.tag, 0) + class_weight(anc)
+            scores[anc] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
+            anc = anc.getparent()
+    return {el: s * (1 - link_density(el)) for el, s in scores.items()}
+
+
+def _sibling_joins(sib: HtmlElement, top: HtmlElement, sib_score: float, threshold: float) -> bool:
+    bonus = 0.2 * threshold * 5 if sib.get("class") and sib.get("class") == top.get("class") else 0
+    if sib_score + bonus >= threshold:
+        return True
+    if sib.tag == "p":
+        n, ld = text_len(sib), link_density(sib)
+        text = text_of(sib)
+        return (n > 80 and ld < 0.25) or (0 < n <= 80 and ld == 0 and re.search(r"\.( |$)", text))
+    return False
+
+
+def main_content(body: HtmlElement) -> list[HtmlElement]:
+    """The elements holding the article, in document order; [] when nothing scores."""
+    scores = score_candidates(body)
+    if not scores:
+        return []
+    top = max(scores, key=scores.__getitem__)
+    top_score = scores[top]
+    # Several near-equal candidates under one ancestor: the article is that ancestor.
+    rivals = [el for el, s in scores.items() if el is not top and s >= 0.75 * top_score]
+    if len(rivals) >= 3:
+        anc = top.getparent()
+        while anc is not None and anc.tag != "body":
+            if sum(1 for r in rivals if anc in r.iterancestors()) >= 3:
+                top = anc
+                break
+            anc = anc.getparent()
+    parent = top.getparent()
+    if parent is None:
+        return [top]
+    threshold = max(10.0, 0.2 * scores.get(top, top_score))
+    picked = []
+    for sib in parent:
+        if not isinstance(sib.tag, str):
+            continue
+        if sib is top or _sibling_joins(sib, top, scores.get(sib, 0.0), threshold):
+            picked.append(sib)
+    return picked

@@ -1,0 +1,90 @@
+"""Parse HTML with lxml and strip what a reader never sees.
+
+lxml (libxml2) is the hot path: it parses real pages ~30x faster than
+building a BeautifulSoup tree, recovers from unclosed tags, and bounds
+nesting depth itself (without ``huge_tree`` libxml2 stops at depth 256
+and reports it, which we surface as ``too_deep`` instead of recursing).
+All walks over the tree here are iterative for the same reason.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+# Plain etree elements, not lxml.html's: its per-element class lookup costs ~7% of extraction
+# and we use none of its helpers.
+HtmlElement = etree._Element
+text_of = etree.XPath("string()")
+
+# Never content: code, styling, embedded documents, form controls.
+DROP_TAGS = (
+    "script", "style", "template", "svg", "math", "iframe", "frame", "frameset", "object",
+    "embed", "applet", "canvas", "select", "textarea", "input", "button", "option", "map",
+    "dialog", "audio", "video", "link", "meta", "head",
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_HIDDEN_XPATH = etree.XPath(
+    "//*[@hidden or @aria-hidden='true' or contains(@style, 'display') "
+    "or contains(@style, 'visibility')]"
+)
+
+
+class ParseError(ValueError):
+    """The page could not be parsed; ``reason`` is a snake_case drop reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_html(text: str) -> HtmlElement:
+    """An lxml tree of ``text``; raises ParseError('too_deep' | 'unparseable')."""
+    parser = etree.HTMLParser(
+        encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True, huge_tree=False
+    )
+    try:
+        # Bytes with an explicit encoding: lxml refuses str input carrying an XML declaration.
+        root = etree.fromstring(text.encode("utf-8", "replace"), parser=parser)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
+        raise ParseError("unparseable") from exc
+    if root is None:
+        raise ParseError("empty_document")
+    if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log):
+        raise ParseError("too_deep")
+    return root
+
+
+def _is_hidden(el: HtmlElement) -> bool:
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    return bool(_HIDDEN_STYLE.search(el.get("style") or ""))
+
+
+def drop(el: HtmlElement) -> None:
+    """Remove an element but keep its tail text, which belongs to the text around it."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def clean_tree(root: HtmlElement) -> None:
+    """Remove non-content elements in place: scripts, forms, hidden elements."""
+    etree.strip_elements(root, *DROP_TAGS, with_tail=False)
+    for el in _HIDDEN_XPATH(root):
+        # aria-hidden wraps decorative duplicates; hidden/display:none are invisible.
+        if _is_hidden(el) and el.tag not in ("html", "body"):
+            drop(el)
+    for ns in list(root.iter("noscript")):
+        # <noscript><img></noscript> is the lazy-load fallback we want; anything else is
+        # "please enable JavaScript".
+        if not any(True for _ in ns.iter("img")):
+            drop(ns)

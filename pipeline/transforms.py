@@ -1,0 +1,243 @@
+"""Thin Beam wrappers around the pure stages: read, extract, sequences, shard writing.
+
+Every DoFn counts what it does under a stage namespace (``read``, ``extract``,
+``sequences``, ``write``) with snake_case reasons; the job turns the counters into
+``stats.json``. Heavy resources are created in ``setup()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from pipeline import shardformat as sf
+from pipeline import shardwriter as sw
+from pipeline import warc
+from pipeline.blobstore import get_blob, put_blob
+from pipeline.progress import ProgressSink
+
+log = logging.getLogger(__name__)
+
+
+def count(namespace: str, name: str, n: int = 1) -> None:
+    Metrics.counter(namespace, name).inc(n)
+
+
+class ReadRecordsFn(beam.DoFn):
+    """A crawl file -> page records (main) and crawl image blob names (``images``)."""
+
+    def __init__(self, crawl_root: str, progress_root: str | None = None):
+        self.crawl_root, self.progress_root = crawl_root, progress_root
+
+    def setup(self):
+        self.progress = ProgressSink(self.progress_root)
+
+    def process(self, path: str):
+        if warc.is_warc(path):
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                records = list(self._records(warc.iter_warc(f, path)))
+        elif warc.is_html(path):
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                records = list(self._records([warc.read_html_file(path, f.read())]))
+        else:
+            count("read", "unknown_file_type")
+            log.warning("skipping %s: neither WARC nor HTML", path)
+            return
+        count("read", "files")
+        yield from records
+
+    def _records(self, records):
+        for rec in records:
+            if isinstance(rec, warc.PageRecord):
+                count("read", "pages")
+                self.progress.add("pages_read")
+                yield rec
+            elif isinstance(rec, warc.ImageRecord):
+                count("read", "image_records")
+                name = sf.sha256_hex(rec.url.encode("utf-8"))
+                put_blob(self.crawl_root, name, rec.body)
+                yield beam.pvalue.TaggedOutput("images", (rec.url, name))
+            else:
+                count("read", rec.reason)
+                if rec.reason.startswith("corrupt"):
+                    log.warning("%s %s: %s", rec.reason, rec.url, rec.detail)
+
+    def finish_bundle(self):
+        self.progress.flush()
+
+
+class ReadCrawl(beam.PTransform):
+    """File patterns -> (pages, crawl images as ``(url, blob name)``), spread over workers."""
+
+    def __init__(self, patterns: list[str], crawl_root: str, progress_root: str | None = None):
+        super().__init__()
+        self.patterns, self.crawl_root, self.progress_root = patterns, crawl_root, progress_root
+
+    def expand(self, pbegin):
+        records = (
+            pbegin
+            | "Patterns" >> beam.Create(sorted(self.patterns))
+            | "Match" >> fileio.MatchAll()
+            | "Paths" >> beam.Map(lambda m: m.path)
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "ReadRecords"
+            >> beam.ParDo(ReadRecordsFn(self.crawl_root, self.progress_root)).with_outputs(
+                "images", main="pages"
+            )
+        )
+        # Break fusion: one large WARC's pages must spread over all workers for extraction.
+        pages = records.pages | "BreakFusion" >> beam.Reshuffle()
+        return pages, records.images
+
+
+class ExtractFn(beam.DoFn):
+    """Page record -> Document; pages with a ``noai`` opt-out are dropped here."""
+
+    def __init__(self, options=None):
+        self.options = options
+
+    def process(self, rec: warc.PageRecord):
+        from pipeline.extract import extract_with_reason
+
+        kwargs = {"http_charset": rec.charset}
+        if self.options is not None:
+            kwargs["options"] = self.options
+        doc, reason = extract_with_reason(rec.body, rec.url, **kwargs)
+        if doc is None:
+            count("extract", reason or "failed")
+            return
+        if "noai" in doc.opt_out:
+            count("extract", "opt_out_noai")
+            return
+        count("extract", "ok")
+        yield doc
+
+
+class SequencesFn(beam.DoFn):
+    """(doc_id, url, nodes) -> sequence records (metadata only; image bytes stay in the store)."""
+
+    def __init__(self, tokenizer: str | None, max_tokens: int, max_images: int,
+                 keep_imageless: bool = False):
+        self.tokenizer, self.max_tokens, self.max_images = tokenizer, max_tokens, max_images
+        self.keep_imageless = keep_imageless
+
+    def setup(self):
+        from pipeline.sequences import HFTokenCounter
+        from pipeline.tokenizer import load_tokenizer
+
+        tok, self.tokenizer_name = load_tokenizer(self.tokenizer)
+        self.counter = HFTokenCounter(tok)
+
+    def process(self, element):
+        from pipeline.sequences import cut_sequences
+
+        doc_id, url, nodes = element
+        seqs = cut_sequences(nodes, self.counter, max_tokens=self.max_tokens, max_images=self.max_images)
+        for index, seq in enumerate(seqs):
+            if not seq.images and not self.keep_imageless:
+                count("sequences", "dropped_no_image")
+                continue
+            count("sequences", "kept")
+            count("sequences", "tokens", seq.num_tokens)
+            yield sf.make_key(url, index), {
+                "doc_id": doc_id, "url": url, "seq_index": index, "num_tokens": seq.num_tokens,
+                "tokenizer": self.tokenizer_name, "segments": seq.segments, "images": seq.images,
+            }
+
+
+def _bucket(key: str, buckets: int) -> int:
+    return int(key[:8], 16) % buckets
+
+
+class AssignShards(beam.PTransform):
+    """(key, record) -> (shard index, [records]) with fixed-size shards in key order.
+
+    Deterministic and scalable: keys are bucketed by hash, bucket sizes (a small side
+    input) give each bucket its global offset, each bucket sorts its own keys.
+    """
+
+    def __init__(self, samples_per_shard: int, buckets: int = 64):
+        super().__init__()
+        self.size, self.buckets = samples_per_shard, buckets
+
+    def expand(self, seqs):
+        buckets, size = self.buckets, self.size
+        by_bucket = seqs | "KeyByBucket" >> beam.Map(lambda kv: (_bucket(kv[0], buckets), kv))
+        sizes = by_bucket | "BucketSizes" >> beam.combiners.Count.PerKey()
+
+        def place(element, sizes):
+            bucket, items = element
+            offset = sum(n for b, n in sizes.items() if b < bucket)
+            for rank, kv in enumerate(sorted(items, key=lambda kv: kv[0])):
+                yield (offset + rank) // size, kv
+
+        return (
+            by_bucket
+            | "GroupBuckets" >> beam.GroupByKey()
+            | "Place" >> beam.FlatMap(place, sizes=beam.pvalue.AsDict(sizes))
+            | "GroupShards" >> beam.GroupByKey()
+        )
+
+
+class WriteShardsFn(beam.DoFn):
+    """(shard index, records) -> a finished shard (tar + parquet + manifest) and its entry."""
+
+    def __init__(self, out_dir: str, image_root: str, prefix: str, resume: bool,
+                 progress_root: str | None = None):
+        self.out_dir, self.image_root, self.prefix = out_dir, image_root, prefix
+        self.resume, self.progress_root = resume, progress_root
+
+    def setup(self):
+        self.progress = ProgressSink(self.progress_root)
+
+    def process(self, element):
+        index, records = element
+        name = f"{self.prefix}-{index:05d}"
+        if self.resume and _is_complete(self.out_dir, name):
+            count("write", "shards_already_complete")
+            return
+        samples = [self._sample(k, r) for k, r in sorted(records, key=lambda kv: kv[0])]
+        entry = _write(self.out_dir, name, samples)
+        count("write", "shards")
+        count("write", "sequences", entry.samples)
+        count("write", "images", entry.images)
+        self.progress.add("sequences_written", entry.samples)
+        self.progress.flush()
+        yield entry.to_json()
+
+    def _sample(self, key: str, r: dict) -> sf.InterleavedSample:
+        images = [
+            sf.ImageRef(m.url, m.sha256, m.width, m.height, m.alt, m.ext,
+                        data=get_blob(self.image_root, f"{m.sha256}.{m.ext}"))
+            for m in r["images"]
+        ]
+        return sf.InterleavedSample(
+            key=key, url=r["url"], doc_id=r["doc_id"], seq_index=r["seq_index"],
+            num_tokens=r["num_tokens"], tokenizer=r["tokenizer"], segments=r["segments"], images=images,
+        )
+
+
+def _is_complete(out_dir: str, name: str) -> bool:
+    if "://" in out_dir and not out_dir.startswith("file://"):
+        return FileSystems.exists(f"{out_dir}/{name}{sw.MANIFEST_SUFFIX}")
+    return sw.is_complete(out_dir, name)
+
+
+def _write(out_dir: str, name: str, samples) -> sw.ManifestEntry:
+    """Local: atomic write in place. Remote: write locally, then upload, manifest last."""
+    if "://" not in out_dir or out_dir.startswith("file://"):
+        return sw.write_shard(out_dir.removeprefix("file://"), name, samples)
+    with tempfile.TemporaryDirectory() as tmp:
+        entry = sw.write_shard(tmp, name, samples)
+        for suffix in (sw.TAR_SUFFIX, sw.INDEX_SUFFIX, sw.MANIFEST_SUFFIX):
+            src, dst = os.path.join(tmp, name + suffix), f"{out_dir}/{name}{suffix}"
+            with open(src, "rb") as fin, FileSystems.create(dst) as fout:
+                fout.write(fin.read())
+        return entry

@@ -1,0 +1,166 @@
+"""Reading crawl files: WARC / WARC.gz (Common Crawl's per-record gzip) and plain HTML.
+
+Pure Python over warcio (no Beam). One call per file yields :class:`PageRecord` for
+HTML-able responses, :class:`ImageRecord` for image responses, and :class:`Skip`
+for everything dropped, each with a snake_case reason, so the job can count every
+record. Bodies are capped while reading; a corrupt or truncated file ends with a
+``Skip`` for the rest of that file instead of an exception.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Union
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+MAX_HTML_BYTES = 10 << 20
+MAX_IMAGE_BYTES = 20 << 20
+
+
+@dataclass
+class PageRecord:
+    url: str
+    body: bytes
+    charset: str | None = None  # from the HTTP Content-Type header, if any
+    source: str = ""  # file it came from
+
+
+@dataclass
+class ImageRecord:
+    url: str
+    body: bytes
+    content_type: str = ""
+
+
+@dataclass
+class Skip:
+    reason: str
+    url: str = ""
+    detail: str = ""
+
+
+Record = Union[PageRecord, ImageRecord, Skip]
+
+
+def _media_type(content_type: str) -> tuple[str, str | None]:
+    """``text/html; charset=UTF-8`` -> (``text/html``, ``utf-8``)."""
+    parts = [p.strip() for p in (content_type or "").split(";")]
+    charset = None
+    for p in parts[1:]:
+        k, _, v = p.partition("=")
+        if k.strip().lower() == "charset" and v.strip():
+            charset = v.strip().strip("'\"").lower()
+    return parts[0].lower(), charset
+
+
+def _read_capped(stream: IO[bytes], cap: int) -> bytes | None:
+    data = stream.read(cap + 1)
+    return None if len(data) > cap else data
+
+
+def classify(url: str, status: int | None, content_type: str, body_stream: IO[bytes], source: str) -> Record:
+    """One crawl response -> a page, an image or a skip with its reason."""
+    media, charset = _media_type(content_type)
+    if status is not None and status != 200:
+        return Skip(f"http_status_{status // 100}xx", url)
+    if media in HTML_TYPES or (not media and url.endswith((".html", ".htm"))):
+        body = _read_capped(body_stream, MAX_HTML_BYTES)
+        if body is None:
+            return Skip("page_too_large", url)
+        return PageRecord(url, body, charset, source)
+    if media in IMAGE_TYPES:
+        body = _read_capped(body_stream, MAX_IMAGE_BYTES)
+        if body is None:
+            return Skip("image_record_too_large", url)
+        return ImageRecord(url, body, media)
+    return Skip("not_html", url, media)
+
+
+def iter_warc(fileobj: IO[bytes], source: str = "") -> Iterator[Record]:
+    """Records of one WARC stream (gzip per record or plain). Never raises on bad data."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    url = ""
+    counted = _CountingReader(fileobj)
+    try:
+        it = ArchiveIterator(counted, arc2warc=True)
+        for rec in it:
+            rtype = rec.rec_type
+            if rtype not in ("response", "resource"):
+                if rtype == "revisit":
+                    yield Skip("revisit", rec.rec_headers.get_header("WARC-Target-URI") or "")
+                continue  # warcinfo, request, metadata: not pages
+            url = rec.rec_headers.get_header("WARC-Target-URI") or ""
+            if rtype == "response" and rec.http_headers is not None:
+                status = int(rec.http_headers.get_statuscode() or 0)
+                ctype = rec.http_headers.get_header("Content-Type") or ""
+            else:
+                status, ctype = None, rec.rec_headers.get_header("Content-Type") or ""
+            out = classify(url, status, ctype, rec.content_stream(), source)
+            if not isinstance(out, Skip) and _short_body(rec, out.body):
+                out = Skip("truncated_record", url, f"{source}: body shorter than its Content-Length")
+            yield out
+        # warcio ends quietly at a record cut short (EOF inside it); bytes left over after
+        # the last complete record mean exactly that, so say so.
+        while counted.read(1 << 20):
+            pass
+        if counted.total - it.offset > 8:
+            yield Skip("truncated_record", url, f"{source}: {counted.total - it.offset} bytes after the last complete record")
+    except Exception as e:  # warcio raises many types on corrupt input; keep the job going
+        yield Skip("corrupt_warc", url, f"{source}: {type(e).__name__}: {e}")
+
+
+def _short_body(rec, body: bytes) -> bool:
+    """A record cut short reads as a short body; HTTP Content-Length tells (when no
+    transfer or content encoding changes the length)."""
+    headers = rec.http_headers
+    if headers is None or headers.get_header("Transfer-Encoding") or headers.get_header("Content-Encoding"):
+        return False
+    declared = headers.get_header("Content-Length")
+    return bool(declared and declared.isdigit() and len(body) < int(declared))
+
+
+class _CountingReader:
+    """Counts the bytes read from a stream (to detect a truncated last record)."""
+
+    def __init__(self, f):
+        self.f, self.total = f, 0
+
+    def read(self, n=-1):
+        data = self.f.read(n)
+        self.total += len(data)
+        return data
+
+    def readline(self, n=-1):
+        data = self.f.readline(n)
+        self.total += len(data)
+        return data
+
+
+def read_html_file(path: str, data: bytes) -> Record:
+    """A plain ``.html``/``.html.gz`` file. URL from the sidecar ``PATH.url`` when present."""
+    if path.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            return Skip("corrupt_gzip", path, str(e))
+    url = "file://" + os.path.abspath(path) if "://" not in path else path
+    sidecar = path + ".url"
+    if "://" not in path and os.path.exists(sidecar):
+        with open(sidecar, encoding="utf-8") as f:
+            url = f.readline().strip() or url
+    if len(data) > MAX_HTML_BYTES:
+        return Skip("page_too_large", url)
+    return PageRecord(url, data, None, path)
+
+
+def is_warc(path: str) -> bool:
+    return path.endswith((".warc", ".warc.gz", ".arc", ".arc.gz"))
+
+
+def is_html(path: str) -> bool:
+    return path.endswith((".html", ".htm", ".html.gz", ".htm.gz"))

@@ -1,0 +1,106 @@
+"""Never raises, bounded cost: pathological inputs return a document or a reason.
+
+Time guards are generous (they catch quadratic blow-ups, not slow machines).
+"""
+
+import os
+import time
+
+import pytest
+
+from pipeline.extract import extract_document, extract_with_reason
+
+PROSE = "<p>" + "A sentence of honest article prose, with a comma, that a reader would keep. " * 4 + "</p>"
+URL = "https://e.org/p"
+
+
+def _timed(html, **kw):
+    t0 = time.perf_counter()
+    out = extract_with_reason(html, URL, **kw)
+    return out, time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("html, reason", [
+    (b"", "empty_input"),
+    ("", "empty_input"),
+    (b"   \n\t ", "empty_input"),
+    (b"\x00\x01\x02\x03" * 1000, "not_html"),
+    (b"<html><body></body></html>", "no_main_content"),
+    (b"<html><body><p>Too short.</p></body></html>", "no_main_content"),
+])
+def test_degenerate_inputs(html, reason):
+    assert extract_with_reason(html, URL) == (None, reason)
+
+
+def test_random_binary_never_raises():
+    data = os.urandom(200_000)
+    (doc, reason), dt = _timed(data)
+    assert doc is None and reason in {"not_html", "no_main_content", "unparseable"}
+    assert dt < 10
+
+
+def test_too_large_is_refused_before_decoding():
+    big = b"<html><body>" + b"<p>" + b"x" * (50 * 1024 * 1024) + b"</p></body></html>"
+    (doc, reason), dt = _timed(big)
+    assert (doc, reason) == (None, "too_large") and dt < 5
+
+
+def test_large_text_node_within_limit():
+    words = ("word " * 1_000_000).encode()  # 5 MB, one text node
+    (doc, reason), dt = _timed(b"<html><body><article><p>" + words + b"</p></article></body></html>")
+    assert doc is not None and len(doc.text) > 4_000_000 and dt < 30
+
+
+def test_deep_nesting_returns():
+    html = "<html><body>" + "<div>" * 100_000 + PROSE + "</div>" * 100_000 + "</body></html>"
+    (doc, reason), dt = _timed(html)
+    assert (doc, reason) == (None, "too_deep") and dt < 30
+
+
+def test_moderate_nesting_is_fine():
+    html = "<html><body>" + "<div>" * 200 + PROSE + "</div>" * 200 + "</body></html>"
+    doc = extract_document(html, URL)
+    assert doc is not None and "honest article prose" in doc.text
+
+
+def test_unclosed_tags_recover():
+    html = "<html><body><article><p>" + PROSE[3:-4] + "<p>Second paragraph <b>bold <i>never closed"
+    doc = extract_document(html, URL)
+    assert doc is not None and "honest article prose" in doc.text and "never closed" in doc.text
+
+
+def test_script_that_never_ends():
+    html = f"<html><body><article>{PROSE}</article><script>var x = '" + "a" * 100_000
+    doc = extract_document(html, URL)
+    assert doc is not None and "var x" not in doc.text
+
+
+def test_script_that_never_ends_swallows_everything():
+    html = "<html><head><script>document.write('" + PROSE * 10
+    assert extract_with_reason(html, URL) == (None, "no_main_content")
+
+
+def test_many_siblings_linear():
+    html = "<html><body><article>" + PROSE * 20_000 + "</article></body></html>"  # ~6 MB
+    (doc, reason), dt = _timed(html)
+    assert doc is not None and dt < 60
+
+
+def test_wrong_charset_declaration():
+    page = ('<html><head><meta charset="shift_jis"></head><body><article>' + PROSE +
+            "<p>Ærøskøbing — “quoted” ünïcödé</p></article></body></html>").encode("utf-8")
+    doc = extract_document(page, URL)
+    assert doc is not None and "honest article prose" in doc.text
+
+
+def test_xml_declaration_in_str_input():
+    page = '<?xml version="1.0" encoding="utf-8"?><html><body><article>' + PROSE + "</article></body></html>"
+    assert extract_document(page, URL) is not None
+
+
+def test_bad_urls_do_not_raise():
+    page = ('<html><head><base href="http://[::1"><link rel=canonical href="http://[bad"></head>'
+            '<body><article>' + PROSE + '<img src="http://[::1/a.jpg"><img src="/ok.jpg">'
+            + PROSE + "</article></body></html>")
+    doc, reason = extract_with_reason(page, "http://[broken")
+    assert reason is None or isinstance(reason, str)

@@ -1,0 +1,156 @@
+"""Decoding, filtering, resizing and hashing real photos (scikit-image samples)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+
+import numpy as np
+import pytest
+from images_support import many_frame_gif, photo, png_claiming
+from PIL import Image
+
+from pipeline.images import ImageConfig, phash_distance, process_image
+from pipeline.images.body import BodyError, CappedDecoder, opt_out_directive, sniff_format
+
+
+def _open(result):
+    return Image.open(io.BytesIO(result.data))
+
+
+@pytest.mark.parametrize(
+    "mode,size,expected",
+    [
+        ("keep_ratio", (600, 400), (256, 171)),
+        ("keep_ratio", (400, 600), (171, 256)),
+        ("keep_ratio", (200, 180), (200, 180)),  # never upscaled
+        ("center_crop", (600, 400), (256, 256)),
+        ("no", (600, 400), (600, 400)),
+    ],
+)
+def test_resize_modes(mode, size, expected):
+    result = process_image(photo("coffee", size), ImageConfig(resize_mode=mode, image_size=256))
+    assert result.status == "ok", result.error
+    assert (result.width, result.height) == expected == _open(result).size
+    assert (result.original_width, result.original_height) == size
+    assert result.sha256 == hashlib.sha256(result.data).hexdigest()
+
+
+def test_exif_orientation_applied_then_stripped():
+    image = Image.open(io.BytesIO(photo("rocket", (400, 300))))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90: stored 400x300, shown 300x400
+    exif[0x8825] = {2: (1.0, 2.0, 3.0)}  # a GPS block that must not survive
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    result = process_image(out.getvalue(), ImageConfig(resize_mode="no"))
+    assert (result.original_width, result.original_height) == (300, 400)
+    stored = _open(result)
+    assert stored.size == (300, 400)
+    assert not stored.getexif() and "exif" not in stored.info
+
+
+def test_transparent_png_becomes_rgb_on_white():
+    image = Image.new("RGBA", (200, 200), (255, 0, 0, 0))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    result = process_image(out.getvalue(), ImageConfig())
+    stored = _open(result).convert("RGB")
+    assert (
+        stored.mode == "RGB"
+        and stored.getpixel((100, 100))[0] > 240
+        and stored.getpixel((100, 100))[1] > 240
+    )
+
+
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (photo("astronaut", (120, 90)), "too_small"),
+        (photo("astronaut", (800, 160)), "bad_aspect_ratio"),
+        (png_claiming(50000, 50000), "decompression_bomb"),
+        (png_claiming(8000, 8000), "decompression_bomb"),  # under Pillow's limit, over ours
+        (photo()[: len(photo()) // 2], "truncated"),
+        (photo("astronaut", (300, 300), "PNG")[:5000], "truncated"),
+        (b"<html>hello</html>", "not_an_image"),
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n", "not_an_image"),  # EPS is never handed to a decoder
+        (b"SIMPLE  =                    T" + b" " * 50, "not_an_image"),  # FITS
+    ],
+)
+def test_refusals(data, reason):
+    result = process_image(data, ImageConfig(max_pixels=40_000_000))
+    assert result.status == reason, result.error
+    assert result.data is None
+
+
+def test_too_many_original_bytes():
+    assert process_image(photo(), ImageConfig(max_original_bytes=1000)).status == "too_large"
+
+
+def test_gif_first_frame_only():
+    result = process_image(many_frame_gif(), ImageConfig())
+    assert result.status == "ok" and (result.width, result.height) == (160, 160)
+
+
+def test_jpeg_draft_decode_matches_full_decode():
+    big = photo("hubble_deep_field", (1600, 1200), quality=92)
+    fast = _open(process_image(big, ImageConfig(image_size=200))).convert("L")
+    reference = Image.open(io.BytesIO(big)).convert("L").resize(fast.size, Image.Resampling.LANCZOS)
+    diff = np.abs(np.asarray(fast, dtype=float) - np.asarray(reference, dtype=float)).mean()
+    assert diff < 6  # mean absolute difference on 0..255
+
+
+def test_phash_near_duplicates_close_distinct_far():
+    config = ImageConfig(resize_mode="no")
+    a = process_image(photo("chelsea", (400, 300), quality=90), config).phash
+    a_small = process_image(photo("chelsea", (300, 225), quality=40), config).phash
+    b = process_image(photo("rocket", (400, 300)), config).phash
+    assert phash_distance(a, a) == 0
+    assert phash_distance(a, a_small) <= 8
+    assert phash_distance(a, b) >= 20
+
+
+@pytest.mark.parametrize(
+    "values,expected",
+    [
+        (["noai"], "noai"),
+        (["noindex, NoImageAI"], "noimageai"),
+        (["flamingokitbot: noai"], "noai"),
+        (["otherbot: noai"], None),
+        (["noindex"], None),
+        (["unavailable_after: 25 Jun 2010 15:00:00 PST"], None),
+        ([], None),
+    ],
+)
+def test_x_robots_tag(values, expected):
+    assert opt_out_directive(values, "flamingokitbot", frozenset({"noai", "noimageai"})) == expected
+
+
+def test_capped_decoder_cuts_a_bomb_and_passes_normal_bodies():
+    data = photo()
+    assert CappedDecoder("gzip", len(data), 2).feed(zlib.compress(data)) == data
+    bomb = zlib.compress(b"\0" * (10 << 20))
+    with pytest.raises(BodyError) as err:
+        CappedDecoder("deflate", 1 << 20, 2).feed(bomb)
+    assert err.value.reason == "too_large"
+    for bad in ("br", "gzip, gzip, gzip"):
+        with pytest.raises(BodyError) as err:
+            CappedDecoder(bad, 1 << 20, 2)
+        assert err.value.reason == "bad_content_encoding"
+
+
+def test_sniff_format():
+    assert sniff_format(photo()[:12]) == "JPEG"
+    assert sniff_format(photo(fmt="PNG")[:12]) == "PNG"
+    assert sniff_format(photo(fmt="WEBP")[:12]) == "WEBP"
+    assert sniff_format(b"BM" + b"\0" * 10) is None
+
+
+def test_images_package_imports_neither_beam_nor_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.images; print(any(m.split('.')[0] in ('apache_beam', 'torch', 'cv2') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,82 @@
+"""Cutting documents into sequences: budgets hold, images keep their text, nothing is lost."""
+
+import pytest
+
+from pipeline import shardformat as sf
+from pipeline.sequences import HFTokenCounter, ImageMeta, cut_sequences, units_of
+
+
+class WordCounter:
+    """One token per whitespace-separated word; the special tokens count one each."""
+
+    def count(self, text):
+        return len(text.replace("<image>", " <image> ").replace("<|endofchunk|>", " x ").split())
+
+    def cut(self, text, n):
+        words = text.split()
+        return " ".join(words[:n]), " ".join(words[n:])
+
+
+def img(i):
+    return ImageMeta(f"https://ex.com/{i}.jpg", f"sha{i}", 200, 200)
+
+
+def words(n, tag="w"):
+    return " ".join(f"{tag}{i}" for i in range(n))
+
+
+def test_units_group_each_image_with_following_text():
+    units = units_of(["intro", img(0), "a", "b", img(1), img(2), "c"])
+    assert [(u.image.url if u.image else None, u.text) for u in units] == [
+        (None, "intro"), ("https://ex.com/0.jpg", "a\n\nb"), ("https://ex.com/1.jpg", ""),
+        ("https://ex.com/2.jpg", "c"),
+    ]
+
+
+def test_budgets_hold_and_text_is_not_lost():
+    nodes = [words(30, "p")]
+    for i in range(12):
+        nodes += [img(i), words(25 + 7 * i, f"t{i}_")]
+    seqs = cut_sequences(nodes, WordCounter(), max_tokens=64, max_images=5)
+    c = WordCounter()
+    for s in seqs:
+        assert s.num_tokens <= 64 and len(s.images) <= 5
+        assert s.num_tokens == c.count(sf.layout_text(s.segments))
+        # an image is always followed by text in the same sequence
+        for a, b in zip(s.segments, s.segments[1:] + [None]):
+            if isinstance(a, sf.ImageSlot):
+                assert isinstance(b, sf.TextSegment) and b.text
+    all_text = " ".join(seg.text for s in seqs for seg in s.segments if isinstance(seg, sf.TextSegment))
+    expected = " ".join(n for n in nodes if isinstance(n, str))
+    assert all_text.split() == expected.split()
+    assert [im.url for s in seqs for im in s.images] == [f"https://ex.com/{i}.jpg" for i in range(12)]
+
+
+def test_max_images_starts_new_sequence():
+    nodes = []
+    for i in range(7):
+        nodes += [img(i), "short caption"]
+    seqs = cut_sequences(nodes, WordCounter(), max_tokens=256, max_images=5)
+    assert [len(s.images) for s in seqs] == [5, 2]
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from pipeline.tokenizer import load_tokenizer
+
+    try:
+        tok, _ = load_tokenizer()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    return HFTokenCounter(tok)
+
+
+def test_real_tokenizer_counts_layout_exactly(smollm2):
+    text = ("The heron stood in the shallow water, waiting. " * 40).strip()
+    nodes = ["Intro paragraph about birds.", img(0), text, img(1), "A short caption."]
+    seqs = cut_sequences(nodes, smollm2, max_tokens=256, max_images=5)
+    assert len(seqs) >= 2
+    for s in seqs:
+        assert s.num_tokens == len(smollm2.tok(sf.layout_text(s.segments), add_special_tokens=False)["input_ids"])
+        assert s.num_tokens <= 256
+    assert smollm2.count("<image>") == 1 and smollm2.count("<|endofchunk|>") == 1

@@ -1,0 +1,63 @@
+"""Beam stages on hand-written elements: shard assignment and writing, crawl reading."""
+
+import os
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.util import assert_that, equal_to
+from conftest import jpeg_bytes
+from test_warc import make_warc
+
+from pipeline import shardformat as sf
+from pipeline import shardwriter as sw
+from pipeline.blobstore import put_blob
+from pipeline.sequences import ImageMeta
+from pipeline.transforms import AssignShards, ReadCrawl, WriteShardsFn
+
+
+def local_pipeline():
+    return beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"]))
+
+
+def test_assign_shards_is_fixed_size_and_key_ordered():
+    keys = [sf.make_key("doc", i) for i in range(23)]
+    with local_pipeline() as p:
+        shards = (
+            p | beam.Create([(k, {"n": i}) for i, k in enumerate(keys)])
+            | AssignShards(samples_per_shard=5, buckets=4)
+            | beam.Map(lambda kv: (kv[0], sorted(k for k, _ in kv[1])))
+        )
+        sizes = shards | "Sizes" >> beam.Map(lambda kv: (kv[0], len(kv[1])))
+        assert_that(sizes, equal_to([(0, 5), (1, 5), (2, 5), (3, 5), (4, 3)]), label="sizes")
+        flat = shards | "AllKeys" >> beam.FlatMap(lambda kv: kv[1])
+        assert_that(flat, equal_to(keys), label="nothing lost or duplicated")
+
+
+def test_read_crawl_splits_pages_and_images(tmp_path):
+    path = tmp_path / "a.warc.gz"
+    path.write_bytes(make_warc())
+    with local_pipeline() as p:
+        pages, images = p | ReadCrawl([str(tmp_path / "*.warc.gz")], str(tmp_path / "crawl"))
+        assert_that(pages | beam.Map(lambda r: r.url), equal_to(["https://ex.com/a"]), label="pages")
+        assert_that(images | beam.Map(lambda kv: kv[0]), equal_to(["https://ex.com/i.jpg"]), label="images")
+    name = sf.sha256_hex(b"https://ex.com/i.jpg")
+    assert (tmp_path / "crawl" / name[:2] / name).read_bytes() == jpeg_bytes()
+
+
+def test_write_shards_reads_images_from_store_and_resumes(tmp_path):
+    store = str(tmp_path / "images")
+    data = jpeg_bytes(64, 48)
+    sha = sf.sha256_hex(data)
+    put_blob(store, f"{sha}.jpg", data)
+    meta = ImageMeta("https://ex.com/i.jpg", sha, 64, 48, "alt")
+    record = {"doc_id": "d", "url": "https://ex.com/", "seq_index": 0, "num_tokens": 9, "tokenizer": "t",
+              "segments": [sf.ImageSlot(0), sf.TextSegment("caption")], "images": [meta]}
+    out = str(tmp_path / "out")
+    fn = WriteShardsFn(out, store, "corpus", resume=True)
+    fn.setup()
+    [entry] = list(fn.process((0, [("k1", record)])))
+    assert entry["samples"] == 1 and sw.is_complete(out, "corpus-00000")
+    [sample] = list(sf.iter_samples([os.path.join(out, "corpus-00000.tar")]))
+    assert sample.images[0].data == data and sample.text("<image>") == "<image>caption"
+    assert list(fn.process((0, [("k1", record)]))) == []  # resume: finished shard skipped

@@ -1,0 +1,61 @@
+"""Reading crawl files: every record becomes a page, an image or a counted skip."""
+
+import gzip
+import io
+
+from conftest import jpeg_bytes
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from pipeline import warc
+
+
+def response(writer, url, body, ctype, status="200 OK"):
+    headers = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
+    rec = writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers)
+    writer.write_record(rec)
+
+
+def make_warc(truncate=False) -> bytes:
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=True)
+    response(w, "https://ex.com/a", b"<html><p>hello</p></html>", "text/html; charset=ISO-8859-1")
+    response(w, "https://ex.com/i.jpg", jpeg_bytes(), "image/jpeg")
+    response(w, "https://ex.com/missing", b"not found", "text/html", status="404 Not Found")
+    response(w, "https://ex.com/doc.pdf", b"%PDF-1.4", "application/pdf")
+    data = buf.getvalue()
+    return data[:-40] if truncate else data
+
+
+def test_records_are_classified():
+    recs = list(warc.iter_warc(io.BytesIO(make_warc()), "x.warc.gz"))
+    assert [type(r).__name__ for r in recs] == ["PageRecord", "ImageRecord", "Skip", "Skip"]
+    page, image, missing, pdf = recs
+    assert page.url == "https://ex.com/a" and page.charset == "iso-8859-1" and b"hello" in page.body
+    assert image.body == jpeg_bytes() and image.content_type == "image/jpeg"
+    assert missing.reason == "http_status_4xx" and pdf.reason == "not_html"
+
+
+def test_truncated_warc_counts_instead_of_raising():
+    recs = list(warc.iter_warc(io.BytesIO(make_warc(truncate=True)), "x.warc.gz"))
+    assert isinstance(recs[0], warc.PageRecord)
+    assert recs[-1].reason == "truncated_record"
+    garbage = list(warc.iter_warc(io.BytesIO(b"\x1f\x8b garbage" * 10), "g.warc.gz"))
+    assert garbage[-1].reason in ("corrupt_warc", "truncated_record", "not_html")
+
+
+def test_oversized_page_is_skipped(monkeypatch):
+    monkeypatch.setattr(warc, "MAX_HTML_BYTES", 10)
+    rec = warc.classify("https://ex.com/big", 200, "text/html", io.BytesIO(b"x" * 11), "s")
+    assert rec.reason == "page_too_large"
+
+
+def test_html_files_with_sidecar_url(tmp_path):
+    path = tmp_path / "page.html.gz"
+    path.write_bytes(gzip.compress(b"<html><p>hi</p></html>"))
+    (tmp_path / "page.html.gz.url").write_text("https://ex.com/page\n")
+    rec = warc.read_html_file(str(path), path.read_bytes())
+    assert rec.url == "https://ex.com/page" and rec.body == b"<html><p>hi</p></html>"
+    plain = tmp_path / "other.html"
+    plain.write_bytes(b"<p>x</p>")
+    assert warc.read_html_file(str(plain), plain.read_bytes()).url.startswith("file:///")
