@@ -37,10 +37,14 @@ class VisionConfig:
 class LMConfig:
     """A Hugging Face causal LM: a name/path, or a config dict for random init."""
 
-    name_or_path: str | None = None  # hub name, local dir, or "package:<pkg>" (a dir inside a package)
+    name_or_path: str | None = (
+        None  # hub name, local dir, or "package:<pkg>" (a dir inside a package)
+    )
     gguf_file: str | None = None  # a GGUF file in ``name_or_path`` (transformers dequantises it)
     config: dict[str, Any] | None = None  # e.g. {"model_type": "llama", "hidden_size": 64, ...}
-    tokenizer: str | None = None  # defaults to name_or_path; "bytes" for the built-in byte tokenizer
+    tokenizer: str | None = (
+        None  # defaults to name_or_path; "bytes" for the built-in byte tokenizer
+    )
     dtype: str = "float32"  # dtype the frozen LM is loaded in
 
 
@@ -78,7 +82,14 @@ class FlamingoConfig:
 
 
 # A ViT of a few thousand parameters: 32x32 images, 8x8 patches -> 16 patch tokens of width 64.
-_TINY_VIT = {"image_size": 32, "patch_size": 8, "width": 64, "layers": 2, "head_width": 16, "mlp_ratio": 2.0}
+_TINY_VIT = {
+    "image_size": 32,
+    "patch_size": 8,
+    "width": 64,
+    "layers": 2,
+    "head_width": 16,
+    "mlp_ratio": 2.0,
+}
 _TINY_LLAMA = {
     "model_type": "llama",
     "vocab_size": 257,  # the byte tokenizer's base vocabulary
@@ -90,7 +101,14 @@ _TINY_LLAMA = {
     "max_position_embeddings": 512,
     "tie_word_embeddings": False,
 }
-_SMALL_VIT = {"image_size": 224, "patch_size": 32, "width": 384, "layers": 6, "head_width": 64, "mlp_ratio": 4.0}
+_SMALL_VIT = {
+    "image_size": 224,
+    "patch_size": 32,
+    "width": 384,
+    "layers": 6,
+    "head_width": 64,
+    "mlp_ratio": 4.0,
+}
 
 
 def _tiny() -> FlamingoConfig:

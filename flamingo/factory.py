@@ -13,7 +13,8 @@ Random-init backbones (``tiny``, benchmarks) and the new parameters are drawn un
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,8 +39,14 @@ log = logging.getLogger(__name__)
 
 
 def expected_trainable_parameters(
-    config: FlamingoConfig, *, lm_dim: int, lm_layers: int, lm_heads: int, vision_dim: int,
-    num_new_tokens: int, tied: bool,
+    config: FlamingoConfig,
+    *,
+    lm_dim: int,
+    lm_layers: int,
+    lm_heads: int,
+    vision_dim: int,
+    num_new_tokens: int,
+    tied: bool,
 ) -> int:
     """Trainable-parameter count implied by the config (the factory asserts it)."""
     dv, inner = vision_dim, config.perceiver_heads * config.perceiver_dim_head
@@ -67,7 +74,9 @@ def _extend_vocabulary(lm: nn.Module, first_new: int, num_new: int) -> bool:
     return tied
 
 
-def _insert_cross_attention(lm: nn.Module, config: FlamingoConfig, vision_dim: int, context: MediaContext) -> None:
+def _insert_cross_attention(
+    lm: nn.Module, config: FlamingoConfig, vision_dim: int, context: MediaContext
+) -> None:
     parent, attr, layers = find_decoder_layers(lm)
     d, heads_lm = lm.config.hidden_size, lm.config.num_attention_heads
     heads = config.cross_attn_heads or heads_lm
@@ -77,7 +86,11 @@ def _insert_cross_attention(lm: nn.Module, config: FlamingoConfig, vision_dim: i
         block = None
         if i in where:
             block = GatedCrossAttentionBlock(
-                dim=d, dim_visual=vision_dim, heads=heads, dim_head=d // heads_lm, ff_mult=config.cross_attn_ff_mult
+                dim=d,
+                dim_visual=vision_dim,
+                heads=heads,
+                dim_head=d // heads_lm,
+                ff_mult=config.cross_attn_ff_mult,
             )
         wrapped.append(FlamingoLayer(layer, block, context))
     setattr(parent, attr, nn.ModuleList(wrapped))
@@ -94,6 +107,11 @@ def build_flamingo(config: FlamingoConfig) -> tuple[Flamingo, Any, Callable]:
         first_new = len(tokenizer)
         token_ids = add_special_tokens(tokenizer)
         num_new = len(tokenizer) - first_new
+        if min(token_ids.image, token_ids.end_of_chunk) < first_new:
+            # their rows would sit in the frozen table and could never be learnt
+            raise ValueError(
+                "the tokenizer already had <image>/<|endofchunk|>; give the base tokenizer"
+            )
         if first_new > lm.get_input_embeddings().num_embeddings:
             raise ValueError(f"tokenizer ({first_new}) is larger than the LM's vocabulary")
         lm.requires_grad_(False)  # freeze once: everything created below is trainable
@@ -101,17 +119,37 @@ def build_flamingo(config: FlamingoConfig) -> tuple[Flamingo, Any, Callable]:
         context = MediaContext()
         _insert_cross_attention(lm, config, vision.dim, context)
         perceiver = PerceiverResampler(
-            dim=vision.dim, depth=config.perceiver_depth, num_latents=config.perceiver_latents,
-            heads=config.perceiver_heads, dim_head=config.perceiver_dim_head,
-            max_frames=config.vision.max_frames, ff_mult=config.perceiver_ff_mult,
+            dim=vision.dim,
+            depth=config.perceiver_depth,
+            num_latents=config.perceiver_latents,
+            heads=config.perceiver_heads,
+            dim_head=config.perceiver_dim_head,
+            max_frames=config.vision.max_frames,
+            ff_mult=config.perceiver_ff_mult,
         )
-    model = Flamingo(config=config, vision=vision, perceiver=perceiver, lm=lm, context=context, token_ids=token_ids)
+    model = Flamingo(
+        config=config,
+        vision=vision,
+        perceiver=perceiver,
+        lm=lm,
+        context=context,
+        token_ids=token_ids,
+    )
     expected = expected_trainable_parameters(
-        config, lm_dim=lm.config.hidden_size, lm_layers=lm.config.num_hidden_layers,
-        lm_heads=lm.config.num_attention_heads, vision_dim=vision.dim, num_new_tokens=num_new, tied=tied,
+        config,
+        lm_dim=lm.config.hidden_size,
+        lm_layers=lm.config.num_hidden_layers,
+        lm_heads=lm.config.num_attention_heads,
+        vision_dim=vision.dim,
+        num_new_tokens=num_new,
+        tied=tied,
     )
     got = model.num_trainable_parameters()
     if got != expected:
         raise AssertionError(f"trainable parameters: built {got}, config implies {expected}")
-    log.info("built Flamingo: %d trainable parameters of %d", got, sum(p.numel() for p in model.parameters()))
+    log.info(
+        "built Flamingo: %d trainable parameters of %d",
+        got,
+        sum(p.numel() for p in model.parameters()),
+    )
     return model, tokenizer, transform

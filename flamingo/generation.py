@@ -23,12 +23,19 @@ from flamingo.masking import text_time
 def _step(model, ids, media, mask, past, use_cache, new_len):
     """Logits of the last position (B*K, V) and the updated cache."""
     if not use_cache:
-        return model.run_lm(ids, media, mask).logits[:, -1], None
+        logits, _ = model.run_lm(ids, media, mask, last_only=True)
+        return logits[:, -1], None
     chunk = ids[:, -new_len:]
-    offset = text_time(ids[:, :-new_len], model.token_ids.image)[:, -1] if ids.shape[1] > new_len else None
+    offset = (
+        text_time(ids[:, :-new_len], model.token_ids.image)[:, -1]
+        if ids.shape[1] > new_len
+        else None
+    )
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)[:, -new_len:]
-    out = model.run_lm(chunk, media, mask, offset=offset, past_key_values=past, position_ids=positions)
-    return out.logits[:, -1], out.past_key_values
+    logits, past = model.run_lm(
+        chunk, media, mask, offset=offset, cache=past, position_ids=positions, last_only=True
+    )
+    return logits[:, -1], past
 
 
 def generate(
@@ -46,7 +53,9 @@ def generate(
     from transformers import DynamicCache
 
     ids_tok = model.token_ids
-    stops = torch.tensor(stop_token_ids or (ids_tok.end_of_chunk, ids_tok.eos), device=input_ids.device)
+    stops = torch.tensor(
+        stop_token_ids or (ids_tok.end_of_chunk, ids_tok.eos), device=input_ids.device
+    )
     b, k = input_ids.shape[0], num_beams
     mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
     media = model.encode_images(images) if images is not None else None  # (B, T, n, Dv), once
@@ -61,6 +70,8 @@ def generate(
     for _ in range(max_new_tokens):
         logits, past = _step(model, ids, media, mask, past, use_cache, new_len)
         logp = torch.log_softmax(logits.float(), dim=-1)  # (B*K, V)
+        # no new images can be given mid-generation, and padding is only for finished beams
+        logp[:, [ids_tok.image, ids_tok.pad]] = float("-inf")
         # a finished beam may only continue with padding, at no cost
         logp[done] = float("-inf")
         logp[done, ids_tok.pad] = 0.0

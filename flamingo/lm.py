@@ -46,7 +46,7 @@ def resolve_path(name_or_path: str) -> str:
     spec = importlib.util.find_spec(name_or_path.split(":", 1)[1])
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"package for {name_or_path!r} is not installed")
-    return list(spec.submodule_search_locations)[0]
+    return next(iter(spec.submodule_search_locations))
 
 
 def load_lm(cfg: LMConfig) -> nn.Module:
@@ -113,7 +113,12 @@ class MediaContext:
 class FlamingoLayer(nn.Module):
     """[gated XATTN-DENSE] -> frozen LM decoder layer. Other attributes read through to the layer."""
 
-    def __init__(self, decoder_layer: nn.Module, xattn: GatedCrossAttentionBlock | None, context: MediaContext) -> None:
+    def __init__(
+        self,
+        decoder_layer: nn.Module,
+        xattn: GatedCrossAttentionBlock | None,
+        context: MediaContext,
+    ) -> None:
         super().__init__()
         self.decoder_layer = decoder_layer
         self.xattn = xattn
@@ -156,7 +161,9 @@ class ExtendedEmbedding(nn.Module):
         self.new = nn.Embedding(num_new, base.embedding_dim, dtype=torch.float32)
         # new rows start at the mean of the old ones: a neutral point the LM already knows
         with torch.no_grad():
-            self.new.weight.copy_(base.weight[:first_new].float().mean(0, keepdim=True).expand(num_new, -1))
+            self.new.weight.copy_(
+                base.weight[:first_new].float().mean(0, keepdim=True).expand(num_new, -1)
+            )
 
     @property
     def weight(self) -> torch.Tensor:
@@ -166,14 +173,18 @@ class ExtendedEmbedding(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         is_new = ids >= self.first_new
         out = self.base(torch.where(is_new, torch.zeros_like(ids), ids))  # (B, L, D)
-        new = self.new(torch.where(is_new, ids - self.first_new, torch.zeros_like(ids))).to(out.dtype)
+        new = self.new(torch.where(is_new, ids - self.first_new, torch.zeros_like(ids))).to(
+            out.dtype
+        )
         return torch.where(is_new[..., None], new, out)
 
 
 class ExtendedHead(nn.Module):
     """Logits over the tokenizer's vocabulary: frozen rows [:first_new] + trainable new rows."""
 
-    def __init__(self, base: nn.Linear, first_new: int, new_embedding: nn.Embedding | None, num_new: int) -> None:
+    def __init__(
+        self, base: nn.Linear, first_new: int, new_embedding: nn.Embedding | None, num_new: int
+    ) -> None:
         super().__init__()
         self.base = base
         self.first_new = first_new

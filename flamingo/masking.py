@@ -16,7 +16,9 @@ from __future__ import annotations
 import torch
 
 
-def text_time(input_ids: torch.Tensor, image_id: int, offset: torch.Tensor | None = None) -> torch.Tensor:
+def text_time(
+    input_ids: torch.Tensor, image_id: int, offset: torch.Tensor | None = None
+) -> torch.Tensor:
     """(B, L) long: number of images at or before each position.
 
     ``offset`` (B,) is the count of images in tokens already processed (KV-cached
@@ -28,7 +30,9 @@ def text_time(input_ids: torch.Tensor, image_id: int, offset: torch.Tensor | Non
     return times
 
 
-def media_mask(times: torch.Tensor, num_images: int, only_attend_immediate: bool = True) -> torch.Tensor:
+def media_mask(
+    times: torch.Tensor, num_images: int, only_attend_immediate: bool = True
+) -> torch.Tensor:
     """(B, L) image counts -> (B, L, T) bool: may position l attend to image slot t."""
     slot = torch.arange(1, num_images + 1, device=times.device)  # (T,): slot t is the t-th image
     if only_attend_immediate:

@@ -15,6 +15,7 @@ only add noise (most modern LMs have none anyway). Only the new modules switch.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from dataclasses import dataclass
@@ -70,11 +71,17 @@ class Flamingo(nn.Module):
         self.perceiver = perceiver
         self.lm = lm
         self.context = context
+        # transformers renamed ``past_key_values`` to ``cache`` (5.x); speak whichever this LM takes
+        self._lm_args = set(inspect.signature(lm.forward).parameters)
+        self._cache_arg = "cache" if "cache" in self._lm_args else "past_key_values"
         self.flamingo_layers = [m for m in lm.modules() if isinstance(m, FlamingoLayer)]
-        trainable = {id(m) for m in lm.modules() if any(p.requires_grad for p in m.parameters(recurse=False))}
+        trainable = {
+            id(m) for m in lm.modules() if any(p.requires_grad for p in m.parameters(recurse=False))
+        }
         # frozen LM modules: every module that is not (inside) a trainable one; kept in eval
         self._frozen_lm_modules = [
-            m for m in lm.modules()
+            m
+            for m in lm.modules()
             if not any(id(x) in trainable for x in m.modules()) and not isinstance(m, FlamingoLayer)
         ]
         self.train(False)
@@ -82,7 +89,7 @@ class Flamingo(nn.Module):
     # ------------------------------------------------------------------ modes and params
     def train(self, mode: bool = True) -> Flamingo:
         super().train(mode)
-        for m in self._frozen_lm_modules if hasattr(self, "_frozen_lm_modules") else []:
+        for m in getattr(self, "_frozen_lm_modules", ()):
             m.training = False
         return self
 
@@ -101,7 +108,10 @@ class Flamingo(nn.Module):
                 continue
             in_xattn = ".xattn." in f".{name}"
             (decay if in_xattn and p.ndim >= 2 else no_decay).append(p)
-        return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
 
     def enable_gradient_checkpointing(self, enabled: bool = True) -> None:
         """Recompute each (cross-attention + LM layer) in backward instead of storing activations."""
@@ -113,7 +123,12 @@ class Flamingo(nn.Module):
         """(B, T, F, C, H, W) -> (B, T, n, Dv) visual tokens."""
         return self.perceiver(self.vision(images))
 
-    def set_context(self, input_ids: torch.Tensor, media: torch.Tensor | None, offset: torch.Tensor | None = None) -> None:
+    def set_context(
+        self,
+        input_ids: torch.Tensor,
+        media: torch.Tensor | None,
+        offset: torch.Tensor | None = None,
+    ) -> None:
         """Fill the shared context for one LM call on ``input_ids`` (B, L) with media (B, T, n, Dv)."""
         times = masking.text_time(input_ids, self.token_ids.image, offset)  # (B, L)
         if media is None:
@@ -128,21 +143,34 @@ class Flamingo(nn.Module):
         self.context.mask = masking.expand_to_latents(mask, n)  # (B, L, T*n)
         self.context.has_media = times > 0
 
-    def run_lm(self, input_ids, media, attention_mask=None, offset=None, past_key_values=None, position_ids=None):
-        """One call of the wrapped LM with visual context; returns the HF output."""
+    def run_lm(
+        self,
+        input_ids,
+        media,
+        attention_mask=None,
+        *,
+        offset=None,
+        cache=None,
+        position_ids=None,
+        last_only=False,
+    ) -> tuple[torch.Tensor, object]:
+        """One call of the wrapped LM with visual context -> (logits, updated KV cache or None)."""
         if position_ids is None and attention_mask is not None:
             position_ids = position_ids_from_mask(attention_mask)
+        kwargs = {"use_cache": cache is not None, self._cache_arg: cache}
+        if last_only and "logits_to_keep" in self._lm_args:
+            kwargs["logits_to_keep"] = 1  # generation needs the last position's logits only
         self.set_context(input_ids, media, offset)
         try:
-            return self.lm(
+            out = self.lm(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
-                past_key_values=past_key_values,
-                use_cache=past_key_values is not None,
+                **kwargs,
             )
         finally:
             self.context.clear()
+        return out.logits, getattr(out, self._cache_arg, None)
 
     def forward(
         self,
@@ -154,12 +182,14 @@ class Flamingo(nn.Module):
         """input_ids (B, L); images (B, T, F, C, H, W), the k-th <image> of a row uses
         images[row, k-1] (rows with fewer images leave trailing slots unused); labels (B, L)."""
         media = self.encode_images(images) if images is not None else None
-        logits = self.run_lm(input_ids, media, attention_mask).logits
+        logits, _ = self.run_lm(input_ids, media, attention_mask)
         loss = causal_lm_loss(logits, labels) if labels is not None else None
         return FlamingoOutput(loss=loss, logits=logits)
 
     @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, images: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+    def generate(
+        self, input_ids: torch.Tensor, images: torch.Tensor | None = None, **kwargs
+    ) -> torch.Tensor:
         """Prompt (B, L) -> prompt + continuation (B, L + new); see ``flamingo.generation.generate``."""
         from flamingo.generation import generate
 
@@ -175,9 +205,16 @@ class Flamingo(nn.Module):
         from safetensors.torch import save_file
 
         os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, CONFIG_FILE), "w") as f:
+        # temp file then rename: a reader never sees half a file
+        weights, config = (
+            os.path.join(directory, WEIGHTS_FILE),
+            os.path.join(directory, CONFIG_FILE),
+        )
+        save_file(self.trainable_state_dict(), weights + ".tmp")
+        with open(config + ".tmp", "w") as f:
             json.dump(self.config.to_dict(), f, indent=2)
-        save_file(self.trainable_state_dict(), os.path.join(directory, WEIGHTS_FILE))
+        os.replace(weights + ".tmp", weights)
+        os.replace(config + ".tmp", config)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> Flamingo:
@@ -195,8 +232,10 @@ class Flamingo(nn.Module):
     def load_trainable(self, state: dict[str, torch.Tensor]) -> None:
         expected = self.trainable_state_dict()
         if set(state) != set(expected):
-            raise ValueError(f"weights do not match the model: missing {set(expected) - set(state)}, "
-                             f"unexpected {set(state) - set(expected)}")
+            raise ValueError(
+                f"weights do not match the model: missing {set(expected) - set(state)}, "
+                f"unexpected {set(state) - set(expected)}"
+            )
         params = dict(self.named_parameters())
         with torch.no_grad():
             for name, value in state.items():

@@ -70,7 +70,10 @@ class PerceiverResampler(nn.Module):
         self.frame_embs = nn.Parameter(torch.randn(max_frames, dim) * 0.02)
         self.layers = nn.ModuleList(
             nn.ModuleList(
-                [PerceiverAttention(dim=dim, dim_head=dim_head, heads=heads), feed_forward(dim, ff_mult)]
+                [
+                    PerceiverAttention(dim=dim, dim_head=dim_head, heads=heads),
+                    feed_forward(dim, ff_mult),
+                ]
             )
             for _ in range(depth)
         )
@@ -80,7 +83,9 @@ class PerceiverResampler(nn.Module):
         """x (B, T, F, v, D) -> (B, T, n, D)."""
         b, t, f = x.shape[:3]
         if f > self.frame_embs.shape[0]:
-            raise ValueError(f"{f} frames but the resampler was built for {self.frame_embs.shape[0]}")
+            raise ValueError(
+                f"{f} frames but the resampler was built for {self.frame_embs.shape[0]}"
+            )
         x = x + self.frame_embs[:f, None, :]  # (B, T, F, v, D): time embedding per frame
         x = rearrange(x, "b t f v d -> (b t) (f v) d")
         latents = self.latents.expand(b * t, -1, -1)  # (B*T, n, D)

@@ -35,12 +35,14 @@ class TokenIds:
 
 
 def add_special_tokens(tokenizer: Any) -> TokenIds:
-    """Add ``<image>``, ``<|endofchunk|>`` (and a pad token if missing); return their ids.
+    """Add ``<image>``, ``<|endofchunk|>`` (and ``<pad>``); return their ids.
 
-    Idempotent: calling it on a tokenizer that already has them adds nothing.
+    A dedicated pad token is added when the tokenizer has none or pads with eos (as
+    SmolLM2 does): then padding and a real eos can be told apart from the ids alone,
+    and ``make_labels`` needs no attention mask. Idempotent.
     """
     tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN, END_OF_CHUNK_TOKEN]})
-    if tokenizer.pad_token is None:
+    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
         tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
     # Left padding: batched prompts for generation end where the new tokens start.
     tokenizer.padding_side = "left"
@@ -72,8 +74,8 @@ def make_labels(input_ids: torch.Tensor, ids: TokenIds) -> torch.Tensor:
     keep = seen_image & ~is_image
     if ids.pad != ids.eos:
         keep &= input_ids != ids.pad
-    # When pad == eos (many LMs), padding is told apart by the attention mask, not here:
-    # the trainer passes masked positions as IGNORE_INDEX via ``mask_padding``.
+    # With pad == eos (a tokenizer add_special_tokens has not seen) padding cannot be told
+    # from eos here; ``mask_padding`` with the attention mask does it.
     return torch.where(keep, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
 
 

@@ -13,7 +13,8 @@ frozen, always in eval mode, and run without autograd: no gradient ever reaches 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from einops import rearrange
@@ -41,8 +42,12 @@ def build_open_clip_tower(cfg: VisionConfig) -> tuple[nn.Module, Callable[[Any],
     clip = open_clip.create_model(cfg.model_name, pretrained=cfg.pretrained)
     pp = clip.visual.preprocess_cfg
     transform = open_clip.image_transform(
-        clip.visual.image_size, is_train=False, mean=pp.get("mean"), std=pp.get("std"),
-        resize_mode=pp.get("resize_mode"), interpolation=pp.get("interpolation"),
+        clip.visual.image_size,
+        is_train=False,
+        mean=pp.get("mean"),
+        std=pp.get("std"),
+        resize_mode=pp.get("resize_mode"),
+        interpolation=pp.get("interpolation"),
     )
     return clip.visual, transform
 

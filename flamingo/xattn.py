@@ -31,7 +31,9 @@ class MaskedCrossAttention(nn.Module):
         self.to_kv = nn.Linear(dim_visual, inner * 2, bias=False)
         self.to_out = nn.Linear(inner, dim, bias=False)
 
-    def forward(self, x: torch.Tensor, media: torch.Tensor, mask: torch.Tensor, has_media: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, media: torch.Tensor, mask: torch.Tensor, has_media: torch.Tensor
+    ) -> torch.Tensor:
         """x (B, L, D), media (B, M, Dv), mask (B, L, M) bool, has_media (B, L) bool -> (B, L, D)."""
         q = self.to_q(self.norm(x))
         k, v = self.to_kv(media).chunk(2, dim=-1)
@@ -43,15 +45,23 @@ class MaskedCrossAttention(nn.Module):
 
 
 class GatedCrossAttentionBlock(nn.Module):
-    def __init__(self, *, dim: int, dim_visual: int, heads: int, dim_head: int, ff_mult: int = 4) -> None:
+    def __init__(
+        self, *, dim: int, dim_visual: int, heads: int, dim_head: int, ff_mult: int = 4
+    ) -> None:
         super().__init__()
-        self.attn = MaskedCrossAttention(dim=dim, dim_visual=dim_visual, heads=heads, dim_head=dim_head)
+        self.attn = MaskedCrossAttention(
+            dim=dim, dim_visual=dim_visual, heads=heads, dim_head=dim_head
+        )
         self.attn_gate = nn.Parameter(torch.zeros(1))
         self.ff = feed_forward(dim, ff_mult)
         self.ff_gate = nn.Parameter(torch.zeros(1))
 
     def forward(
-        self, x: torch.Tensor, media: torch.Tensor | None, mask: torch.Tensor | None, has_media: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        media: torch.Tensor | None,
+        mask: torch.Tensor | None,
+        has_media: torch.Tensor | None,
     ) -> torch.Tensor:
         """x (B, L, D) -> (B, L, D). Without media (text only) only the gated dense part runs,
         exactly as for text that precedes every image."""

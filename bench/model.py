@@ -1,0 +1,238 @@
+"""Ours vs Hugging Face's IdeficsForVisionText2Text: forward+backward time and peak memory, CPU.
+
+Both models are built at one matched small configuration (random init, offline):
+the same Llama-style LM (width, depth, heads, MLP size), cross-attention every 2nd
+layer from the first, the same Perceiver Resampler (depth 6, 64 latents, heads,
+head size), the same ViT (width, depth, patch, image size), batch, sequence length
+and images per row. The cross-attention dense block is sized to the same FLOPs: ours
+is a 2-matrix GELU MLP with 4*D, IDEFICS's a 3-matrix SwiGLU with 8/3*D (D=384: 1024).
+Vocabulary: 257 base tokens + 3 added ones on both sides (the new-rows path is
+exercised in both). The loss is computed outside both models with the same function
+(IDEFICS's built-in loss breaks when ``additional_vocab_size > 0`` in transformers 5).
+
+Time: steps of both models alternate in one process (so machine load hits both
+alike); the median of ``--steps`` steps after warm-up is reported.
+Peak memory: each model in its own fresh child process; after building it the
+kernel's peak-RSS mark is reset (``/proc/self/clear_refs``), and we report the peak
+RSS during the first fwd+bwd step minus the RSS before it (resident memory: it sees
+torch's CPU allocations, which tracemalloc cannot).
+
+Run: ``python bench/model.py`` (about a minute on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import torch
+
+SHAPE = dict(  # noqa: C408  (keyword form reads as a table)
+    hidden=384,
+    layers=8,
+    heads=6,
+    mlp=1024,
+    every=2,
+    vit_width=256,
+    vit_layers=4,
+    vit_heads=4,
+    image=112,
+    patch=16,
+    depth=6,
+    latents=64,
+    p_heads=4,
+    p_head_dim=64,
+    batch=4,
+    seq=128,
+    images=2,
+)
+BASE_VOCAB, NEW_TOKENS = 257, 3
+
+
+def build_ours():
+    from flamingo.config import FlamingoConfig, LMConfig, VisionConfig
+    from flamingo.factory import build_flamingo
+
+    s = SHAPE
+    lm = {
+        "model_type": "llama",
+        "vocab_size": BASE_VOCAB,
+        "hidden_size": s["hidden"],
+        "intermediate_size": s["mlp"],
+        "num_hidden_layers": s["layers"],
+        "num_attention_heads": s["heads"],
+        "num_key_value_heads": s["heads"],
+        "tie_word_embeddings": False,
+    }
+    vit = {
+        "image_size": s["image"],
+        "patch_size": s["patch"],
+        "width": s["vit_width"],
+        "layers": s["vit_layers"],
+        "head_width": s["vit_width"] // s["vit_heads"],
+        "mlp_ratio": 4.0,
+    }
+    config = FlamingoConfig(
+        vision=VisionConfig(model_name="bench-vit", custom=vit),
+        lm=LMConfig(config=lm, tokenizer="bytes"),
+        perceiver_depth=s["depth"],
+        perceiver_latents=s["latents"],
+        perceiver_heads=s["p_heads"],
+        perceiver_dim_head=s["p_head_dim"],
+        cross_attn_every=s["every"],
+        cross_attn_ff_mult=4,
+    )
+    model, tok, _ = build_flamingo(config)
+    assert len(tok) == BASE_VOCAB + NEW_TOKENS
+    return model
+
+
+def build_idefics():
+    from transformers import IdeficsConfig, IdeficsForVisionText2Text
+
+    s = SHAPE
+    config = IdeficsConfig(
+        vocab_size=BASE_VOCAB,
+        additional_vocab_size=NEW_TOKENS,
+        hidden_size=s["hidden"],
+        intermediate_size=s["mlp"],
+        num_hidden_layers=s["layers"],
+        num_attention_heads=s["heads"],
+        cross_layer_interval=s["every"],
+        use_resampler=True,
+        freeze_text_layers=True,
+        freeze_vision_layers=True,
+        freeze_lm_head=True,
+        vision_config={
+            "embed_dim": s["vit_width"],
+            "image_size": s["image"],
+            "patch_size": s["patch"],
+            "num_hidden_layers": s["vit_layers"],
+            "num_attention_heads": s["vit_heads"],
+            "intermediate_size": 4 * s["vit_width"],
+        },
+        perceiver_config={
+            "use_resampler": True,
+            "resampler_depth": s["depth"],
+            "resampler_n_latents": s["latents"],
+            "resampler_n_heads": s["p_heads"],
+            "resampler_head_dim": s["p_head_dim"],
+        },
+    )
+    config._attn_implementation = "sdpa"
+    return IdeficsForVisionText2Text(config).train()
+
+
+def make_batch():
+    """Text with an <image> at positions 0 and L/2 (id 257 in both models), and images."""
+    from flamingo.masking import media_mask, text_time
+
+    s, g = SHAPE, torch.Generator().manual_seed(0)
+    ids = torch.randint(0, BASE_VOCAB, (s["batch"], s["seq"]), generator=g)
+    ids[:, 0] = ids[:, s["seq"] // 2] = BASE_VOCAB
+    pixels = torch.randn(s["batch"], s["images"], 3, s["image"], s["image"], generator=g)
+    image_mask = media_mask(text_time(ids, BASE_VOCAB), s["images"]).long()  # (B, L, T)
+    return ids, pixels, image_mask
+
+
+def step(name, model, batch):
+    from flamingo.model import causal_lm_loss
+
+    ids, pixels, image_mask = batch
+    if name == "ours":
+        logits = model(ids, pixels[:, :, None]).logits  # frames axis: (B, T, 1, C, H, W)
+    else:
+        logits = model(
+            input_ids=ids, pixel_values=pixels, image_attention_mask=image_mask, use_cache=False
+        ).logits
+    loss = causal_lm_loss(logits, ids)
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+    return loss
+
+
+def counts(model):
+    return {
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def rss_kb(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field))
+
+
+def measure_memory(name):
+    """In a fresh child process: peak RSS growth during the first fwd+bwd step, MiB.
+
+    The first step, not a later one: after a step, freed activations stay in the
+    allocator's pools and a second step's growth over them says little."""
+    model = build_ours() if name == "ours" else build_idefics()
+    model.train()
+    batch = make_batch()
+    gc.collect()
+    before = rss_kb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak-RSS mark
+    step(name, model, batch)
+    print(json.dumps({"peak_mib": (rss_kb("VmHWM") - before) / 1024, **counts(model)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1, help="1: stable on a shared machine")
+    parser.add_argument("--memory-child", choices=["ours", "idefics"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if args.memory_child:
+        return measure_memory(args.memory_child)
+    models = {"ours": build_ours().train(), "idefics": build_idefics()}
+    batch = make_batch()
+    times = {name: [] for name in models}
+    for i in range(args.steps + 2):
+        for name, model in models.items():
+            t0 = time.perf_counter()
+            step(name, model, batch)
+            if i >= 2:  # two warm-up rounds
+                times[name].append(time.perf_counter() - t0)
+    del models
+    gc.collect()
+    result = {"shape": SHAPE, "threads": args.threads, "steps": args.steps}
+    for name in ("ours", "idefics"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-child", name, "--threads", str(args.threads)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result[name] = {
+            "median_s": statistics.median(times[name]),
+            "min_s": min(times[name]),
+            **json.loads(out.stdout.strip().splitlines()[-1]),
+        }
+    o, r = result["ours"], result["idefics"]
+    result["time_ratio"] = o["median_s"] / r["median_s"]
+    result["memory_ratio"] = o["peak_mib"] / r["peak_mib"]
+    print(json.dumps(result, indent=1))
+    print(
+        f"fwd+bwd median: ours {o['median_s'] * 1e3:.0f} ms, IDEFICS {r['median_s'] * 1e3:.0f} ms, "
+        f"ratio {result['time_ratio']:.2f}; peak RSS growth: ours {o['peak_mib']:.0f} MiB, "
+        f"IDEFICS {r['peak_mib']:.0f} MiB, ratio {result['memory_ratio']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
