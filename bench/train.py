@@ -25,7 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def make_shards(root: Path, n_shards: int = 2, per_shard: int = 64, px: int = 512) -> dict[str, list[str]]:
+def make_shards(
+    root: Path, n_shards: int = 2, per_shard: int = 64, px: int = 512
+) -> dict[str, list[str]]:
     from PIL import Image
     from skimage import data
 
@@ -37,9 +39,25 @@ def make_shards(root: Path, n_shards: int = 2, per_shard: int = 64, px: int = 51
         buf = io.BytesIO()
         Image.fromarray(arr).convert("RGB").resize((px, px)).save(buf, format="JPEG", quality=85)
         photos.append(buf.getvalue())
-    words = "the a photo of cat rocket coffee cup person space orange table sits near with".split()
+    words = [
+        "the",
+        "a",
+        "photo",
+        "of",
+        "cat",
+        "rocket",
+        "coffee",
+        "cup",
+        "person",
+        "space",
+        "orange",
+        "table",
+        "sits",
+        "near",
+        "with",
+    ]
     rng = random.Random(0)
-    text = lambda n: " ".join(rng.choice(words) for _ in range(n)) + ". "  # noqa: E731
+    text = lambda n: " ".join(rng.choice(words) for _ in range(n)) + ". "
 
     def interleaved(s, i):
         segs, imgs = [sf.TextSegment(text(30))], []
@@ -48,13 +66,28 @@ def make_shards(root: Path, n_shards: int = 2, per_shard: int = 64, px: int = 51
             imgs.append(sf.ImageRef(f"u{k}", sf.sha256_hex(d), px, px, data=d))
             segs += [sf.ImageSlot(k), sf.TextSegment(text(40))]
         key = sf.make_key("i", s, i)
-        return sf.InterleavedSample(key=key, url="u", doc_id=key, seq_index=0, num_tokens=0,
-                                    tokenizer="", segments=segs, images=imgs)
+        return sf.InterleavedSample(
+            key=key,
+            url="u",
+            doc_id=key,
+            seq_index=0,
+            num_tokens=0,
+            tokenizer="",
+            segments=segs,
+            images=imgs,
+        )
 
     def pair(s, i):
         d = rng.choice(photos)
-        return sf.PairSample(key=sf.make_key("p", s, i), url="u", caption=text(12), image=d,
-                             width=px, height=px, sha256=sf.sha256_hex(d))
+        return sf.PairSample(
+            key=sf.make_key("p", s, i),
+            url="u",
+            caption=text(12),
+            image=d,
+            width=px,
+            height=px,
+            sha256=sf.sha256_hex(d),
+        )
 
     out = {"interleaved": [], "pairs": []}
     for s in range(n_shards):
@@ -68,17 +101,34 @@ def model_config(size: str):
     """``tiny`` (flamingo's preset) or ``1b``: random-init TinyLlama-1.1B-shaped LM (bf16,
     frozen) + ViT-L/14-shaped tower, cross-attention before every 4th layer. Random weights
     cost the same FLOPs as trained ones, and nothing needs downloading."""
-    from flamingo.config import BYTE_TOKENIZER, LMConfig, VisionConfig, FlamingoConfig, get_preset
+    from flamingo.config import BYTE_TOKENIZER, FlamingoConfig, LMConfig, VisionConfig, get_preset
 
     if size == "tiny":
         return get_preset("tiny")
-    llama = {"model_type": "llama", "vocab_size": 32000, "hidden_size": 2048, "intermediate_size": 5632,
-             "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4,
-             "max_position_embeddings": 2048, "tie_word_embeddings": False}
-    vit_l = {"image_size": 224, "patch_size": 14, "width": 1024, "layers": 24, "head_width": 64, "mlp_ratio": 4.0}
-    return FlamingoConfig(vision=VisionConfig(model_name="vit-l-14-random", custom=vit_l),
-                          lm=LMConfig(config=llama, tokenizer=BYTE_TOKENIZER, dtype="bfloat16"),
-                          cross_attn_every=4)
+    llama = {
+        "model_type": "llama",
+        "vocab_size": 32000,
+        "hidden_size": 2048,
+        "intermediate_size": 5632,
+        "num_hidden_layers": 22,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 4,
+        "max_position_embeddings": 2048,
+        "tie_word_embeddings": False,
+    }
+    vit_l = {
+        "image_size": 224,
+        "patch_size": 14,
+        "width": 1024,
+        "layers": 24,
+        "head_width": 64,
+        "mlp_ratio": 4.0,
+    }
+    return FlamingoConfig(
+        vision=VisionConfig(model_name="vit-l-14-random", custom=vit_l),
+        lm=LMConfig(config=llama, tokenizer=BYTE_TOKENIZER, dtype="bfloat16"),
+        cross_attn_every=4,
+    )
 
 
 def config(args, shards: dict, out: Path, steps: int):
@@ -86,7 +136,12 @@ def config(args, shards: dict, out: Path, steps: int):
 
     cfg = get_preset("tiny")
     cfg.model.preset = f"bench-{args.size}"
-    cfg.steps, cfg.device, cfg.precision, cfg.compile = steps, args.device, args.precision, args.compile
+    cfg.steps, cfg.device, cfg.precision, cfg.compile = (
+        steps,
+        args.device,
+        args.precision,
+        args.compile,
+    )
     cfg.activation_checkpointing = args.activation_checkpointing
     cfg.data.max_tokens = args.max_tokens
     workers = args.workers
@@ -94,9 +149,16 @@ def config(args, shards: dict, out: Path, steps: int):
     cfg.log.every, cfg.log.progress, cfg.log.jsonl = steps, False, True
     cfg.data.num_workers = workers
     cfg.data.datasets = [
-        DatasetConfig(name="interleaved", paths=shards["interleaved"], kind="interleaved", weight=1.0,
-                      batch_size=args.batch),
-        DatasetConfig(name="pairs", paths=shards["pairs"], kind="pair", weight=0.2, batch_size=2 * args.batch),
+        DatasetConfig(
+            name="interleaved",
+            paths=shards["interleaved"],
+            kind="interleaved",
+            weight=1.0,
+            batch_size=args.batch,
+        ),
+        DatasetConfig(
+            name="pairs", paths=shards["pairs"], kind="pair", weight=0.2, batch_size=2 * args.batch
+        ),
     ]
     return cfg
 
@@ -110,8 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--activation-checkpointing", action="store_true")
-    ap.add_argument("--image-px", type=int, default=512, help="side of the JPEGs in the bench shards")
-    ap.add_argument("--shard-samples", type=int, default=64, help="samples per shard (2 shards per kind)")
+    ap.add_argument(
+        "--image-px", type=int, default=512, help="side of the JPEGs in the bench shards"
+    )
+    ap.add_argument(
+        "--shard-samples", type=int, default=64, help="samples per shard (2 shards per kind)"
+    )
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--workers", type=int, default=1, help="loader worker processes per dataset")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads for the model")
@@ -121,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from train.components import build_components
-    from train.loop import build_streams, train
     from train.dist import DistInfo
+    from train.loop import build_streams, train
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
     shards = make_shards(tmp / "shards", per_shard=args.shard_samples, px=args.image_px)
@@ -134,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     # 1. The loader alone; and, as its baseline, the same loader decoding JPEGs at full size.
     samples = sum(ds.batch_size for ds in cfg.data.datasets) * n_batches
 
-    def load(image_size):
+    def load(comp, image_size):
         comp.image_size = image_size
         streams = build_streams(cfg, comp, DistInfo())
         for s in streams:
@@ -144,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         return batches, samples / (time.perf_counter() - t)
 
     tower_size = comp.image_size
-    _, full_rate = load(None)
-    cached, loader_rate = load(tower_size)
+    _, full_rate = load(comp, None)
+    cached, loader_rate = load(comp, tower_size)
 
     # 2. The model alone, on the same batches already in memory.
     class Cached:
@@ -176,16 +242,26 @@ def main(argv: list[str] | None = None) -> int:
     tok, img, smp, wait = (sum(x[i] for x in steady) for i in (1, 2, 3, 4))
     from train.telemetry import count_params, step_flops
 
-    flops = sum(step_flops(count_params(fresh.model), x[1], x[2], fresh.patches_per_image) for x in steady)
-    print(f"size={args.size} device={args.device} precision={args.precision} batch={args.batch}+{2 * args.batch} "
-          f"max_tokens={args.max_tokens} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}")
-    print(f"loader samples/s : {loader_rate:9.1f}   (JPEGs decoded at reduced scale >= {tower_size}px; "
-          f"full-size decoding: {full_rate:.1f}, x{loader_rate / full_rate:.2f})")
+    flops = sum(
+        step_flops(count_params(fresh.model), x[1], x[2], fresh.patches_per_image) for x in steady
+    )
+    print(
+        f"size={args.size} device={args.device} precision={args.precision} batch={args.batch}+{2 * args.batch} "
+        f"max_tokens={args.max_tokens} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}"
+    )
+    print(
+        f"loader samples/s : {loader_rate:9.1f}   (JPEGs decoded at reduced scale >= {tower_size}px; "
+        f"full-size decoding: {full_rate:.1f}, x{loader_rate / full_rate:.2f})"
+    )
     print(f"model  samples/s : {model_rate:9.1f}   (steps on in-memory batches)")
-    print(f"ratio loader/model: {loader_rate / model_rate:6.2f}   (>1: the loader is not the bottleneck)")
-    print(f"full trainer (steps {warm + 1}..{args.steps}): tokens/s {tok / secs:.0f}  images/s {img / secs:.1f}  "
-          f"samples/s {smp / secs:.1f}  data-wait {100 * wait / secs:.1f}%  "
-          f"MFU {100 * flops / secs / res.peak_flops:.2f}% of {res.peak_flops / 1e9:.1f} GFLOP/s")
+    print(
+        f"ratio loader/model: {loader_rate / model_rate:6.2f}   (>1: the loader is not the bottleneck)"
+    )
+    print(
+        f"full trainer (steps {warm + 1}..{args.steps}): tokens/s {tok / secs:.0f}  images/s {img / secs:.1f}  "
+        f"samples/s {smp / secs:.1f}  data-wait {100 * wait / secs:.1f}%  "
+        f"MFU {100 * flops / secs / res.peak_flops:.2f}% of {res.peak_flops / 1e9:.1f} GFLOP/s"
+    )
     print(f"final loss {res.losses[-1]:.4f} (first {res.losses[0]:.4f})")
     return 0
 

@@ -10,7 +10,6 @@ from pipeline.cli import build_parser
 from train import config as C
 
 
-
 def _parser():
     p = argparse.ArgumentParser()
     C.add_override_flags(p)
@@ -18,7 +17,11 @@ def _parser():
 
 
 def test_every_field_has_a_flag():
-    flags = {a.option_strings[0] for a in _parser()._actions if a.option_strings and a.dest.startswith("override:")}
+    flags = {
+        a.option_strings[0]
+        for a in _parser()._actions
+        if a.option_strings and a.dest.startswith("override:")
+    }
     for section in ("data", "optim", "schedule", "checkpoint", "dist", "log", "model"):
         cls = type(getattr(C.TrainConfig(), section))
         for f in dataclasses.fields(cls):
@@ -28,10 +31,19 @@ def test_every_field_has_a_flag():
 
 def test_file_then_flags_override_the_preset(tmp_path):
     toml = tmp_path / "run.toml"
-    toml.write_text('steps = 7\n[optim]\nlr = 3e-4\n[[data.datasets]]\nname = "m3w"\npaths = ["a/*.tar"]\n')
-    args = _parser().parse_args(["--optim.lr=0.01", "--log.tensorboard=false", "--data.max_tokens", "32"])
+    toml.write_text(
+        'steps = 7\n[optim]\nlr = 3e-4\n[[data.datasets]]\nname = "m3w"\npaths = ["a/*.tar"]\n'
+    )
+    args = _parser().parse_args(
+        ["--optim.lr=0.01", "--log.tensorboard=false", "--data.max_tokens", "32"]
+    )
     cfg = C.resolve("tiny", str(toml), args)
-    assert cfg.steps == 7 and cfg.optim.lr == 0.01 and cfg.log.tensorboard is False and cfg.data.max_tokens == 32
+    assert (
+        cfg.steps == 7
+        and cfg.optim.lr == 0.01
+        and cfg.log.tensorboard is False
+        and cfg.data.max_tokens == 32
+    )
     assert cfg.data.datasets[0].name == "m3w" and cfg.data.datasets[0].weight == 1.0
     assert cfg.optim.weight_decay == C.get_preset("tiny").optim.weight_decay
 
@@ -39,7 +51,9 @@ def test_file_then_flags_override_the_preset(tmp_path):
 def test_dataset_list_flag_takes_json():
     ds = [{"name": "p", "paths": ["x.tar"], "kind": "pair", "weight": 0.2, "batch_size": 16}]
     cfg = C.resolve("tiny", None, _parser().parse_args([f"--data.datasets={json.dumps(ds)}"]))
-    assert cfg.data.datasets == [C.DatasetConfig(name="p", paths=["x.tar"], kind="pair", weight=0.2, batch_size=16)]
+    assert cfg.data.datasets == [
+        C.DatasetConfig(name="p", paths=["x.tar"], kind="pair", weight=0.2, batch_size=16)
+    ]
 
 
 def test_mistakes_are_refused(tmp_path):

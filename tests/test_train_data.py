@@ -1,18 +1,30 @@
 """The trainer's data functions, each on a tiny shard: decode, attach, window, tokenise, collate, stream."""
 
-import io
 import logging
 import random
-import tarfile
 
 import pytest
 import torch
+from train_helpers import (
+    EOC,
+    EOS,
+    IMAGE,
+    PAD,
+    TOKEN_IDS,
+    VOCAB,
+    byte_encode,
+    interleaved_sample,
+    make_labels,
+    photos,
+    transform,
+    write_img2dataset_shard,
+    write_shards,
+    write_tar,
+)
 
 from pipeline import shardformat as sf
 from train import collate as C
 from train.data import BatchStream, SampleBuilder, ShardStream, expand_paths
-from train_helpers import (EOC, EOS, IMAGE, PAD, VOCAB, TOKEN_IDS, byte_encode, interleaved_sample,
-                           make_labels, photos, transform, write_img2dataset_shard, write_shards, write_tar)
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +34,19 @@ def shards(tmp_path_factory):
 
 
 def stream(paths, kind, batch_size=2, **kw):
-    builder = SampleBuilder(kind=kind, vocab=VOCAB, transform=transform, max_tokens=kw.pop("max_tokens", 64))
-    return ShardStream(urls=paths, builder=builder, make_labels=make_labels, label_ids=TOKEN_IDS,
-                       batch_size=batch_size, shuffle_buffer=8, shuffle_initial=2, **kw)
+    builder = SampleBuilder(
+        kind=kind, vocab=VOCAB, transform=transform, max_tokens=kw.pop("max_tokens", 64)
+    )
+    return ShardStream(
+        urls=paths,
+        builder=builder,
+        make_labels=make_labels,
+        label_ids=TOKEN_IDS,
+        batch_size=batch_size,
+        shuffle_buffer=8,
+        shuffle_initial=2,
+        **kw,
+    )
 
 
 def test_attach_previous_moves_each_image_before_the_text_it_follows():
@@ -52,8 +74,9 @@ def test_window_keeps_an_image_and_at_most_max_images():
 def test_interleaved_example_pairs_tokens_with_their_images():
     pics = photos()
     sample = interleaved_sample(("k",), random.Random(0), pics, 3)
-    ex = C.interleaved_example(sample, VOCAB, transform, max_tokens=256, max_images=5, attach="next",
-                               rng=random.Random(0))
+    ex = C.interleaved_example(
+        sample, VOCAB, transform, max_tokens=256, max_images=5, attach="next", rng=random.Random(0)
+    )
     assert ex.input_ids.count(IMAGE) == len(ex.images) == 3
     assert ex.input_ids[-1] == EOS and ex.input_ids.count(EOC) == 3
     assert ex.images[0].shape == (3, 8, 8)
@@ -62,15 +85,18 @@ def test_interleaved_example_pairs_tokens_with_their_images():
 
 def test_long_interleaved_sequence_takes_a_window_with_matching_images():
     sample = interleaved_sample(("k",), random.Random(1), photos(), 5, words=20)
-    ex = C.interleaved_example(sample, VOCAB, transform, max_tokens=64, max_images=5, attach="next",
-                               rng=random.Random(3))
+    ex = C.interleaved_example(
+        sample, VOCAB, transform, max_tokens=64, max_images=5, attach="next", rng=random.Random(3)
+    )
     assert len(ex.input_ids) <= 64
     assert ex.input_ids.count(IMAGE) == len(ex.images) >= 1
 
 
 def test_pair_layout():
     pics = photos(1)
-    sample = sf.PairSample(key="k", url="", caption="a cat ", image=pics[0], width=24, height=24, sha256="")
+    sample = sf.PairSample(
+        key="k", url="", caption="a cat ", image=pics[0], width=24, height=24, sha256=""
+    )
     ex = C.pair_example(sample, VOCAB, transform, max_tokens=64)
     assert ex.input_ids == [IMAGE] + byte_encode("a cat") + [EOC, EOS]
     assert len(ex.images) == 1
@@ -78,7 +104,9 @@ def test_pair_layout():
 
 def test_collate_pads_and_masks():
     a = C.Example([IMAGE, 10, 11, EOC, EOS], [torch.ones(3, 8, 8)])
-    b = C.Example([9, IMAGE, 12, EOC, IMAGE, 13, EOC], [torch.ones(3, 8, 8), 2 * torch.ones(3, 8, 8)])
+    b = C.Example(
+        [9, IMAGE, 12, EOC, IMAGE, 13, EOC], [torch.ones(3, 8, 8), 2 * torch.ones(3, 8, 8)]
+    )
     batch = C.collate([a, b], VOCAB, make_labels, TOKEN_IDS)
     assert batch["input_ids"].shape == (2, 7) and batch["images"].shape == (2, 2, 1, 3, 8, 8)
     assert batch["input_ids"][0, 5:].tolist() == [PAD, PAD]
@@ -139,18 +167,24 @@ def test_stream_resumes_at_its_position(shards, workers):
     again.load_state(state)
     for want, got in zip(tail, _take(again, 3)):
         assert all(torch.equal(want[k], got[k]) for k in ("input_ids", "images", "labels"))
-    assert not torch.equal(head[0]["input_ids"], tail[0]["input_ids"]) or head[0]["input_ids"].shape != tail[0]["input_ids"].shape
+    assert (
+        not torch.equal(head[0]["input_ids"], tail[0]["input_ids"])
+        or head[0]["input_ids"].shape != tail[0]["input_ids"].shape
+    )
 
 
 def test_ranks_see_different_streams(shards):
     a = next(BatchStream("i", stream(shards["interleaved"], "interleaved", rank=0, world_size=2)))
     b = next(BatchStream("i", stream(shards["interleaved"], "interleaved", rank=1, world_size=2)))
-    assert a["input_ids"].shape != b["input_ids"].shape or not torch.equal(a["input_ids"], b["input_ids"])
+    assert a["input_ids"].shape != b["input_ids"].shape or not torch.equal(
+        a["input_ids"], b["input_ids"]
+    )
 
 
 def test_jpeg_draft_decoding_keeps_at_least_the_asked_size():
-    from PIL import Image
     import io as _io
+
+    from PIL import Image
     from skimage import data
 
     buf = _io.BytesIO()

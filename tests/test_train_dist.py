@@ -2,6 +2,7 @@
 rank makes every rank skip the step (no hang); too many skips stop training clearly."""
 
 import json
+import math
 import os
 import socket
 from pathlib import Path
@@ -9,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
+from train_helpers import IMAGE, stand_in_components, tiny_config
 
 from train.loop import TrainingStopped, train
-from train_helpers import IMAGE, stand_in_components, tiny_config
 
 GLOBAL_BATCH, STEPS = 4, 6
 
@@ -27,14 +28,19 @@ class FixedStream:
         for _ in range(STEPS):
             ids = torch.randint(4, 200, (GLOBAL_BATCH, 16), generator=g)
             ids[:, 0] = IMAGE
-            self.batches.append({"input_ids": ids, "labels": torch.where(ids == IMAGE, -100, ids),
-                                 "attention_mask": torch.ones_like(ids),
-                                 "images": torch.rand(GLOBAL_BATCH, 1, 1, 3, 8, 8, generator=g)})
+            self.batches.append(
+                {
+                    "input_ids": ids,
+                    "labels": torch.where(ids == IMAGE, -100, ids),
+                    "attention_mask": torch.ones_like(ids),
+                    "images": torch.rand(GLOBAL_BATCH, 1, 1, 3, 8, 8, generator=g),
+                }
+            )
 
     def __next__(self):
         b = {k: v.clone() for k, v in self.batches[self.i % STEPS].items()}
         per = GLOBAL_BATCH // self.world
-        b = {k: v[self.rank * per:(self.rank + 1) * per] for k, v in b.items()}
+        b = {k: v[self.rank * per : (self.rank + 1) * per] for k, v in b.items()}
         if self.i in self.nan_at:
             b["images"][:] = float("nan")
         self.i += 1
@@ -60,8 +66,13 @@ def _config(tmp, strategy="ddp", **kw):
 
 
 def _worker(rank, world, port, tmp, strategy, nan_rank, nan_at, max_skips):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
     torch.set_num_threads(1)
     cfg = _config(tmp, strategy, max_consecutive_skips=max_skips)
     stream = FixedStream("interleaved", rank, world, nan_at if rank == nan_rank else ())
@@ -83,13 +94,21 @@ def _free_port():
 
 
 def run_two(tmp, strategy="ddp", nan_rank=-1, nan_at=(), max_skips=10):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp), strategy, nan_rank, list(nan_at), max_skips), nprocs=2)
+    mp.spawn(
+        _worker,
+        args=(2, _free_port(), str(tmp), strategy, nan_rank, list(nan_at), max_skips),
+        nprocs=2,
+    )
     return [json.loads(Path(tmp, f"rank{r}.json").read_text()) for r in range(2)]
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_ranks_match_one_process(tmp_path, strategy):
-    single = train(_config(tmp_path / "single"), stand_in_components(), streams=[FixedStream("interleaved", 0, 1)])
+    single = train(
+        _config(tmp_path / "single"),
+        stand_in_components(),
+        streams=[FixedStream("interleaved", 0, 1)],
+    )
     ranks = run_two(tmp_path, strategy)
     for r in ranks:
         assert r["losses"] == pytest.approx(single.losses, rel=1e-5, abs=1e-6)
@@ -100,7 +119,9 @@ def test_nan_on_one_rank_skips_everywhere(tmp_path):
     assert [r["skipped"] for r in ranks] == [1, 1]
     a, b = ranks[0]["losses"], ranks[1]["losses"]
     assert a[2] != a[2] and b[2] != b[2]  # the all-reduced loss of step 2 is NaN on both ranks
-    assert a[:2] + a[3:] == b[:2] + b[3:] and all(x == x for x in a[3:])  # went on, finite, in step
+    assert a[:2] + a[3:] == b[:2] + b[3:] and all(
+        math.isfinite(x) for x in a[3:]
+    )  # went on, finite, in step
 
 
 def test_consecutive_skips_stop_every_rank(tmp_path):
@@ -111,19 +132,36 @@ def test_consecutive_skips_stop_every_rank(tmp_path):
 def test_single_process_nan_skip_keeps_weights(tmp_path):
     comp = stand_in_components()
     before = {n: p.detach().clone() for n, p in comp.model.named_parameters()}
-    res = train(_config(tmp_path, steps=1), comp, streams=[FixedStream("interleaved", 0, 1, nan_at=[0])])
+    res = train(
+        _config(tmp_path, steps=1), comp, streams=[FixedStream("interleaved", 0, 1, nan_at=[0])]
+    )
     assert res.skipped_steps == 1
     assert all(torch.equal(before[n], p) for n, p in comp.model.named_parameters())
 
 
 def _resume_worker(rank, world, port, tmp, strategy):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
     torch.set_num_threads(1)
     try:
-        run = lambda d, steps, resume: train(  # noqa: E731
-            _config(Path(tmp, d), strategy, steps=steps, checkpoint__every=3, checkpoint__resume=resume),
-            stand_in_components(), streams=[FixedStream("interleaved", rank, world)]).losses
+        run = lambda d, steps, resume: (
+            train(
+                _config(
+                    Path(tmp, d),
+                    strategy,
+                    steps=steps,
+                    checkpoint__every=3,
+                    checkpoint__resume=resume,
+                ),
+                stand_in_components(),
+                streams=[FixedStream("interleaved", rank, world)],
+            ).losses
+        )
         full = run("a", STEPS, False)
         first = run("b", 3, False)
         second = run("b", STEPS, True)

@@ -1,14 +1,13 @@
 """The mixture step's gradient is Σ_micro Σ_d w_d ∇loss_d / grad_accum, computed by hand here."""
 
-import itertools
+from types import SimpleNamespace
 
 import torch
 from torch import nn
-from types import SimpleNamespace
 
-from train.mixture import Source, accumulate
 from train import optim as topt
 from train.config import ScheduleConfig
+from train.mixture import Source, accumulate
 
 
 class Linear(nn.Module):
@@ -27,8 +26,12 @@ def batches(seed):
     g = torch.Generator().manual_seed(seed)
     while True:
         x = torch.randint(0, 5, (4, 3), generator=g)
-        yield {"input_ids": x, "labels": torch.randint(0, 5, (4,), generator=g), "images": None,
-               "attention_mask": torch.ones(4, 3, dtype=torch.long)}
+        yield {
+            "input_ids": x,
+            "labels": torch.randint(0, 5, (4,), generator=g),
+            "images": None,
+            "attention_mask": torch.ones(4, 3, dtype=torch.long),
+        }
 
 
 def test_weighted_accumulated_gradient_matches_hand_sum():
@@ -47,7 +50,7 @@ def test_weighted_accumulated_gradient_matches_hand_sum():
             x, y = b["input_ids"].float(), b["labels"].float()
             r = x @ model.w.detach() - y
             want += w * (2 * x.T @ r / len(y)) / accum
-            losses[n] += float((r ** 2).mean()) / accum
+            losses[n] += float((r**2).mean()) / accum
     torch.testing.assert_close(model.w.grad, want)
     for n in weights:
         assert abs(stats.losses[n] - losses[n]) < 1e-5

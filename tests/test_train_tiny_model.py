@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from train_helpers import tiny_config, write_shards
 
 from train.components import build_components
 from train.loop import train
-from train_helpers import tiny_config, write_shards
 
 pytest.importorskip("flamingo.factory")
 
@@ -34,11 +34,21 @@ def test_tiny_preset_ten_plus_ten_equals_twenty(tmp_path, shards):
 def test_real_tokenizer_layout(shards):
     comp = build_components("tiny")
     ids = comp.model.token_ids
-    from train.data import SampleBuilder, ShardStream, BatchStream
+    from train.data import BatchStream, SampleBuilder, ShardStream
 
     builder = SampleBuilder(kind="pair", vocab=comp.vocab, transform=comp.transform, max_tokens=64)
-    stream = BatchStream("p", ShardStream(urls=shards["pairs"], builder=builder, make_labels=comp.make_labels,
-                                          label_ids=ids, batch_size=2, shuffle_buffer=4, shuffle_initial=1))
+    stream = BatchStream(
+        "p",
+        ShardStream(
+            urls=shards["pairs"],
+            builder=builder,
+            make_labels=comp.make_labels,
+            label_ids=ids,
+            batch_size=2,
+            shuffle_buffer=4,
+            shuffle_initial=1,
+        ),
+    )
     batch = next(stream)
     row = batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist()
     assert row[0] == ids.image and row[-2:] == [ids.end_of_chunk, ids.eos]

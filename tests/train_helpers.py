@@ -25,7 +25,23 @@ from train.components import Components
 torch.set_num_threads(1)
 
 PAD, EOS, IMAGE, EOC = 0, 1, 2, 3
-WORDS = "the a cat sat on mat dog ran far bird sang red blue sky sea".split()
+WORDS = [
+    "the",
+    "a",
+    "cat",
+    "sat",
+    "on",
+    "mat",
+    "dog",
+    "ran",
+    "far",
+    "bird",
+    "sang",
+    "red",
+    "blue",
+    "sky",
+    "sea",
+]
 
 
 def byte_encode(text: str) -> list[int]:
@@ -64,21 +80,42 @@ def _text(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n)) + ". "
 
 
-def interleaved_sample(key_parts, rng: random.Random, pics: list[bytes], n_images: int, words: int = 6) -> sf.InterleavedSample:
+def interleaved_sample(
+    key_parts, rng: random.Random, pics: list[bytes], n_images: int, words: int = 6
+) -> sf.InterleavedSample:
     segments, images = [sf.TextSegment(_text(rng, words))], []
     for i in range(n_images):
         data = rng.choice(pics)
-        images.append(sf.ImageRef(url=f"http://x/{i}.jpg", sha256=sf.sha256_hex(data), width=24, height=24, data=data))
+        images.append(
+            sf.ImageRef(
+                url=f"http://x/{i}.jpg", sha256=sf.sha256_hex(data), width=24, height=24, data=data
+            )
+        )
         segments += [sf.ImageSlot(i), sf.TextSegment(_text(rng, words))]
     key = sf.make_key(*key_parts)
-    return sf.InterleavedSample(key=key, url="http://x/doc", doc_id=key, seq_index=0, num_tokens=40,
-                                tokenizer="bytes", segments=segments, images=images)
+    return sf.InterleavedSample(
+        key=key,
+        url="http://x/doc",
+        doc_id=key,
+        seq_index=0,
+        num_tokens=40,
+        tokenizer="bytes",
+        segments=segments,
+        images=images,
+    )
 
 
 def pair_sample(key_parts, rng: random.Random, pics: list[bytes]) -> sf.PairSample:
     data = rng.choice(pics)
-    return sf.PairSample(key=sf.make_key(*key_parts), url="http://x/p.jpg", caption=_text(rng, 4),
-                         image=data, width=24, height=24, sha256=sf.sha256_hex(data))
+    return sf.PairSample(
+        key=sf.make_key(*key_parts),
+        url="http://x/p.jpg",
+        caption=_text(rng, 4),
+        image=data,
+        width=24,
+        height=24,
+        sha256=sf.sha256_hex(data),
+    )
 
 
 def write_tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
@@ -90,7 +127,9 @@ def write_tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
     return path
 
 
-def write_shards(root: Path, kind: str, n_shards: int = 2, per_shard: int = 8, seed: int = 0) -> list[str]:
+def write_shards(
+    root: Path, kind: str, n_shards: int = 2, per_shard: int = 8, seed: int = 0
+) -> list[str]:
     rng, pics = random.Random(seed), photos()
     root.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -98,8 +137,11 @@ def write_shards(root: Path, kind: str, n_shards: int = 2, per_shard: int = 8, s
         members = []
         for i in range(per_shard):
             parts = (kind, s, i)
-            sample = (interleaved_sample(parts, rng, pics, 1 + i % 3) if kind == "interleaved"
-                      else pair_sample(parts, rng, pics))
+            sample = (
+                interleaved_sample(parts, rng, pics, 1 + i % 3)
+                if kind == "interleaved"
+                else pair_sample(parts, rng, pics)
+            )
             members += sf.encode(sample)
         paths.append(str(write_tar(root / f"{kind}-{s:05d}.tar", members)))
     return paths
@@ -110,11 +152,24 @@ def write_img2dataset_shard(path: Path, n: int = 4) -> Path:
     pics, members = photos(), []
     for i in range(n):
         key = f"{i:09d}"
-        meta = {"url": f"http://x/{i}.jpg", "caption": f"photo number {i}", "key": key, "status": "success",
-                "error_message": None, "width": 24, "height": 24, "original_width": 512, "original_height": 512,
-                "exif": "{}", "sha256": sf.sha256_hex(pics[i % 3])}
-        members += [(f"{key}.jpg", pics[i % 3]), (f"{key}.txt", f"photo number {i}".encode()),
-                    (f"{key}.json", json.dumps(meta).encode())]
+        meta = {
+            "url": f"http://x/{i}.jpg",
+            "caption": f"photo number {i}",
+            "key": key,
+            "status": "success",
+            "error_message": None,
+            "width": 24,
+            "height": 24,
+            "original_width": 512,
+            "original_height": 512,
+            "exif": "{}",
+            "sha256": sf.sha256_hex(pics[i % 3]),
+        }
+        members += [
+            (f"{key}.jpg", pics[i % 3]),
+            (f"{key}.txt", f"photo number {i}".encode()),
+            (f"{key}.json", json.dumps(meta).encode()),
+        ]
     return write_tar(path, members)
 
 
@@ -147,7 +202,9 @@ class StandInFlamingo(nn.Module):
         logits = self.head(torch.tanh(h))
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100)
+            loss = F.cross_entropy(
+                logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100
+            )
         return SimpleNamespace(loss=loss, logits=logits)
 
 
@@ -161,7 +218,13 @@ def tiny_config(tmp: Path, shards: dict[str, list[str]], **overrides):
 
     cfg = get_preset("tiny")
     cfg.data.datasets = [
-        DatasetConfig(name="interleaved", paths=shards["interleaved"], kind="interleaved", weight=1.0, batch_size=2),
+        DatasetConfig(
+            name="interleaved",
+            paths=shards["interleaved"],
+            kind="interleaved",
+            weight=1.0,
+            batch_size=2,
+        ),
         DatasetConfig(name="pairs", paths=shards["pairs"], kind="pair", weight=0.2, batch_size=4),
     ]
     cfg.checkpoint.dir = str(tmp / "ckpt")

@@ -121,7 +121,9 @@ def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
     name, pos, has_gauss, cached = meta["numpy"]
-    np.random.set_state((name, tensors["numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, cached))
+    np.random.set_state(
+        (name, tensors["numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, cached)
+    )
     version, internal, gauss = meta["python"]
     random.setstate((version, tuple(internal), gauss))
 
@@ -211,7 +213,9 @@ def load(
     trainer = json.loads((path / "trainer.json").read_text())
     world = json.loads((path / MARKER).read_text())["world_size"]
     if world != info.world_size:
-        raise ValueError(f"{path} was saved by {world} ranks; exact resume needs {world}, not {info.world_size}")
+        raise ValueError(
+            f"{path} was saved by {world} ranks; exact resume needs {world}, not {info.world_size}"
+        )
     weights = load_file(path / "model.safetensors")
     set_model_state_dict(model, weights, options=_full_options(strict=False))
     osd = _optimizer_from_parts(load_file(path / "optimizer.safetensors"), trainer.pop("optimizer"))

@@ -23,7 +23,9 @@ class Components:
     make_labels: Callable  # (input_ids, label_ids) -> labels
     label_ids: object  # what make_labels takes as its second argument (flamingo.tokens.TokenIds)
     patches_per_image: int = 1  # for the MFU estimate
-    image_size: int | None = None  # the vision tower's input side (lets the loader decode JPEGs smaller)
+    image_size: int | None = (
+        None  # the vision tower's input side (lets the loader decode JPEGs smaller)
+    )
 
 
 def _encoder(tokenizer) -> Callable[[str], list[int]]:
@@ -50,9 +52,15 @@ def build_components(preset) -> Components:
     model, tokenizer, transform = build_flamingo(config)
     ids = model.token_ids
     vocab = Vocab(
-        encode=_encoder(tokenizer), image=ids.image, end_of_chunk=ids.end_of_chunk, pad=ids.pad, eos=ids.eos
+        encode=_encoder(tokenizer),
+        image=ids.image,
+        end_of_chunk=ids.end_of_chunk,
+        pad=ids.pad,
+        eos=ids.eos,
     )
-    return Components(model, vocab, transform, make_labels, ids, _patches(model), _image_size(model))
+    return Components(
+        model, vocab, transform, make_labels, ids, _patches(model), _image_size(model)
+    )
 
 
 def _patches(model: nn.Module) -> int:

@@ -114,7 +114,9 @@ class TrainConfig:
             raise ValueError("data.datasets is empty: give at least one dataset")
         for ds in self.data.datasets:
             if ds.kind not in KINDS:
-                raise ValueError(f"dataset {ds.name!r}: kind must be one of {KINDS}, got {ds.kind!r}")
+                raise ValueError(
+                    f"dataset {ds.name!r}: kind must be one of {KINDS}, got {ds.kind!r}"
+                )
             if ds.batch_size < 1 or not ds.paths:
                 raise ValueError(f"dataset {ds.name!r} needs paths and a batch_size >= 1")
         if self.precision not in ("bf16", "fp32"):
@@ -130,7 +132,9 @@ class TrainConfig:
 def _paper_mixture(interleaved: list[str], pairs: list[str], bs: int) -> list[DatasetConfig]:
     # Flamingo: M3W weight 1.0, each pair dataset 0.2; pair batches twice the interleaved one.
     return [
-        DatasetConfig(name="interleaved", paths=interleaved, kind="interleaved", weight=1.0, batch_size=bs),
+        DatasetConfig(
+            name="interleaved", paths=interleaved, kind="interleaved", weight=1.0, batch_size=bs
+        ),
         DatasetConfig(name="pairs", paths=pairs, kind="pair", weight=0.2, batch_size=2 * bs),
     ]
 
@@ -200,7 +204,9 @@ def merge(cfg: TrainConfig, data: dict[str, Any]) -> TrainConfig:
 
 def _deep_update(base: dict, new: dict) -> dict:
     for k, v in new.items():
-        base[k] = _deep_update(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+        base[k] = (
+            _deep_update(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+        )
     return base
 
 
@@ -231,7 +237,7 @@ def _coerce(tp: Any, value: Any) -> Any:
     if tp is float and isinstance(value, int):
         return float(value)
     if not isinstance(value, tp):
-        raise ValueError(f"expected {tp.__name__}, got {value!r}")
+        raise TypeError(f"expected {tp.__name__}, got {value!r}")
     return value
 
 
@@ -269,7 +275,9 @@ def add_override_flags(parser: argparse.ArgumentParser) -> None:
             conv, hint = json.loads, "JSON list"
         else:
             conv, hint = (lambda s, t=tp: _parse_scalar(t, s)), tp.__name__
-        group.add_argument(f"--{path}", dest=f"override:{path}", type=conv, default=None, metavar=hint)
+        group.add_argument(
+            f"--{path}", dest=f"override:{path}", type=conv, default=None, metavar=hint
+        )
 
 
 def apply_overrides(cfg: TrainConfig, args: argparse.Namespace) -> TrainConfig:

@@ -74,13 +74,26 @@ class SampleBuilder:
 
     def __call__(self, sample: sf.Sample, rng: random.Random) -> Example:
         if sample.kind != self.kind:
-            raise SampleError("unexpected_kind", f"{sample.key}: a {sample.kind} sample in a {self.kind} dataset")
+            raise SampleError(
+                "unexpected_kind", f"{sample.key}: a {sample.kind} sample in a {self.kind} dataset"
+            )
         if isinstance(sample, sf.PairSample):
-            return pair_example(sample, self.vocab, self.transform, max_tokens=self.max_tokens,
-                                min_size=self.image_size)
+            return pair_example(
+                sample,
+                self.vocab,
+                self.transform,
+                max_tokens=self.max_tokens,
+                min_size=self.image_size,
+            )
         return interleaved_example(
-            sample, self.vocab, self.transform, max_tokens=self.max_tokens,
-            max_images=self.max_images, attach=self.attach, rng=rng, min_size=self.image_size,
+            sample,
+            self.vocab,
+            self.transform,
+            max_tokens=self.max_tokens,
+            max_images=self.max_images,
+            attach=self.attach,
+            rng=rng,
+            min_size=self.image_size,
         )
 
 
@@ -105,7 +118,9 @@ class ShardStream(IterableDataset):
 
     def _raw(self, worker: int) -> Iterator[sf.RawSample]:
         base = stream_seed(self.seed, self.rank, worker)
-        shards = wds.ResampledShards(self.urls, seed=base, worker_seed=lambda: 0, deterministic=True)
+        shards = wds.ResampledShards(
+            self.urls, seed=base, worker_seed=lambda: 0, deterministic=True
+        )
         for item in shards:
             with sf.open_shard(item["url"]) as f:
                 yield from sf.iter_raw(f, item["url"])
@@ -157,8 +172,14 @@ class ShardStream(IterableDataset):
 class BatchStream:
     """The trainer's view of one dataset: next batch, position, drop counts."""
 
-    def __init__(self, name: str, dataset: ShardStream, num_workers: int = 0, prefetch_factor: int = 2,
-                 pin_memory: bool = False):
+    def __init__(
+        self,
+        name: str,
+        dataset: ShardStream,
+        num_workers: int = 0,
+        prefetch_factor: int = 2,
+        pin_memory: bool = False,
+    ):
         self.name = name
         self.pin_memory = pin_memory  # page-locked batches copy to a GPU asynchronously
         self.dataset = dataset
@@ -171,9 +192,18 @@ class BatchStream:
 
     def __next__(self) -> dict[str, torch.Tensor]:
         if self._it is None:
-            kw = {"prefetch_factor": self.prefetch_factor, "persistent_workers": False} if self.num_workers else {}
-            loader = DataLoader(self.dataset, batch_size=None, num_workers=self.num_workers,
-                                pin_memory=self.pin_memory, **kw)
+            kw = (
+                {"prefetch_factor": self.prefetch_factor, "persistent_workers": False}
+                if self.num_workers
+                else {}
+            )
+            loader = DataLoader(
+                self.dataset,
+                batch_size=None,
+                num_workers=self.num_workers,
+                pin_memory=self.pin_memory,
+                **kw,
+            )
             self._it = iter(loader)
         batch = next(self._it)
         self.consumed += 1

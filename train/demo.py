@@ -35,7 +35,9 @@ def _few_shot(pair_paths: list[str], shots: int) -> list[sf.PairSample]:
     return found
 
 
-def run_demo(shard_dirs: dict[str, list[str]], out_dir: str, steps: int = 30, shots: int = 2) -> dict:
+def run_demo(
+    shard_dirs: dict[str, list[str]], out_dir: str, steps: int = 30, shots: int = 2
+) -> dict:
     """``shard_dirs``: dataset kind (``interleaved``, ``pairs``) -> shard directories or tar paths.
 
     Returns ``{"losses": [...], "caption": str, "prompt_captions": [...], "model_dir": str}``.
@@ -51,9 +53,13 @@ def run_demo(shard_dirs: dict[str, list[str]], out_dir: str, steps: int = 30, sh
     cfg.steps = steps
     cfg.checkpoint.dir = str(Path(out_dir) / "checkpoints")
     cfg.data.datasets = [
-        DatasetConfig(name=name, paths=_tar_paths(paths), kind=_KINDS[name],
-                      weight=1.0 if _KINDS[name] == "interleaved" else 0.2,
-                      batch_size=2 if _KINDS[name] == "interleaved" else 4)
+        DatasetConfig(
+            name=name,
+            paths=_tar_paths(paths),
+            kind=_KINDS[name],
+            weight=1.0 if _KINDS[name] == "interleaved" else 0.2,
+            batch_size=2 if _KINDS[name] == "interleaved" else 4,
+        )
         for name, paths in shard_dirs.items()
     ]
     comp = build_components(cfg.model.preset)
@@ -64,9 +70,17 @@ def run_demo(shard_dirs: dict[str, list[str]], out_dir: str, steps: int = 30, sh
 
     pairs = next((d.paths for d in cfg.data.datasets if d.kind == "pair"), None)
     if not pairs:
-        return {"losses": result.losses, "caption": None, "prompt_captions": [], "model_dir": str(model_dir)}
+        return {
+            "losses": result.losses,
+            "caption": None,
+            "prompt_captions": [],
+            "model_dir": str(model_dir),
+        }
     *examples, query = _few_shot(pairs, shots)
-    prompt = "".join(f"{sf.IMAGE_TOKEN}{e.caption.strip()}{sf.END_OF_CHUNK_TOKEN}" for e in examples) + sf.IMAGE_TOKEN
+    prompt = (
+        "".join(f"{sf.IMAGE_TOKEN}{e.caption.strip()}{sf.END_OF_CHUNK_TOKEN}" for e in examples)
+        + sf.IMAGE_TOKEN
+    )
     ids = comp.vocab
     from train.collate import encode_layout
 
@@ -75,7 +89,18 @@ def run_demo(shard_dirs: dict[str, list[str]], out_dir: str, steps: int = 30, sh
     images = images[None, :, None]  # (B=1, T_img, F=1, C, H, W)
     out = reloaded.generate(input_ids, images, max_new_tokens=20, num_beams=1)
     tokenizer = comp.vocab.encode.tokenizer
-    caption = tokenizer.decode(out[0, input_ids.shape[1]:], skip_special_tokens=True).strip()
-    log.info("demo: loss %.3f -> %.3f; caption for %s: %r", result.losses[0], result.losses[-1], query.key, caption)
-    return {"losses": result.losses, "caption": caption, "prompt_captions": [e.caption for e in examples],
-            "true_caption": query.caption, "model_dir": str(model_dir)}
+    caption = tokenizer.decode(out[0, input_ids.shape[1] :], skip_special_tokens=True).strip()
+    log.info(
+        "demo: loss %.3f -> %.3f; caption for %s: %r",
+        result.losses[0],
+        result.losses[-1],
+        query.key,
+        caption,
+    )
+    return {
+        "losses": result.losses,
+        "caption": caption,
+        "prompt_captions": [e.caption for e in examples],
+        "true_caption": query.caption,
+        "model_dir": str(model_dir),
+    }

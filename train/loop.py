@@ -37,7 +37,9 @@ class TrainingStopped(RuntimeError):
 
 @dataclass
 class RunResult:
-    losses: list[float] = field(default_factory=list)  # weighted total per step, averaged over ranks
+    losses: list[float] = field(
+        default_factory=list
+    )  # weighted total per step, averaged over ranks
     dataset_losses: list[dict[str, float]] = field(default_factory=list)
     skipped_steps: int = 0
     last_step: int = 0
@@ -53,17 +55,35 @@ def build_streams(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> l
     streams = []
     for ds in cfg.data.datasets:
         builder = SampleBuilder(
-            kind=ds.kind, vocab=comp.vocab, transform=comp.transform, max_tokens=cfg.data.max_tokens,
-            max_images=cfg.data.max_images, attach=cfg.data.image_attach, image_size=comp.image_size,
+            kind=ds.kind,
+            vocab=comp.vocab,
+            transform=comp.transform,
+            max_tokens=cfg.data.max_tokens,
+            max_images=cfg.data.max_images,
+            attach=cfg.data.image_attach,
+            image_size=comp.image_size,
         )
         dataset = ShardStream(
-            urls=expand_paths(ds.paths), builder=builder, make_labels=comp.make_labels,
-            label_ids=comp.label_ids, batch_size=ds.batch_size, seed=hash_name(cfg.data.seed, ds.name),
-            rank=info.rank, world_size=info.world_size, shuffle_buffer=cfg.data.shuffle_buffer,
+            urls=expand_paths(ds.paths),
+            builder=builder,
+            make_labels=comp.make_labels,
+            label_ids=comp.label_ids,
+            batch_size=ds.batch_size,
+            seed=hash_name(cfg.data.seed, ds.name),
+            rank=info.rank,
+            world_size=info.world_size,
+            shuffle_buffer=cfg.data.shuffle_buffer,
             shuffle_initial=cfg.data.shuffle_initial,
         )
-        streams.append(BatchStream(ds.name, dataset, cfg.data.num_workers, cfg.data.prefetch_factor,
-                                   pin_memory=info.device.type == "cuda"))
+        streams.append(
+            BatchStream(
+                ds.name,
+                dataset,
+                cfg.data.num_workers,
+                cfg.data.prefetch_factor,
+                pin_memory=info.device.type == "cuda",
+            )
+        )
     return streams
 
 
@@ -79,16 +99,24 @@ def _prepare_model(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> 
         if hasattr(model, "enable_gradient_checkpointing"):
             model.enable_gradient_checkpointing()
         else:
-            log.warning("activation_checkpointing asked for, but the model offers no enable_gradient_checkpointing()")
+            log.warning(
+                "activation_checkpointing asked for, but the model offers no enable_gradient_checkpointing()"
+            )
     if cfg.compile:
         model.compile()
     return tdist.wrap(model, info, cfg.dist.strategy)
 
 
-def _reduce(stats: StepStats, grad_norm: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, bool, list[float]]:
+def _reduce(
+    stats: StepStats, grad_norm: torch.Tensor, device: torch.device
+) -> tuple[torch.Tensor, bool, list[float]]:
     """One all-reduce for losses, counts and the non-finite flag; losses averaged over ranks."""
     bad = 0.0 if stats.finite_loss and bool(torch.isfinite(grad_norm)) else 1.0
-    vec = torch.tensor([*stats.losses.values(), bad, stats.tokens, stats.images, stats.samples], dtype=torch.float64, device=device)
+    vec = torch.tensor(
+        [*stats.losses.values(), bad, stats.tokens, stats.images, stats.samples],
+        dtype=torch.float64,
+        device=device,
+    )
     world = 1
     if dist.is_initialized():
         dist.all_reduce(vec)
@@ -99,95 +127,165 @@ def _reduce(stats: StepStats, grad_norm: torch.Tensor, device: torch.device) -> 
     return vec[n + 1 :], bool(vec[n] == 0), losses
 
 
-def train(cfg: TrainConfig, components: Components | None = None, streams: list | None = None) -> RunResult:
-    """Run (or resume) training. ``streams`` replaces the shard streams (tests, benchmarks):
-    objects with ``name``, ``__next__``, ``state()``, ``load_state()``, ``dropped_total()``."""
-    cfg.validate()
+@dataclass
+class _Run:
+    """Everything one run holds between steps; the methods are the loop's phases."""
+
+    cfg: TrainConfig
+    info: tdist.DistInfo
+    comp: Components
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    streams: list
+    result: RunResult = field(default_factory=RunResult)
+    start: int = 0
+    consecutive: int = 0
+
+    def resume(self) -> None:
+        found = ckpt.latest(self.cfg.checkpoint.dir) if self.cfg.checkpoint.resume else None
+        if found is None:
+            return
+        trainer_state, rank_state = ckpt.load(found, self.model, self.optimizer, self.info)
+        self.start, self.consecutive = trainer_state["step"], trainer_state["consecutive_skips"]
+        self.result.skipped_steps = trainer_state["skipped_steps"]
+        for s in self.streams:
+            s.load_state(rank_state["data"][s.name])
+        log.info("resumed from %s at step %d", found, self.start)
+
+    def step(
+        self, step: int, sources: list[Source], autocast
+    ) -> tuple[StepStats, torch.Tensor, list]:
+        """Gradients, one global clip, a finiteness verdict every rank shares, then AdamW or a skip."""
+        cfg = self.cfg
+        topt.set_lr(self.optimizer, topt.lr_at(step, cfg.steps, cfg.optim.lr, cfg.schedule))
+        stats = accumulate(self.model, sources, cfg.optim.grad_accum, self.info.device, autocast())
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        max_norm = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+        norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm  # FSDP2: a DTensor
+        totals, finite, losses = _reduce(stats, norm, self.info.device)
+        if finite:
+            self.optimizer.step()
+            self.consecutive = 0
+        else:
+            self.result.skipped_steps += 1
+            self.consecutive += 1
+            log.warning(
+                "step %d: non-finite loss or gradient, skipped (%d in a row)",
+                step,
+                self.consecutive,
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.consecutive >= cfg.max_consecutive_skips:
+            raise TrainingStopped(
+                f"{self.consecutive} consecutive steps had a non-finite loss or gradient (limit "
+                f"max_consecutive_skips={cfg.max_consecutive_skips}); stopping at step {step}. "
+                "Lower optim.lr, check the data, or resume from an earlier checkpoint."
+            )
+        stats.losses = dict(zip(stats.losses, losses))  # now averaged over ranks
+        return stats, norm, [int(x) for x in totals]
+
+    def metrics(self, stats: StepStats, norm, totals, elapsed: float, peak: float) -> dict:
+        tokens, images, samples = totals
+        counts = count_params(tdist.unwrap(self.model))
+        flops = step_flops(counts, tokens, images, self.comp.patches_per_image)
+        return {
+            "loss": self.result.losses[-1],
+            **{f"loss/{k}": v for k, v in stats.losses.items()},
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "grad_norm": float(norm),
+            "tokens_per_s": tokens / elapsed,
+            "images_per_s": images / elapsed,
+            "samples_per_s": samples / elapsed,
+            "data_wait_frac": stats.data_wait_s / elapsed,
+            "mfu": flops / elapsed / (peak * self.info.world_size) if peak else 0.0,
+            "skipped_steps": self.result.skipped_steps,
+            **{f"gate/{k}": v for k, v in gate_values(tdist.unwrap(self.model)).items()},
+        }
+
+    def save(self, step: int) -> Path:
+        trainer_state = {
+            "consecutive_skips": self.consecutive,
+            "skipped_steps": self.result.skipped_steps,
+        }
+        rank_state = {"data": {s.name: s.state() for s in self.streams}}
+        return ckpt.save(
+            self.cfg.checkpoint.dir,
+            step,
+            self.model,
+            self.optimizer,
+            trainer_state,
+            rank_state,
+            self.info,
+            self.cfg.checkpoint.keep_last,
+        )
+
+
+def _setup(cfg: TrainConfig, components: Components | None, streams: list | None) -> _Run:
     info = tdist.setup(cfg.device, cfg.dist.backend)
     torch.manual_seed(cfg.seed)  # identical model init on every rank
     comp = components or build_components(cfg.model.preset)
-    out_dir = Path(cfg.checkpoint.dir)
     if info.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save(cfg, out_dir / "config.json")
+        Path(cfg.checkpoint.dir).mkdir(parents=True, exist_ok=True)
+        save(cfg, Path(cfg.checkpoint.dir) / "config.json")
     streams = streams if streams is not None else build_streams(cfg, comp, info)
     model = _prepare_model(cfg, comp, info)
     optimizer = topt.build_optimizer(model, cfg.optim)
     torch.manual_seed(cfg.seed + 1000 * info.rank)  # per-rank stream for dropout and the like
+    return _Run(cfg, info, comp, model, optimizer, streams)
 
-    result, start, consecutive = RunResult(), 0, 0
-    found = ckpt.latest(out_dir) if cfg.checkpoint.resume else None
-    if found is not None:
-        trainer_state, rank_state = ckpt.load(found, model, optimizer, info)
-        start, consecutive = trainer_state["step"], trainer_state["consecutive_skips"]
-        result.skipped_steps = trainer_state["skipped_steps"]
-        for s in streams:
-            s.load_state(rank_state["data"][s.name])
-        log.info("resumed from %s at step %d", found, start)
 
-    sources = [Source(s.name, ds.weight, s) for s, ds in zip(streams, cfg.data.datasets)]
-    params = [p for p in model.parameters() if p.requires_grad]
-    autocast = (lambda: torch.autocast(info.device.type, dtype=torch.bfloat16)) if cfg.precision == "bf16" else contextlib.nullcontext
-    counts = count_params(tdist.unwrap(model))
+def train(
+    cfg: TrainConfig, components: Components | None = None, streams: list | None = None
+) -> RunResult:
+    """Run (or resume) training. ``streams`` replaces the shard streams (tests, benchmarks):
+    objects with ``name``, ``__next__``, ``state()``, ``load_state()``, ``dropped_total()``."""
+    cfg.validate()
+    run = _setup(cfg, components, streams)
+    run.resume()
+    info, result = run.info, run.result
+    sources = [Source(s.name, ds.weight, s) for s, ds in zip(run.streams, cfg.data.datasets)]
+    bf16 = cfg.precision == "bf16"
+    autocast = (
+        (lambda: torch.autocast(info.device.type, dtype=torch.bfloat16))
+        if bf16
+        else contextlib.nullcontext
+    )
     peak, peak_src = peak_flops(info.device, cfg.log.peak_tflops) if info.is_main else (0.0, "")
-    tele = Telemetry(out_dir, enabled=info.is_main, jsonl=cfg.log.jsonl, tensorboard=cfg.log.tensorboard, progress=cfg.log.progress, total=cfg.steps, start=start)
-    max_norm = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else math.inf
+    log_cfg = cfg.log
+    tele = Telemetry(
+        cfg.checkpoint.dir,
+        enabled=info.is_main,
+        jsonl=log_cfg.jsonl,
+        tensorboard=log_cfg.tensorboard,
+        progress=log_cfg.progress,
+        total=cfg.steps,
+        start=run.start,
+    )
     try:
-        for step in range(start, cfg.steps):
+        for step in range(run.start, cfg.steps):
             t0 = time.perf_counter()
-            topt.set_lr(optimizer, topt.lr_at(step, cfg.steps, cfg.optim.lr, cfg.schedule))
-            stats = accumulate(model, sources, cfg.optim.grad_accum, info.device, autocast())
-            norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
-            norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
-            totals, finite, losses = _reduce(stats, norm, info.device)
-            if finite:
-                optimizer.step()
-                consecutive = 0
-            else:
-                result.skipped_steps += 1
-                consecutive += 1
-                log.warning("step %d: non-finite loss or gradient, step skipped (%d in a row)", step, consecutive)
-            optimizer.zero_grad(set_to_none=True)
-            if consecutive >= cfg.max_consecutive_skips:
-                raise TrainingStopped(
-                    f"{consecutive} consecutive steps had a non-finite loss or gradient (limit "
-                    f"max_consecutive_skips={cfg.max_consecutive_skips}); stopping at step {step}. "
-                    "Lower optim.lr, check the data, or resume from an earlier checkpoint."
-                )
+            stats, norm, totals = run.step(step, sources, autocast)
             elapsed = time.perf_counter() - t0
-            per_ds = dict(zip(stats.losses, losses))
-            total = sum(ds.weight * l for ds, l in zip(cfg.data.datasets, losses))
-            result.losses.append(total)
-            result.dataset_losses.append(per_ds)
+            result.losses.append(sum(ds.weight * stats.losses[ds.name] for ds in cfg.data.datasets))
+            result.dataset_losses.append(stats.losses)
+            result.timings.append((elapsed, *totals, stats.data_wait_s))
             result.last_step = step + 1
-            tokens, images, samples = (int(x) for x in totals)
-            result.timings.append((elapsed, tokens, images, samples, stats.data_wait_s))
             tele.tick()
-            if info.is_main and (step + 1) % cfg.log.every == 0:
-                flops = step_flops(counts, tokens, images, comp.patches_per_image)
-                tele.record(step + 1, {
-                    "loss": total, **{f"loss/{k}": v for k, v in per_ds.items()},
-                    "lr": optimizer.param_groups[0]["lr"], "grad_norm": float(norm),
-                    "tokens_per_s": tokens / elapsed, "images_per_s": images / elapsed,
-                    "samples_per_s": samples / elapsed, "data_wait_frac": stats.data_wait_s / elapsed,
-                    "mfu": flops / elapsed / (peak * info.world_size) if peak else 0.0,
-                    "skipped_steps": result.skipped_steps,
-                    **{f"gate/{k}": v for k, v in gate_values(tdist.unwrap(model)).items()},
-                })
+            if info.is_main and (step + 1) % log_cfg.every == 0:
+                tele.record(step + 1, run.metrics(stats, norm, totals, elapsed, peak))
             every = cfg.checkpoint.every
             if (every and (step + 1) % every == 0) or step + 1 == cfg.steps:
-                result.checkpoint = str(_save(cfg, step + 1, model, optimizer, streams, result, consecutive, info))
+                result.checkpoint = str(run.save(step + 1))
     finally:
         tele.close()
-    result.dropped = {s.name: s.dropped_total() for s in streams}
+    result.dropped = {s.name: s.dropped_total() for s in run.streams}
     result.peak_flops = peak * info.world_size
-    result.flops_per_token = step_flops(counts, 1, 0, comp.patches_per_image)
+    result.flops_per_token = step_flops(
+        count_params(tdist.unwrap(run.model)), 1, 0, run.comp.patches_per_image
+    )
     if info.is_main:
-        log.info("peak FLOP/s for MFU: %.3g (%s); dropped samples: %s", peak, peak_src, result.dropped)
+        log.info(
+            "peak FLOP/s for MFU: %.3g (%s); dropped samples: %s", peak, peak_src, result.dropped
+        )
     return result
-
-
-def _save(cfg, step, model, optimizer, streams, result, consecutive, info) -> Path:
-    trainer_state = {"consecutive_skips": consecutive, "skipped_steps": result.skipped_steps}
-    rank_state = {"data": {s.name: s.state() for s in streams}}
-    return ckpt.save(cfg.checkpoint.dir, step, model, optimizer, trainer_state, rank_state, info, cfg.checkpoint.keep_last)

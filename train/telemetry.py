@@ -22,7 +22,14 @@ from torch import nn
 log = logging.getLogger(__name__)
 
 # Dense bf16 peak, FLOP/s, by device-name fragment (vendor datasheets).
-PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "4090": 165e12}
+PEAK_BF16 = {
+    "H200": 989e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "A10G": 125e12,
+    "4090": 165e12,
+}
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,11 @@ def count_params(model: nn.Module) -> ParamCounts:
 
 
 def step_flops(counts: ParamCounts, tokens: int, images: int, patches_per_image: int) -> float:
-    return 2.0 * counts.lm * tokens + 2.0 * counts.vision * images * patches_per_image + 6.0 * counts.trainable * tokens
+    return (
+        2.0 * counts.lm * tokens
+        + 2.0 * counts.vision * images * patches_per_image
+        + 6.0 * counts.trainable * tokens
+    )
 
 
 def peak_flops(device: torch.device, configured_tflops: float = 0.0) -> tuple[float, str]:
@@ -86,7 +97,17 @@ def gate_values(model: nn.Module) -> dict[str, float]:
 class Telemetry:
     """Rank 0's sinks: JSONL lines, TensorBoard scalars, a progress bar. Other ranks no-op."""
 
-    def __init__(self, out_dir: str | Path, *, enabled: bool, jsonl: bool, tensorboard: bool, progress: bool, total: int, start: int = 0):
+    def __init__(
+        self,
+        out_dir: str | Path,
+        *,
+        enabled: bool,
+        jsonl: bool,
+        tensorboard: bool,
+        progress: bool,
+        total: int,
+        start: int = 0,
+    ):
         self.enabled = enabled
         self._jsonl = self._tb = self._bar = None
         if not enabled:
@@ -94,7 +115,7 @@ class Telemetry:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if jsonl:
-            self._jsonl = open(out / "train_log.jsonl", "a")
+            self._jsonl = open(out / "train_log.jsonl", "a")  # noqa: SIM115 - open for the run, closed in close()
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -115,9 +136,20 @@ class Telemetry:
                 if isinstance(v, (int, float)):
                     self._tb.add_scalar(k, v, step)
         if self._bar:
-            self._bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.4f}", tok_s=f"{metrics.get('tokens_per_s', 0):.0f}")
+            self._bar.set_postfix(
+                loss=f"{metrics.get('loss', float('nan')):.4f}",
+                tok_s=f"{metrics.get('tokens_per_s', 0):.0f}",
+            )
         else:
-            log.info("step %d %s", step, {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items() if not k.startswith("gate/")})
+            log.info(
+                "step %d %s",
+                step,
+                {
+                    k: round(v, 4) if isinstance(v, float) else v
+                    for k, v in metrics.items()
+                    if not k.startswith("gate/")
+                },
+            )
 
     def tick(self) -> None:
         if self._bar:

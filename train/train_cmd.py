@@ -15,16 +15,21 @@ log = logging.getLogger(__name__)
 
 
 def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="named training preset")
+    parser.add_argument(
+        "--preset", default="tiny", choices=sorted(PRESETS), help="named training preset"
+    )
     parser.add_argument("--config", default=None, help="JSON or TOML file overriding the preset")
-    parser.add_argument("--resume", action="store_true", help="continue from the latest complete checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the latest complete checkpoint"
+    )
     add_override_flags(parser)
     return parser
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "train", help="train Flamingo on interleaved and pair shards",
+        "train",
+        help="train Flamingo on interleaved and pair shards",
         description="Train Flamingo on shards. Several processes: torchrun --nproc-per-node N -m train …",
     )
     configure(p)
@@ -42,5 +47,10 @@ def run(args: argparse.Namespace) -> int:
     except TrainingStopped as e:
         log.error("%s", e)
         return 2
-    log.info("done: %d steps, %d skipped, last checkpoint %s", result.last_step, result.skipped_steps, result.checkpoint)
+    log.info(
+        "done: %d steps, %d skipped, last checkpoint %s",
+        result.last_step,
+        result.skipped_steps,
+        result.checkpoint,
+    )
     return 0
