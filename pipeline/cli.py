@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "extract": "pipeline.extract_cmd",
     "corpus": "pipeline.corpus_cmd",
     "pairs": "pipeline.pairs_cmd",
+    "train": "train.train_cmd",
 }
 
 

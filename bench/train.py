@@ -1,0 +1,270 @@
+"""Trainer throughput, one run: can the data loader keep up with the model, and how fast is a step?
+
+Prints, on the same config:
+  * loader samples/s: the shard streams alone (decode, window, tokenise, preprocess, collate);
+  * model samples/s: training steps on batches already in memory (no loading at all);
+  * their ratio (loader / model; below 1 the loader is the bottleneck);
+  * the full trainer on the streams: tokens/s, images/s, data-wait fraction and MFU.
+
+The shards are written into a temporary directory from photos scikit-image ships
+(resized to --image-px JPEGs, default 512, about web-image size), since ../shared/data holds no
+training shards. Usage (repo root): python bench/train.py [--preset tiny] [--steps 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def make_shards(
+    root: Path, n_shards: int = 2, per_shard: int = 64, px: int = 512
+) -> dict[str, list[str]]:
+    from PIL import Image
+    from skimage import data
+
+    from pipeline import shardformat as sf
+    from pipeline.shardwriter import write_shard
+
+    photos = []
+    for arr in (data.astronaut(), data.coffee(), data.chelsea(), data.rocket()):
+        buf = io.BytesIO()
+        Image.fromarray(arr).convert("RGB").resize((px, px)).save(buf, format="JPEG", quality=85)
+        photos.append(buf.getvalue())
+    words = [
+        "the",
+        "a",
+        "photo",
+        "of",
+        "cat",
+        "rocket",
+        "coffee",
+        "cup",
+        "person",
+        "space",
+        "orange",
+        "table",
+        "sits",
+        "near",
+        "with",
+    ]
+    rng = random.Random(0)
+    text = lambda n: " ".join(rng.choice(words) for _ in range(n)) + ". "
+
+    def interleaved(s, i):
+        segs, imgs = [sf.TextSegment(text(30))], []
+        for k in range(1 + i % 4):
+            d = rng.choice(photos)
+            imgs.append(sf.ImageRef(f"u{k}", sf.sha256_hex(d), px, px, data=d))
+            segs += [sf.ImageSlot(k), sf.TextSegment(text(40))]
+        key = sf.make_key("i", s, i)
+        return sf.InterleavedSample(
+            key=key,
+            url="u",
+            doc_id=key,
+            seq_index=0,
+            num_tokens=0,
+            tokenizer="",
+            segments=segs,
+            images=imgs,
+        )
+
+    def pair(s, i):
+        d = rng.choice(photos)
+        return sf.PairSample(
+            key=sf.make_key("p", s, i),
+            url="u",
+            caption=text(12),
+            image=d,
+            width=px,
+            height=px,
+            sha256=sf.sha256_hex(d),
+        )
+
+    out = {"interleaved": [], "pairs": []}
+    for s in range(n_shards):
+        for kind, fn in (("interleaved", interleaved), ("pairs", pair)):
+            write_shard(str(root / kind), f"{kind}-{s:05d}", (fn(s, i) for i in range(per_shard)))
+            out[kind].append(str(root / kind / f"{kind}-{s:05d}.tar"))
+    return out
+
+
+def model_config(size: str):
+    """``tiny`` (flamingo's preset) or ``1b``: random-init TinyLlama-1.1B-shaped LM (bf16,
+    frozen) + ViT-L/14-shaped tower, cross-attention before every 4th layer. Random weights
+    cost the same FLOPs as trained ones, and nothing needs downloading."""
+    from flamingo.config import BYTE_TOKENIZER, FlamingoConfig, LMConfig, VisionConfig, get_preset
+
+    if size == "tiny":
+        return get_preset("tiny")
+    llama = {
+        "model_type": "llama",
+        "vocab_size": 32000,
+        "hidden_size": 2048,
+        "intermediate_size": 5632,
+        "num_hidden_layers": 22,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 4,
+        "max_position_embeddings": 2048,
+        "tie_word_embeddings": False,
+    }
+    vit_l = {
+        "image_size": 224,
+        "patch_size": 14,
+        "width": 1024,
+        "layers": 24,
+        "head_width": 64,
+        "mlp_ratio": 4.0,
+    }
+    return FlamingoConfig(
+        vision=VisionConfig(model_name="vit-l-14-random", custom=vit_l),
+        lm=LMConfig(config=llama, tokenizer=BYTE_TOKENIZER, dtype="bfloat16"),
+        cross_attn_every=4,
+    )
+
+
+def config(args, shards: dict, out: Path, steps: int):
+    from train.config import DatasetConfig, get_preset
+
+    cfg = get_preset("tiny")
+    cfg.model.preset = f"bench-{args.size}"
+    cfg.steps, cfg.device, cfg.precision, cfg.compile = (
+        steps,
+        args.device,
+        args.precision,
+        args.compile,
+    )
+    cfg.activation_checkpointing = args.activation_checkpointing
+    cfg.data.max_tokens = args.max_tokens
+    workers = args.workers
+    cfg.checkpoint.dir, cfg.checkpoint.every = str(out / "ckpt"), 0
+    cfg.log.every, cfg.log.progress, cfg.log.jsonl = steps, False, True
+    cfg.data.num_workers = workers
+    cfg.data.datasets = [
+        DatasetConfig(
+            name="interleaved",
+            paths=shards["interleaved"],
+            kind="interleaved",
+            weight=1.0,
+            batch_size=args.batch,
+        ),
+        DatasetConfig(
+            name="pairs", paths=shards["pairs"], kind="pair", weight=0.2, batch_size=2 * args.batch
+        ),
+    ]
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", default="tiny", choices=["tiny", "1b"], help="model size")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--batch", type=int, default=4, help="interleaved rows per step (pairs: twice)")
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--activation-checkpointing", action="store_true")
+    ap.add_argument(
+        "--image-px", type=int, default=512, help="side of the JPEGs in the bench shards"
+    )
+    ap.add_argument(
+        "--shard-samples", type=int, default=64, help="samples per shard (2 shards per kind)"
+    )
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--workers", type=int, default=1, help="loader worker processes per dataset")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads for the model")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from train.components import build_components
+    from train.dist import DistInfo
+    from train.loop import build_streams, train
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
+    shards = make_shards(tmp / "shards", per_shard=args.shard_samples, px=args.image_px)
+    cfg = config(args, shards, tmp, args.steps)
+    comp = build_components(model_config(args.size))
+    n_batches = args.steps  # per dataset
+    warm = 3
+
+    # 1. The loader alone; and, as its baseline, the same loader decoding JPEGs at full size.
+    samples = sum(ds.batch_size for ds in cfg.data.datasets) * n_batches
+
+    def load(comp, image_size):
+        comp.image_size = image_size
+        streams = build_streams(cfg, comp, DistInfo())
+        for s in streams:
+            next(s)  # start workers, fill the shuffle buffer
+        t = time.perf_counter()
+        batches = {s.name: [next(s) for _ in range(n_batches)] for s in streams}
+        return batches, samples / (time.perf_counter() - t)
+
+    tower_size = comp.image_size
+    _, full_rate = load(comp, None)
+    cached, loader_rate = load(comp, tower_size)
+
+    # 2. The model alone, on the same batches already in memory.
+    class Cached:
+        def __init__(self, name, batches):
+            self.name, self.batches, self.i = name, batches, 0
+
+        def __next__(self):
+            self.i += 1
+            return self.batches[(self.i - 1) % len(self.batches)]
+
+        def state(self):
+            return {}
+
+        def dropped_total(self):
+            return {}
+
+    cfg_model = config(args, shards, tmp / "m", args.steps)
+    timed = train(cfg_model, comp, streams=[Cached(n, b) for n, b in cached.items()]).timings[warm:]
+    model_rate = sum(x[3] for x in timed) / sum(x[0] for x in timed)
+
+    # 3. The full trainer on the streams (a fresh model: its first steps include warm-up).
+    cfg.log.every = args.steps
+    del comp, cached  # free the first model (GPU memory) before building the second
+    fresh = build_components(model_config(args.size))
+    res = train(cfg, fresh)
+    steady = res.timings[warm:]  # leave out the first steps' one-off warm-up
+    secs = sum(x[0] for x in steady)
+    tok, img, smp, wait = (sum(x[i] for x in steady) for i in (1, 2, 3, 4))
+    from train.telemetry import count_params, step_flops
+
+    flops = sum(
+        step_flops(count_params(fresh.model), x[1], x[2], fresh.patches_per_image) for x in steady
+    )
+    print(
+        f"size={args.size} device={args.device} precision={args.precision} batch={args.batch}+{2 * args.batch} "
+        f"max_tokens={args.max_tokens} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}"
+    )
+    print(
+        f"loader samples/s : {loader_rate:9.1f}   (JPEGs decoded at reduced scale >= {tower_size}px; "
+        f"full-size decoding: {full_rate:.1f}, x{loader_rate / full_rate:.2f})"
+    )
+    print(f"model  samples/s : {model_rate:9.1f}   (steps on in-memory batches)")
+    print(
+        f"ratio loader/model: {loader_rate / model_rate:6.2f}   (>1: the loader is not the bottleneck)"
+    )
+    print(
+        f"full trainer (steps {warm + 1}..{args.steps}): tokens/s {tok / secs:.0f}  images/s {img / secs:.1f}  "
+        f"samples/s {smp / secs:.1f}  data-wait {100 * wait / secs:.1f}%  "
+        f"MFU {100 * flops / secs / res.peak_flops:.2f}% of {res.peak_flops / 1e9:.1f} GFLOP/s"
+    )
+    print(f"final loss {res.losses[-1]:.4f} (first {res.losses[0]:.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Two gloo processes on CPU: DDP matches one process on the same global batch; a NaN on one
+rank makes every rank skip the step (no hang); too many skips stop training clearly."""
+
+import json
+import math
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from train_helpers import IMAGE, stand_in_components, tiny_config
+
+from train.loop import TrainingStopped, train
+
+GLOBAL_BATCH, STEPS = 4, 6
+
+
+class FixedStream:
+    """Predetermined global batches; this rank takes its rows. Every row has 16 tokens, so
+    the mean of per-rank mean losses equals the global mean."""
+
+    def __init__(self, name, rank, world, nan_at=()):
+        self.name, self.rank, self.world, self.nan_at, self.i = name, rank, world, set(nan_at), 0
+        g = torch.Generator().manual_seed(7)
+        self.batches = []
+        for _ in range(STEPS):
+            ids = torch.randint(4, 200, (GLOBAL_BATCH, 16), generator=g)
+            ids[:, 0] = IMAGE
+            self.batches.append(
+                {
+                    "input_ids": ids,
+                    "labels": torch.where(ids == IMAGE, -100, ids),
+                    "attention_mask": torch.ones_like(ids),
+                    "images": torch.rand(GLOBAL_BATCH, 1, 1, 3, 8, 8, generator=g),
+                }
+            )
+
+    def __next__(self):
+        b = {k: v.clone() for k, v in self.batches[self.i % STEPS].items()}
+        per = GLOBAL_BATCH // self.world
+        b = {k: v[self.rank * per : (self.rank + 1) * per] for k, v in b.items()}
+        if self.i in self.nan_at:
+            b["images"][:] = float("nan")
+        self.i += 1
+        return b
+
+    def state(self):
+        return {"i": self.i}
+
+    def load_state(self, state):
+        self.i = state["i"]
+
+    def dropped_total(self):
+        return {}
+
+
+def _config(tmp, strategy="ddp", **kw):
+    kw.setdefault("steps", STEPS)
+    kw.setdefault("checkpoint__every", 0)
+    cfg = tiny_config(Path(tmp), {"interleaved": ["unused"], "pairs": ["unused"]}, **kw)
+    cfg.data.datasets = cfg.data.datasets[:1]
+    cfg.dist.strategy = strategy
+    return cfg
+
+
+def _worker(rank, world, port, tmp, strategy, nan_rank, nan_at, max_skips):
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
+    torch.set_num_threads(1)
+    cfg = _config(tmp, strategy, max_consecutive_skips=max_skips)
+    stream = FixedStream("interleaved", rank, world, nan_at if rank == nan_rank else ())
+    out = {"rank": rank}
+    try:
+        res = train(cfg, stand_in_components(), streams=[stream])
+        out.update(losses=res.losses, skipped=res.skipped_steps)
+    except TrainingStopped as e:
+        out["stopped"] = str(e)
+    finally:
+        torch.distributed.destroy_process_group()
+    Path(tmp, f"rank{rank}.json").write_text(json.dumps(out))
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_two(tmp, strategy="ddp", nan_rank=-1, nan_at=(), max_skips=10):
+    mp.spawn(
+        _worker,
+        args=(2, _free_port(), str(tmp), strategy, nan_rank, list(nan_at), max_skips),
+        nprocs=2,
+    )
+    return [json.loads(Path(tmp, f"rank{r}.json").read_text()) for r in range(2)]
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_ranks_match_one_process(tmp_path, strategy):
+    single = train(
+        _config(tmp_path / "single"),
+        stand_in_components(),
+        streams=[FixedStream("interleaved", 0, 1)],
+    )
+    ranks = run_two(tmp_path, strategy)
+    for r in ranks:
+        assert r["losses"] == pytest.approx(single.losses, rel=1e-5, abs=1e-6)
+
+
+def test_nan_on_one_rank_skips_everywhere(tmp_path):
+    ranks = run_two(tmp_path, nan_rank=1, nan_at=[2])
+    assert [r["skipped"] for r in ranks] == [1, 1]
+    a, b = ranks[0]["losses"], ranks[1]["losses"]
+    assert a[2] != a[2] and b[2] != b[2]  # the all-reduced loss of step 2 is NaN on both ranks
+    assert a[:2] + a[3:] == b[:2] + b[3:] and all(
+        math.isfinite(x) for x in a[3:]
+    )  # went on, finite, in step
+
+
+def test_consecutive_skips_stop_every_rank(tmp_path):
+    ranks = run_two(tmp_path, nan_rank=0, nan_at=range(STEPS), max_skips=3)
+    assert all("3 consecutive steps" in r["stopped"] for r in ranks)
+
+
+def test_single_process_nan_skip_keeps_weights(tmp_path):
+    comp = stand_in_components()
+    before = {n: p.detach().clone() for n, p in comp.model.named_parameters()}
+    res = train(
+        _config(tmp_path, steps=1), comp, streams=[FixedStream("interleaved", 0, 1, nan_at=[0])]
+    )
+    assert res.skipped_steps == 1
+    assert all(torch.equal(before[n], p) for n, p in comp.model.named_parameters())
+
+
+def _resume_worker(rank, world, port, tmp, strategy):
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
+    torch.set_num_threads(1)
+    try:
+        run = lambda d, steps, resume: (
+            train(
+                _config(
+                    Path(tmp, d),
+                    strategy,
+                    steps=steps,
+                    checkpoint__every=3,
+                    checkpoint__resume=resume,
+                ),
+                stand_in_components(),
+                streams=[FixedStream("interleaved", rank, world)],
+            ).losses
+        )
+        full = run("a", STEPS, False)
+        first = run("b", 3, False)
+        second = run("b", STEPS, True)
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    Path(tmp, f"rank{rank}.json").write_text(json.dumps({"full": full, "split": first + second}))
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_rank_resume_is_exact(tmp_path, strategy):
+    mp.spawn(_resume_worker, args=(2, _free_port(), str(tmp_path), strategy), nprocs=2)
+    for r in range(2):
+        got = json.loads(Path(tmp_path, f"rank{r}.json").read_text())
+        assert got["split"] == got["full"] and len(got["full"]) == STEPS
