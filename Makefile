@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/python -m pipeline.demo
+	$(BIN)/flamingo demo
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -c constraints.txt -e '.[bench]'

@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "corpus": "pipeline.corpus_cmd",
     "pairs": "pipeline.pairs_cmd",
     "train": "train.train_cmd",
+    "demo": "pipeline.demo_cmd",
 }
 
 
