@@ -52,3 +52,13 @@ def test_inspect_escapes_control_characters(tmp_path, capsys):
 def test_inspect_missing_path_and_pipe_urls(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "nothing*.tar")]) == 2
     assert main(["inspect", "pipe:cat /etc/passwd"]) == 2
+
+
+def test_inspect_reads_fsspec_urls(tmp_path, capsys):
+    import fsspec
+
+    sw.write_shard(str(tmp_path), "a", [interleaved("x")])
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/bucket/shards/a.tar", (tmp_path / "a.tar").read_bytes())
+    assert main(["inspect", "memory://bucket/shards/*.tar", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == 1
