@@ -60,6 +60,7 @@ def run_beam(inputs: list[str], out: str, workers: int, extra: list[str]) -> dic
 
 def run_baseline(inputs: list[str], out: str, workers: int, extra: list[str]) -> dict:
     import corpus_baseline
+
     from pipeline.configcli import config_from_args
     from pipeline.jobs.corpus import CorpusConfig, parse_args
 
@@ -91,8 +92,9 @@ def nonzero(counters: dict) -> dict:
 def compare(beam: dict, base: dict, beam_out: str, base_out: str) -> list[str]:
     """Lines saying whether the two runs wrote the same thing."""
     same = shard_hashes(beam_out) == shard_hashes(base_out)
-    lines = [f"sequences: beam {beam['samples']:,}, baseline {base['samples']:,}; "
-             f"shards {len(beam['shards'])} vs {len(base['shards'])}, byte-identical: {'yes' if same else 'NO'}"]
+    head = (f"sequences: beam {beam['samples']:,}, baseline {base['samples']:,}; shards "
+            f"{len(beam['shards'])} vs {len(base['shards'])}, byte-identical: {'yes' if same else 'NO'}")
+    lines = [head]
     a, b = nonzero(beam["counters"]), nonzero(base["counters"])
     diff = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
     lines.append("counters: identical" if not diff else f"counters differ (beam, baseline): {diff}")
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--rounds", type=int, default=1, help="Beam + baseline pairs, order alternating")
     ap.add_argument("--only", choices=("beam", "baseline"), help="run one side only")
-    ap.add_argument("--keep", action="store_true", help="keep the outputs (printed) instead of deleting them")
+    ap.add_argument("--keep", action="store_true", help="keep the outputs instead of deleting them")
     ap.add_argument("job_args", nargs="*", help="after --: extra corpus-job options for both sides")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

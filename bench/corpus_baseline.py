@@ -26,10 +26,9 @@ import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from pipeline import report
+from pipeline import report, warc
 from pipeline import shardformat as sf
 from pipeline import shardwriter as sw
-from pipeline import warc
 from pipeline.blobstore import get_blob, put_blob
 from pipeline.dedup import band_keys, doc_id, lsh_params, signature_array
 from pipeline.jobs.corpus import CorpusConfig

@@ -41,7 +41,7 @@ BUILD_VERSION = 1  # bump when the construction changes, so stale caches are not
 IMAGE_HOST = "https://images.bench.example/photo"
 # Markup that must not be perturbed, and tags; what lies between them is page text.
 _MARKUP = re.compile(r"(<script\b.*?</script\s*>|<style\b.*?</style\s*>|<!--.*?-->|<[^>]*>)",
-                     re.S | re.I)
+                     re.DOTALL | re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{2,}")  # words of letters, any script
 _ATTR = re.compile(r"""([\w:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 _KEEP_IMG_ATTRS = ("alt", "width", "height", "class", "id")

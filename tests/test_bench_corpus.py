@@ -13,11 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-import corpus_input as ci  # noqa: E402
+import corpus_input as ci
 
 DATA = ROOT.parent / "shared" / "data" / "article-extraction"
-WORDS = ("river valley station morning council report harbour winter garden market museum "
-         "library bridge engineer teacher village weather forest mountain").split()
+WORDS = ["river", "valley", "station", "morning", "council", "report", "harbour", "winter", "garden", "market", "museum", "library", "bridge", "engineer", "teacher", "village", "weather", "forest", "mountain"]
 
 
 def _page(n: int) -> str:
@@ -61,8 +60,9 @@ def test_copies_are_distinct_and_images_point_into_the_crawl(data_dir, tmp_path)
                     images[rec.url] = rec.body
     assert len(pages) == 6 and len({p.url for p in pages}) == 6
     assert len(images) == 3 and len({hashlib.sha256(b).digest() for b in images.values()}) == 3
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     assert all(min(Image.open(io.BytesIO(b)).size) >= 160 for b in images.values())
     bodies = [p.body.decode() for p in pages]
