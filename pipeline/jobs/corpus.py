@@ -52,7 +52,9 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
     work = f"{output.rstrip('/')}/_work"
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
     pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root)
-    docs = pages | "Extract" >> beam.ParDo(ExtractFn())
+    # Extract runs fused with the read (see ReadCrawl); the documents, ~20x smaller than their
+    # HTML, are then spread over all workers for the rest of the job.
+    docs = pages | "Extract" >> beam.ParDo(ExtractFn()) | "SpreadDocs" >> beam.Reshuffle()
     kept = (docs | "FilterText" >> FilterText(cfg.filter)).kept
     unique = kept | "Deduplicate" >> Deduplicate(cfg.dedup)
     keyed = unique | "KeyByDocId" >> beam.Map(lambda d: (doc_id(d.url), d))
