@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Union
@@ -80,8 +81,12 @@ def classify(url: str, status: int | None, content_type: str, body_stream: IO[by
     return Skip("not_html", url, media)
 
 
-def iter_warc(fileobj: IO[bytes], source: str = "") -> Iterator[Record]:
-    """Records of one WARC stream (gzip per record or plain). Never raises on bad data."""
+def iter_warc(fileobj: IO[bytes], source: str = "", stop_at: int | None = None) -> Iterator[Record]:
+    """Records of one WARC stream (gzip per record or plain). Never raises on bad data.
+
+    With ``stop_at``, records that start at or after that many bytes into the stream are
+    left for the next split (see :func:`iter_warc_range`).
+    """
     from warcio.archiveiterator import ArchiveIterator
 
     url = ""
@@ -89,6 +94,8 @@ def iter_warc(fileobj: IO[bytes], source: str = "") -> Iterator[Record]:
     try:
         it = ArchiveIterator(counted, arc2warc=True)
         for rec in it:
+            if stop_at is not None and it.offset >= stop_at:
+                return
             rtype = rec.rec_type
             if rtype not in ("response", "resource"):
                 if rtype == "revisit":
@@ -112,6 +119,77 @@ def iter_warc(fileobj: IO[bytes], source: str = "") -> Iterator[Record]:
             yield Skip("truncated_record", url, f"{source}: {counted.total - it.offset} bytes after the last complete record")
     except Exception as e:  # warcio raises many types on corrupt input; keep the job going
         yield Skip("corrupt_warc", url, f"{source}: {type(e).__name__}: {e}")
+
+
+# ------------------------------------------------------------------ splitting big files
+# A Common Crawl WARC.gz is a series of gzip members, one per record, so a reader can start
+# at any member boundary. Splitting each file into byte ranges lets one huge WARC spread
+# over every worker without moving page bytes through a shuffle: each split reads the
+# records that *start* inside it (the last may run past its end).
+
+SPLIT_BYTES = 64 << 20
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_PLAIN_MAGIC = b"WARC/1."
+
+
+def plan_splits(head: bytes, size: int, split_bytes: int = SPLIT_BYTES) -> list[tuple[int, int]]:
+    """Byte ranges for a file whose first bytes are ``head`` (≥ 1 MB or the whole file).
+
+    Only per-record gzip (or plain) WARCs split; a file gzipped as one stream, or whose first
+    record cannot be seen to end inside ``head``, is read whole.
+    """
+    if size <= split_bytes:
+        return [(0, size)]
+    if head.startswith(b"\x1f\x8b"):
+        d = zlib.decompressobj(31)
+        try:
+            first = d.decompress(head)
+        except zlib.error:
+            return [(0, size)]
+        if not (first.startswith(b"WARC/") and d.eof and d.unused_data.startswith(b"\x1f\x8b")):
+            return [(0, size)]  # ARC, or one gzip stream for many records: not splittable
+    elif not head.startswith(_PLAIN_MAGIC):
+        return [(0, size)]
+    return [(s, min(s + split_bytes, size)) for s in range(0, size, split_bytes)]
+
+
+def find_record_start(f: IO[bytes], start: int, window: int = 1 << 20) -> int | None:
+    """The offset of the first record boundary at or after ``start`` (None at EOF)."""
+    pos = start
+    f.seek(pos)
+    carry = b""
+    while True:
+        chunk = f.read(window)
+        if not chunk:
+            return None
+        data = carry + chunk
+        base = pos - len(carry)
+        for magic, check in ((_GZIP_MAGIC, _is_gzip_record), (b"\n" + _PLAIN_MAGIC, None)):
+            i = data.find(magic)
+            while i != -1:
+                if check is None:
+                    return base + i + 1
+                if check(data[i:]):
+                    return base + i
+                i = data.find(magic, i + 1)
+        carry = data[-64:]
+        pos += len(chunk)
+
+
+def _is_gzip_record(data: bytes) -> bool:
+    try:
+        return zlib.decompressobj(31).decompress(data[:65536], 16).startswith(b"WARC/")
+    except zlib.error:
+        return False
+
+
+def iter_warc_range(f: IO[bytes], start: int, end: int, source: str = "") -> Iterator[Record]:
+    """Records that start in ``[start, end)`` of a seekable WARC file."""
+    begin = 0 if start == 0 else find_record_start(f, start)
+    if begin is None or begin >= end:
+        return
+    f.seek(begin)
+    yield from iter_warc(f, source, stop_at=end - begin)
 
 
 def _short_body(rec, body: bytes) -> bool:

@@ -59,3 +59,37 @@ def test_html_files_with_sidecar_url(tmp_path):
     plain = tmp_path / "other.html"
     plain.write_bytes(b"<p>x</p>")
     assert warc.read_html_file(str(plain), plain.read_bytes()).url.startswith("file:///")
+
+
+def _records_of(recs):
+    return [(type(r).__name__, r.url, getattr(r, "reason", "")) for r in recs]
+
+
+def test_split_ranges_cover_every_record_once(tmp_path):
+    from pipeline.samplecrawl.build import build_sample_crawl
+
+    path = tmp_path / "s.warc.gz"
+    build_sample_crawl(str(path))
+    data = path.read_bytes()
+    whole = _records_of(warc.iter_warc(io.BytesIO(data), "s"))
+    splits = warc.plan_splits(data[: 1 << 20], len(data), split_bytes=200_000)
+    assert len(splits) > 10
+    got = []
+    with open(path, "rb") as f:
+        for start, end in splits:
+            got += _records_of(warc.iter_warc_range(f, start, end, "s"))
+    assert got == whole  # same records, same order, none twice, truncated tail still flagged
+
+
+def test_plain_warc_splits_and_single_stream_gzip_does_not(tmp_path):
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=False)
+    for i in range(40):
+        response(w, f"https://ex.com/{i}", b"<html><p>%d</p></html>" % i * 50, "text/html")
+    plain = buf.getvalue()
+    whole = _records_of(warc.iter_warc(io.BytesIO(plain)))
+    splits = warc.plan_splits(plain[: 1 << 20], len(plain), split_bytes=5000)
+    got = [r for s, e in splits for r in _records_of(warc.iter_warc_range(io.BytesIO(plain), s, e))]
+    assert len(splits) > 5 and got == whole
+    one_stream = gzip.compress(plain)
+    assert warc.plan_splits(one_stream[: 1 << 20], len(one_stream), split_bytes=5000) == [(0, len(one_stream))]

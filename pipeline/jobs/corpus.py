@@ -30,6 +30,7 @@ class CorpusConfig:
     max_tokens: int = field(default=256, metadata={"help": "tokens per sequence"})
     max_images: int = field(default=5, metadata={"help": "images per sequence"})
     samples_per_shard: int = 1000
+    split_mb: int = field(default=64, metadata={"help": "read big per-record-gzip WARCs in ranges of this many MB"})
     shard_prefix: str = "corpus"
     max_repeat_docs: int = field(default=10, metadata={"help": "drop images whose perceptual hash is in more documents"})
     keep_docs_without_images: bool = False
@@ -51,7 +52,7 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
 
     work = f"{output.rstrip('/')}/_work"
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
-    pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root)
+    pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root, split_bytes=cfg.split_mb << 20)
     # Extract runs fused with the read (see ReadCrawl); the documents, ~20x smaller than their
     # HTML, are then spread over all workers for the rest of the job.
     docs = pages | "Extract" >> beam.ParDo(ExtractFn()) | "SpreadDocs" >> beam.Reshuffle()
