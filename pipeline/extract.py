@@ -19,9 +19,10 @@ from dataclasses import dataclass, fields, replace
 
 
 from pipeline.document import Document, TextBlock
-from pipeline.extract_boilerplate import main_content, remove_furniture
+from pipeline.extract_boilerplate import main_content
 from pipeline.extract_charset import decode_html
 from pipeline.extract_dom import HtmlElement, ParseError, clean_tree, parse_html
+from pipeline.extract_furniture import remove_furniture
 from pipeline.extract_linearize import Linearizer
 from pipeline.extract_meta import DEFAULT_ROBOTS_NAMES, page_meta
 

@@ -13,20 +13,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from lxml import etree
+from pipeline.extract_dom import HtmlElement, text_of
 
-from pipeline.extract_dom import HtmlElement, drop, text_of
-
-# Subtrees that are page furniture, judged from class/id (readability's list, widened).
-UNLIKELY = re.compile(
-    r"-ad-|\bads?\b|advert|agegate|banner|breadcrumb|combx|comment|communit|consent|cookie|"
-    r"disqus|footer|gdpr|header|masthead|menu|modal|navbar|\bnav\b|newsletter|outbrain|"
-    r"pagination|pager|paywall|popup|promo|recommend|related|remark|repl(?:y|ies)|rss|share|"
-    r"sharing|shoutbox|sidebar|signup|skyscraper|social|sponsor|subscri|supplemental|taboola|"
-    r"toolbar|trending|widget|most-?popular|more-?stories|read-?more|skip",
-    re.I,
-)
-MAYBE = re.compile(r"and|article|body|column|content|main|shadow|story|entry|post", re.I)
 POSITIVE = re.compile(
     r"article|body|content|entry|hentry|h-entry|main|page|post|text|blog|story|prose", re.I
 )
@@ -36,15 +24,6 @@ NEGATIVE = re.compile(
     r"shopping|tags|tool|widget|newsletter|subscri|cookie",
     re.I,
 )
-# Not <form>: ASP.NET-style pages wrap the whole page in one.
-FURNITURE_TAGS = frozenset({"nav", "aside", "footer", "header"})
-# Comment threads can hold more prose than the article, so they get no prose guard.
-_COMMENTS = re.compile(r"comment|disqus|repl(?:y|ies)", re.I)
-FURNITURE_ROLES = frozenset(
-    {"navigation", "complementary", "contentinfo", "banner", "menu", "menubar", "dialog",
-     "alertdialog", "search", "toolbar"}
-)
-_PROTECTED = frozenset({"html", "body", "article", "main"})
 BLOCK_TAGS = frozenset(
     {"address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figure", "figcaption",
      "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
@@ -83,59 +62,6 @@ def link_density(el: HtmlElement) -> float:
         return 0.0
     links = sum(len(" ".join(text_of(a).split())) for a in el.iter("a"))
     return min(1.0, links / total)
-
-
-@lru_cache(maxsize=1 << 16)
-def _name_hint(name: str) -> int:
-    """For one class name or id: 1 furniture-like, -1 content-like (vetoes), 0 neither.
-
-    Cached per name across pages: class names repeat far more than whole hint strings.
-    """
-    if MAYBE.search(name):
-        return -1
-    return 1 if UNLIKELY.search(name) else 0
-
-
-def _furniture_hint(h: str) -> bool:
-    """Whether a class/id string marks furniture: some name furniture-like, none content-like."""
-    votes = [_name_hint(name) for name in h.split()]
-    return 1 in votes and -1 not in votes
-
-
-# Only elements that can be furniture: the tags themselves, or anything carrying a hint.
-_FURNITURE_XPATH = etree.XPath(
-    ".//*[@class or @id or @role] | .//nav | .//aside | .//footer | .//header"
-)
-
-
-def prose_len(el: HtmlElement) -> int:
-    """Characters in the paragraphs under ``el``: what an article is made of."""
-    return sum(len(text_of(p)) for p in el.iter("p"))
-
-
-def _is_furniture(el: HtmlElement, body_prose: int) -> bool:
-    tag = el.tag
-    if tag in _PROTECTED or (el.get("itemprop") or "").lower() == "articlebody":
-        return False
-    h = hint(el)
-    if tag in FURNITURE_TAGS or (el.get("role") or "").lower() in FURNITURE_ROLES:
-        pass
-    elif tag == "a" or not _furniture_hint(h):
-        return False
-    if _COMMENTS.search(h):
-        return True
-    # A hint is only a hint: a subtree holding most of the page's prose is the article
-    # (Blogger wraps posts in class="widget Blog", some sites put the story in <header>).
-    return prose_len(el) < 0.5 * body_prose
-
-
-def remove_furniture(body: HtmlElement) -> None:
-    """Drop navigation, banners, comment and share blocks before scoring."""
-    body_prose = prose_len(body)
-    doomed = [el for el in _FURNITURE_XPATH(body) if _is_furniture(el, body_prose)]
-    for el in doomed:
-        if el.getparent() is not None:
-            drop(el)
 
 
 def _paragraph_like(el: HtmlElement) -> bool:
