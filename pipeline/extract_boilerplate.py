@@ -13,16 +13,18 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from lxml import etree
+
 from pipeline.extract_dom import HtmlElement, text_of
 
+# Candidate weights from class/id, matched against lowercased values.
 POSITIVE = re.compile(
-    r"article|body|content|entry|hentry|h-entry|main|page|post|text|blog|story|prose", re.I
+    r"article|body|content|entry|hentry|h-entry|main|page|post|text|blog|story|prose"
 )
 NEGATIVE = re.compile(
     r"-ad-|hidden|\bhid\b|banner|combx|comment|com-|contact|foot|footer|footnote|gdpr|masthead|"
     r"media|meta|outbrain|promo|related|scroll|share|shoutbox|sidebar|skyscraper|sponsor|"
-    r"shopping|tags|tool|widget|newsletter|subscri|cookie",
-    re.I,
+    r"shopping|tags|tool|widget|newsletter|subscri|cookie"
 )
 BLOCK_TAGS = frozenset(
     {"address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figure", "figcaption",
@@ -42,6 +44,7 @@ def hint(el: HtmlElement) -> str:
 
 @lru_cache(maxsize=1 << 14)
 def _hint_weight(h: str) -> float:
+    h = h.lower()  # the patterns are lowercase; re.IGNORECASE is ~4x slower
     return (25.0 if POSITIVE.search(h) else 0.0) - (25.0 if NEGATIVE.search(h) else 0.0)
 
 
@@ -52,16 +55,36 @@ def class_weight(el: HtmlElement) -> float:
     return _hint_weight(h) if h.strip() else 0.0
 
 
-def text_len(el: HtmlElement) -> int:
-    return len(" ".join(text_of(el).split()))
+# In C: ~3x faster than " ".join(text.split()) in Python. normalize-space() collapses XML
+# whitespace only, so a no-break space counts as a character here (a few per page).
+_TEXT_LEN = etree.XPath("string-length(normalize-space())")
 
 
-def link_density(el: HtmlElement) -> float:
-    total = text_len(el)
-    if not total:
-        return 0.0
-    links = sum(len(" ".join(text_of(a).split())) for a in el.iter("a"))
-    return min(1.0, links / total)
+class TextLengths:
+    """Whitespace-normalised text lengths and link densities of one page's elements.
+
+    Link text lengths are cached per ``<a>``: nested candidates share their links, and the
+    same links are asked about again when siblings of the winner are judged.
+    """
+
+    def __init__(self) -> None:
+        self._links: dict[HtmlElement, int] = {}
+
+    @staticmethod
+    def text(el: HtmlElement) -> int:
+        return int(_TEXT_LEN(el))
+
+    def link_density(self, el: HtmlElement) -> float:
+        total = self.text(el)
+        if not total:
+            return 0.0
+        cache, links = self._links, 0
+        for a in el.iter("a"):
+            n = cache.get(a)
+            if n is None:
+                n = cache[a] = int(_TEXT_LEN(a))
+            links += n
+        return min(1.0, links / total)
 
 
 def _paragraph_like(el: HtmlElement) -> bool:
@@ -73,8 +96,9 @@ def _paragraph_like(el: HtmlElement) -> bool:
     return False
 
 
-def score_candidates(body: HtmlElement) -> dict[HtmlElement, float]:
+def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> dict[HtmlElement, float]:
     """Readability scores: each prose paragraph feeds its ancestors, decaying with distance."""
+    lengths = lengths or TextLengths()
     scores: dict[HtmlElement, float] = {}
     for el in body.iter("p", "pre", "td", "blockquote", "div", "section", "article"):
         if not _paragraph_like(el):
@@ -91,15 +115,17 @@ def score_candidates(body: HtmlElement) -> dict[HtmlElement, float]:
                 scores[anc] = _TAG_PRIOR.get(anc.tag, 0) + class_weight(anc)
             scores[anc] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
             anc = anc.getparent()
-    return {el: s * (1 - link_density(el)) for el, s in scores.items()}
+    return {el: s * (1 - lengths.link_density(el)) for el, s in scores.items()}
 
 
-def _sibling_joins(sib: HtmlElement, top: HtmlElement, sib_score: float, threshold: float) -> bool:
+def _sibling_joins(
+    sib: HtmlElement, top: HtmlElement, sib_score: float, threshold: float, lengths: TextLengths
+) -> bool:
     bonus = 0.2 * threshold * 5 if sib.get("class") and sib.get("class") == top.get("class") else 0
     if sib_score + bonus >= threshold:
         return True
     if sib.tag == "p":
-        n, ld = text_len(sib), link_density(sib)
+        n, ld = lengths.text(sib), lengths.link_density(sib)
         text = text_of(sib)
         return (n > 80 and ld < 0.25) or (0 < n <= 80 and ld == 0 and re.search(r"\.( |$)", text))
     return False
@@ -107,7 +133,8 @@ def _sibling_joins(sib: HtmlElement, top: HtmlElement, sib_score: float, thresho
 
 def main_content(body: HtmlElement) -> list[HtmlElement]:
     """The elements holding the article, in document order; [] when nothing scores."""
-    scores = score_candidates(body)
+    lengths = TextLengths()
+    scores = score_candidates(body, lengths)
     if not scores:
         return []
     top = max(scores, key=scores.__getitem__)
@@ -129,6 +156,6 @@ def main_content(body: HtmlElement) -> list[HtmlElement]:
     for sib in parent:
         if not isinstance(sib.tag, str):
             continue
-        if sib is top or _sibling_joins(sib, top, scores.get(sib, 0.0), threshold):
+        if sib is top or _sibling_joins(sib, top, scores.get(sib, 0.0), threshold, lengths):
             picked.append(sib)
     return picked
