@@ -14,6 +14,7 @@ metadata (extract_meta) -> strip furniture and score the main content
 from __future__ import annotations
 
 import logging
+from codecs import BOM_UTF8
 from collections import Counter
 from dataclasses import dataclass, fields, replace
 
@@ -100,8 +101,10 @@ def extract_with_reason(
     if reason:
         return None, reason
     try:
-        text, _charset = decode_html(html, http_charset)
-        root = parse_html(text)
+        text, charset = decode_html(html, http_charset)
+        # Bytes already valid UTF-8 go to the parser as they are: re-encoding costs ~5%.
+        utf8 = charset == "utf-8" and isinstance(html, bytes) and not html.startswith(BOM_UTF8)
+        root = parse_html(html if utf8 else text)
         meta = page_meta(root, url, opts.robots_names)
         clean_tree(root)
         body = root.find("body")
