@@ -18,7 +18,6 @@ from codecs import BOM_UTF8
 from collections import Counter
 from dataclasses import dataclass, fields, replace
 
-
 from pipeline.document import Document, TextBlock
 from pipeline.extract_boilerplate import main_content
 from pipeline.extract_charset import decode_html
@@ -39,8 +38,13 @@ class ExtractOptions:
     include_captions: bool = True
 
 
+_DEFAULT_OPTIONS = ExtractOptions()
+
+
 def _options(options: ExtractOptions | None, overrides: dict) -> ExtractOptions:
     """An ExtractOptions object, keyword overrides of its fields, or both."""
+    if not overrides:  # the common call; dataclasses.replace costs ~1% of an extraction
+        return options or _DEFAULT_OPTIONS
     known = {f.name for f in fields(ExtractOptions)}
     unknown = set(overrides) - known
     if unknown:
