@@ -35,6 +35,7 @@ _TAG_PRIOR = {"div": 5, "article": 5, "main": 5, "section": 2, "pre": 3, "td": 3
               "address": -3, "ol": -3, "ul": -3, "dl": -3, "dd": -3, "dt": -3, "li": -3,
               "form": -3, "h1": -5, "h2": -5, "h3": -5, "h4": -5, "h5": -5, "h6": -5, "th": -5}
 _MIN_PARAGRAPH = 25
+_SENTENCE_END = re.compile(r"[.!?…](?:\s|$)")
 _ANCESTOR_LEVELS = 5
 
 
@@ -87,34 +88,67 @@ class TextLengths:
         return min(1.0, links / total)
 
 
-def _paragraph_like(el: HtmlElement) -> bool:
-    """p/pre/td/blockquote, or a div-like leaf whose children are all inline."""
-    if el.tag in ("p", "pre", "td", "blockquote"):
-        return True
-    if el.tag in ("div", "section", "article"):
-        return not any(isinstance(c.tag, str) and c.tag in BLOCK_TAGS for c in el)
-    return False
+def _has_block_child(el: HtmlElement) -> bool:
+    return any(isinstance(c.tag, str) and c.tag in BLOCK_TAGS for c in el)
+
+
+def _loose_runs(el: HtmlElement) -> list[str]:
+    """Text lying directly in a container beside its block children, one string per run
+    between block children (the text and tails of inline children included).
+
+    Some pages put the article as bare text after a title <p>; without this it scores
+    nothing (readability wraps such runs in <p> for the same reason).
+    """
+    runs, cur = [], [el.text or ""]
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str):
+            if tag in BLOCK_TAGS:
+                runs.append("".join(cur))
+                cur = []
+            else:
+                cur.append(text_of(child))
+        cur.append(child.tail or "")
+    runs.append("".join(cur))
+    return runs
+
+
+def _credit(
+    scores: dict[HtmlElement, float], parent: HtmlElement | None, raw: str, loose: bool = False
+) -> None:
+    """A prose paragraph feeds its parent and (decaying) ancestors; short text feeds nothing.
+
+    Loose text must also hold a sentence end: outside a <p>, titles and datelines
+    ("Updated 11:21 pm, Tuesday, November 19") are as common as prose.
+    """
+    text = " ".join(raw.split())
+    if len(text) < _MIN_PARAGRAPH or (loose and not _SENTENCE_END.search(text)):
+        return
+    score = 1 + text.count(",") + min(len(text) // 100, 3)
+    anc = parent
+    for level in range(_ANCESTOR_LEVELS):
+        if anc is None or anc.tag == "html":
+            break
+        if anc not in scores:
+            scores[anc] = _TAG_PRIOR.get(anc.tag, 0) + class_weight(anc)
+        scores[anc] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
+        anc = anc.getparent()
 
 
 def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> dict[HtmlElement, float]:
-    """Readability scores: each prose paragraph feeds its ancestors, decaying with distance."""
+    """Readability scores: each prose paragraph feeds its ancestors, decaying with distance.
+
+    Paragraphs are p/pre/td/blockquote, div-like elements with inline children only, and
+    runs of loose text inside div-like elements that also have block children.
+    """
     lengths = lengths or TextLengths()
     scores: dict[HtmlElement, float] = {}
     for el in body.iter("p", "pre", "td", "blockquote", "div", "section", "article"):
-        if not _paragraph_like(el):
-            continue
-        text = " ".join(text_of(el).split())
-        if len(text) < _MIN_PARAGRAPH:
-            continue
-        score = 1 + text.count(",") + min(len(text) // 100, 3)
-        anc = el.getparent()
-        for level in range(_ANCESTOR_LEVELS):
-            if anc is None or anc.tag == "html":
-                break
-            if anc not in scores:
-                scores[anc] = _TAG_PRIOR.get(anc.tag, 0) + class_weight(anc)
-            scores[anc] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
-            anc = anc.getparent()
+        if el.tag in ("p", "pre", "td", "blockquote") or not _has_block_child(el):
+            _credit(scores, el.getparent(), text_of(el))
+        else:
+            for run in _loose_runs(el):
+                _credit(scores, el, run, loose=True)
     return {el: s * (1 - lengths.link_density(el)) for el, s in scores.items()}
 
 

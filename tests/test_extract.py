@@ -134,3 +134,28 @@ def test_extraction_imports_no_beam_or_torch():
     code = ("import sys, pipeline.extract, pipeline.extract_cmd; "
             "assert not {'apache_beam', 'torch', 'trafilatura'} & set(sys.modules), sys.modules.keys()")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_loose_text_beside_block_children_is_the_article():
+    # Older CMSs put the story as bare text (split by <br>) after a title <p>, in a column
+    # that also holds block children; only a short address <p> elsewhere is in a <p>.
+    links = "".join(f"<li><a href='/{i}'>Archive month {i}</a></li>" for i in range(30))
+    page = (f"<html><body><div><div class='col-3'><ul>{links}</ul></div>"
+            f"<div class='col-9'><p class='title'>Flood at the mill</p>"
+            f"<small><b>05/10/2018</b> - Posted by: Ann</small><br><br>{P1}<br><br>{P2}<br>{P3}"
+            f"<div class='row'><ul><li><a href='/s'>Share</a></li></ul></div></div></div>"
+            "<div class='address'><p>City Hall - Main Street, 1111 - Riverside - Phone: 555 0100</p>"
+            "</div></body></html>")
+    doc = extract_document(page, "https://e.org/")
+    assert doc is not None
+    assert P1 in doc.text and P2 in doc.text and P3 in doc.text
+    assert "Archive month" not in doc.text and "City Hall" not in doc.text
+
+
+def test_loose_dateline_is_not_prose():
+    # Loose text without a sentence end (a dateline) does not outweigh the story's <p>s.
+    page = (f"<html><body><div class='wrap'><div class='head'><h1>Flood at the mill</h1>"
+            "Updated 11:21 pm CST, Tuesday, November 19, 2019, Riverside, Oregon<div>by Ann</div>"
+            f"</div><div class='story'><p>{P1}</p></div></div></body></html>")
+    doc = extract_document(page, "https://e.org/")
+    assert doc.text == P1
