@@ -121,6 +121,8 @@ def _credit(
     Loose text must also hold a sentence end: outside a <p>, titles and datelines
     ("Updated 11:21 pm, Tuesday, November 19") are as common as prose.
     """
+    if len(raw) < _MIN_PARAGRAPH:  # normalising only shortens; most runs end here
+        return
     text = " ".join(raw.split())
     if len(text) < _MIN_PARAGRAPH or (loose and not _SENTENCE_END.search(text)):
         return
