@@ -37,6 +37,7 @@ _TAG_PRIOR = {"div": 5, "article": 5, "main": 5, "section": 2, "pre": 3, "td": 3
 _MIN_PARAGRAPH = 25
 _SENTENCE_END = re.compile(r"[.!?…](?:\s|$)")
 _ANCESTOR_LEVELS = 5
+_CHUNK_LEVELS = 2
 
 
 def hint(el: HtmlElement) -> str:
@@ -167,6 +168,26 @@ def _sibling_joins(
     return False
 
 
+def _common_container(top: HtmlElement, rivals: list[HtmlElement]) -> HtmlElement:
+    """The ancestor of ``top`` that holds the article when near-equal rivals share it.
+
+    Three or more rivals under one ancestor (a story split into many blocks), or one rival
+    within _CHUNK_LEVELS of ``top`` (a story split into a few chunks, each in its own
+    wrapper): the article is that ancestor. Rivals nested in or around ``top`` don't count.
+    """
+    top_ancestors = set(top.iterancestors())
+    disjoint = [r for r in rivals if r not in top_ancestors and top not in r.iterancestors()]
+    if not disjoint:
+        return top
+    anc, level = top.getparent(), 1
+    while anc is not None and anc.tag != "body":
+        under = sum(1 for r in disjoint if anc in r.iterancestors())
+        if under >= 3 or (under and level <= _CHUNK_LEVELS):
+            return anc
+        anc, level = anc.getparent(), level + 1
+    return top
+
+
 def main_content(body: HtmlElement) -> list[HtmlElement]:
     """The elements holding the article, in document order; [] when nothing scores."""
     lengths = TextLengths()
@@ -177,13 +198,7 @@ def main_content(body: HtmlElement) -> list[HtmlElement]:
     top_score = scores[top]
     # Several near-equal candidates under one ancestor: the article is that ancestor.
     rivals = [el for el, s in scores.items() if el is not top and s >= 0.75 * top_score]
-    if len(rivals) >= 3:
-        anc = top.getparent()
-        while anc is not None and anc.tag != "body":
-            if sum(1 for r in rivals if anc in r.iterancestors()) >= 3:
-                top = anc
-                break
-            anc = anc.getparent()
+    top = _common_container(top, rivals)
     parent = top.getparent()
     if parent is None:
         return [top]

@@ -159,3 +159,28 @@ def test_loose_dateline_is_not_prose():
             f"</div><div class='story'><p>{P1}</p></div></div></body></html>")
     doc = extract_document(page, "https://e.org/")
     assert doc.text == P1
+
+
+def test_wrappers_of_the_winner_are_not_its_rivals():
+    # Content-named wrappers score close to the story they wrap. They are the same content,
+    # not three rivals that would lift the pick to the page wrapper (byline and bio).
+    sentences = ["The water rose fast in the night.", "The mill stood in the flood by dawn.",
+                 "The road was shut until Friday noon.", "The mayor said that repairs start soon."]
+    paras = "".join(f"<p>{s}</p>" for s in sentences)
+    page = ("<html><body><div class='wrap'><div class='byline'>Posted in Local news by Ann Smith"
+            "</div><div class='main-content'><div class='post-body'><div class='entry-content'>"
+            f"<div class='text'>{paras}</div></div></div></div><div class='bio'><p>Ann Smith, a "
+            "reporter, writes about rivers, mills, floods, roads, towns, and weather.</p></div>"
+            "</div></body></html>")
+    doc = extract_document(page, "https://e.org/")
+    assert doc.text == "\n\n".join(sentences)
+
+
+def test_story_split_into_chunks_is_taken_whole():
+    # A story split into chunks, each in its own wrapper, with an ad slot between them.
+    page = (f"<html><body><div><div class='chunks'><div class='grid'><div class='item'><p>{P1}</p>"
+            f"<p>{P2}</p></div></div><div class='slot'>Advertisement</div><div class='grid'>"
+            f"<div class='item'><p>{P3}</p><p>{P2[::-1]}</p></div></div></div></div>"
+            "<div class='bio'><p>Ann Smith writes about rivers for the paper.</p></div></body></html>")
+    doc = extract_document(page, "https://e.org/")
+    assert P1 in doc.text and P3 in doc.text and "Ann Smith writes" not in doc.text
