@@ -7,8 +7,8 @@ size is capped before decoding, libxml2 caps nesting depth, and every pass
 over the tree is linear and iterative.
 
 Pipeline: decode (extract_charset) -> parse with lxml (extract_dom) ->
-metadata (extract_meta) -> strip furniture and score the main content
-(extract_boilerplate) -> walk it into nodes (extract_linearize).
+metadata (extract_meta) -> strip furniture (extract_furniture) -> score the
+main content (extract_boilerplate) -> walk it into nodes (extract_linearize).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Find a page's main content: readability-style scoring on the lxml tree.
 
-Generic signals only, no per-site rules: paragraphs of prose score their
-parent and (decaying) ancestors; a container's score is discounted by its
-link density; class/id/role hints (nav, footer, comment, share, related,
-cookie, newsletter, sidebar, ad ...) remove unlikely subtrees up front and
-weigh candidates. The winner's siblings that also read as prose join it
-(articles split across sibling containers).
+Generic signals only, no per-site rules: paragraphs of prose (and runs of
+loose text between block children) score their parent and (decaying)
+ancestors; a container's score is discounted by its link density; class/id
+hints weigh candidates (furniture was already removed by extract_furniture).
+Near-equal rivals of the winner lift the pick to their common container (a
+story split into blocks or chunks), and the winner's siblings that also read
+as prose join it (articles split across sibling containers).
 """
 
 from __future__ import annotations
