@@ -7,21 +7,22 @@ size is capped before decoding, libxml2 caps nesting depth, and every pass
 over the tree is linear and iterative.
 
 Pipeline: decode (extract_charset) -> parse with lxml (extract_dom) ->
-metadata (extract_meta) -> strip furniture and score the main content
-(extract_boilerplate) -> walk it into nodes (extract_linearize).
+metadata (extract_meta) -> strip furniture (extract_furniture) -> score the
+main content (extract_boilerplate) -> walk it into nodes (extract_linearize).
 """
 
 from __future__ import annotations
 
 import logging
+from codecs import BOM_UTF8
 from collections import Counter
 from dataclasses import dataclass, fields, replace
 
-
 from pipeline.document import Document, TextBlock
-from pipeline.extract_boilerplate import main_content, remove_furniture
+from pipeline.extract_boilerplate import main_content
 from pipeline.extract_charset import decode_html
 from pipeline.extract_dom import HtmlElement, ParseError, clean_tree, parse_html
+from pipeline.extract_furniture import remove_furniture
 from pipeline.extract_linearize import Linearizer
 from pipeline.extract_meta import DEFAULT_ROBOTS_NAMES, page_meta
 
@@ -37,8 +38,13 @@ class ExtractOptions:
     include_captions: bool = True
 
 
+_DEFAULT_OPTIONS = ExtractOptions()
+
+
 def _options(options: ExtractOptions | None, overrides: dict) -> ExtractOptions:
     """An ExtractOptions object, keyword overrides of its fields, or both."""
+    if not overrides:  # the common call; dataclasses.replace costs ~1% of an extraction
+        return options or _DEFAULT_OPTIONS
     known = {f.name for f in fields(ExtractOptions)}
     unknown = set(overrides) - known
     if unknown:
@@ -99,8 +105,10 @@ def extract_with_reason(
     if reason:
         return None, reason
     try:
-        text, _charset = decode_html(html, http_charset)
-        root = parse_html(text)
+        text, charset = decode_html(html, http_charset)
+        # Bytes already valid UTF-8 go to the parser as they are: re-encoding costs ~5%.
+        utf8 = charset == "utf-8" and isinstance(html, bytes) and not html.startswith(BOM_UTF8)
+        root = parse_html(html if utf8 else text)
         meta = page_meta(root, url, opts.robots_names)
         clean_tree(root)
         body = root.find("body")

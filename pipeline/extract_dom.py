@@ -24,13 +24,7 @@ DROP_TAGS = (
     "embed", "applet", "canvas", "select", "textarea", "input", "button", "option", "map",
     "dialog", "audio", "video", "link", "meta", "head",
 )
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-_HIDDEN_XPATH = etree.XPath(
-    "//*[@hidden or @aria-hidden='true' or contains(@style, 'display') "
-    "or contains(@style, 'visibility')]"
-)
-
-
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 class ParseError(ValueError):
     """The page could not be parsed; ``reason`` is a snake_case drop reason."""
 
@@ -39,14 +33,16 @@ class ParseError(ValueError):
         self.reason = reason
 
 
-def parse_html(text: str) -> HtmlElement:
-    """An lxml tree of ``text``; raises ParseError('too_deep' | 'unparseable')."""
+def parse_html(text: str | bytes) -> HtmlElement:
+    """An lxml tree of ``text`` (str, or bytes known to be UTF-8); raises ParseError
+    ('too_deep' | 'unparseable' | 'empty_document')."""
     parser = etree.HTMLParser(
         encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True, huge_tree=False
     )
     try:
         # Bytes with an explicit encoding: lxml refuses str input carrying an XML declaration.
-        root = etree.fromstring(text.encode("utf-8", "replace"), parser=parser)
+        data = text.encode("utf-8", "replace") if isinstance(text, str) else text
+        root = etree.fromstring(data, parser=parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
         raise ParseError("unparseable") from exc
     if root is None:
@@ -79,12 +75,19 @@ def drop(el: HtmlElement) -> None:
 def clean_tree(root: HtmlElement) -> None:
     """Remove non-content elements in place: scripts, forms, hidden elements."""
     etree.strip_elements(root, *DROP_TAGS, with_tail=False)
-    for el in _HIDDEN_XPATH(root):
+    # One Python loop over the elements beats an XPath with attribute predicates ~2x here.
+    noscripts, maybe_hidden = [], []
+    for el in root.iter(etree.Element):
+        if el.tag == "noscript":
+            noscripts.append(el)
+        if el.get("style") is not None or el.get("hidden") is not None or el.get("aria-hidden"):
+            maybe_hidden.append(el)
+    for el in maybe_hidden:
         # aria-hidden wraps decorative duplicates; hidden/display:none are invisible.
         if _is_hidden(el) and el.tag not in ("html", "body"):
             drop(el)
-    for ns in list(root.iter("noscript")):
-        # <noscript><img></noscript> is the lazy-load fallback we want; anything else is
-        # "please enable JavaScript".
+    for ns in noscripts:
+        # <noscript><img></noscript> is the lazy-load fallback we want; anything else (left
+        # once hidden parts are gone) is "please enable JavaScript".
         if not any(True for _ in ns.iter("img")):
             drop(ns)

@@ -134,3 +134,53 @@ def test_extraction_imports_no_beam_or_torch():
     code = ("import sys, pipeline.extract, pipeline.extract_cmd; "
             "assert not {'apache_beam', 'torch', 'trafilatura'} & set(sys.modules), sys.modules.keys()")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_loose_text_beside_block_children_is_the_article():
+    # Older CMSs put the story as bare text (split by <br>) after a title <p>, in a column
+    # that also holds block children; only a short address <p> elsewhere is in a <p>.
+    links = "".join(f"<li><a href='/{i}'>Archive month {i}</a></li>" for i in range(30))
+    page = (f"<html><body><div><div class='col-3'><ul>{links}</ul></div>"
+            f"<div class='col-9'><p class='title'>Flood at the mill</p>"
+            f"<small><b>05/10/2018</b> - Posted by: Ann</small><br><br>{P1}<br><br>{P2}<br>{P3}"
+            f"<div class='row'><ul><li><a href='/s'>Share</a></li></ul></div></div></div>"
+            "<div class='address'><p>City Hall - Main Street, 1111 - Riverside - Phone: 555 0100</p>"
+            "</div></body></html>")
+    doc = extract_document(page, "https://e.org/")
+    assert doc is not None
+    assert P1 in doc.text and P2 in doc.text and P3 in doc.text
+    assert "Archive month" not in doc.text and "City Hall" not in doc.text
+
+
+def test_loose_dateline_is_not_prose():
+    # Loose text without a sentence end (a dateline) does not outweigh the story's <p>s.
+    page = (f"<html><body><div class='wrap'><div class='head'><h1>Flood at the mill</h1>"
+            "Updated 11:21 pm CST, Tuesday, November 19, 2019, Riverside, Oregon<div>by Ann</div>"
+            f"</div><div class='story'><p>{P1}</p></div></div></body></html>")
+    doc = extract_document(page, "https://e.org/")
+    assert doc.text == P1
+
+
+def test_wrappers_of_the_winner_are_not_its_rivals():
+    # Content-named wrappers score close to the story they wrap. They are the same content,
+    # not three rivals that would lift the pick to the page wrapper (byline and bio).
+    sentences = ["The water rose fast in the night.", "The mill stood in the flood by dawn.",
+                 "The road was shut until Friday noon.", "The mayor said that repairs start soon."]
+    paras = "".join(f"<p>{s}</p>" for s in sentences)
+    page = ("<html><body><div class='wrap'><div class='byline'>Posted in Local news by Ann Smith"
+            "</div><div class='main-content'><div class='post-body'><div class='entry-content'>"
+            f"<div class='text'>{paras}</div></div></div></div><div class='bio'><p>Ann Smith, a "
+            "reporter, writes about rivers, mills, floods, roads, towns, and weather.</p></div>"
+            "</div></body></html>")
+    doc = extract_document(page, "https://e.org/")
+    assert doc.text == "\n\n".join(sentences)
+
+
+def test_story_split_into_chunks_is_taken_whole():
+    # A story split into chunks, each in its own wrapper, with an ad slot between them.
+    page = (f"<html><body><div><div class='chunks'><div class='grid'><div class='item'><p>{P1}</p>"
+            f"<p>{P2}</p></div></div><div class='slot'>Advertisement</div><div class='grid'>"
+            f"<div class='item'><p>{P3}</p><p>{P2[::-1]}</p></div></div></div></div>"
+            "<div class='bio'><p>Ann Smith writes about rivers for the paper.</p></div></body></html>")
+    doc = extract_document(page, "https://e.org/")
+    assert P1 in doc.text and P3 in doc.text and "Ann Smith writes" not in doc.text
