@@ -179,6 +179,9 @@ def assemble_and_cut(item: tuple[str, object, dict[int, dict]]) -> tuple[list, C
         if not seq.images:
             counts["sequences/dropped_no_image"] += 1
             continue
+        if not has_text_after_image(seq):
+            counts["sequences/dropped_no_text_after_image"] += 1
+            continue
         counts["sequences/kept"] += 1
         counts["sequences/tokens"] += seq.num_tokens
         out.append((sf.make_key(doc.url, index), {

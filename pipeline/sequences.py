@@ -121,6 +121,18 @@ def cut_sequences(nodes: list[Node], counter: TokenCounter, *, max_tokens: int =
     return [_fit_exactly(s, counter, max_tokens) for s in seqs]
 
 
+def has_text_after_image(seq: Sequence) -> bool:
+    """Whether any text follows an image: a sequence without such text teaches nothing
+    (the loss is on text after an image), e.g. a lone image whose text went before it."""
+    seen_image = False
+    for seg in seq.segments:
+        if isinstance(seg, sf.ImageSlot):
+            seen_image = True
+        elif seen_image and seg.text.strip():
+            return True
+    return False
+
+
 def _append(seq: Sequence, u: Unit) -> None:
     if u.image is not None:
         seq.segments.append(sf.ImageSlot(len(seq.images)))

@@ -156,13 +156,16 @@ class SequencesFn(beam.DoFn):
         self.counter = HFTokenCounter(tok)
 
     def process(self, element):
-        from pipeline.sequences import cut_sequences
+        from pipeline.sequences import cut_sequences, has_text_after_image
 
         doc_id, url, nodes = element
         seqs = cut_sequences(nodes, self.counter, max_tokens=self.max_tokens, max_images=self.max_images)
         for index, seq in enumerate(seqs):
             if not seq.images and not self.keep_imageless:
                 count("sequences", "dropped_no_image")
+                continue
+            if seq.images and not has_text_after_image(seq):
+                count("sequences", "dropped_no_text_after_image")
                 continue
             count("sequences", "kept")
             count("sequences", "tokens", seq.num_tokens)

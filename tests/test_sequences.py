@@ -80,3 +80,12 @@ def test_real_tokenizer_counts_layout_exactly(smollm2):
         assert s.num_tokens == len(smollm2.tok(sf.layout_text(s.segments), add_special_tokens=False)["input_ids"])
         assert s.num_tokens <= 256
     assert smollm2.count("<image>") == 1 and smollm2.count("<|endofchunk|>") == 1
+
+
+def test_sequences_without_text_after_an_image_are_recognised():
+    from pipeline.sequences import has_text_after_image
+
+    seqs = cut_sequences([words(60, "a"), img(0)], WordCounter(), max_tokens=64)
+    assert [has_text_after_image(s) for s in seqs] == [False]  # "a..." then the image alone
+    seqs = cut_sequences(["intro", img(0), "caption"], WordCounter(), max_tokens=64)
+    assert [has_text_after_image(s) for s in seqs] == [True]
