@@ -149,7 +149,7 @@ def fetch_images(batch: list[tuple[str, str | None, str]]) -> list[tuple[str, di
 def assemble_and_cut(item: tuple[str, object, dict[int, dict]]) -> tuple[list, Counter]:
     """Phase 4 for one document: surviving images in place (as AssembleFn), then sequences."""
     from pipeline.document import ImageNode
-    from pipeline.sequences import ImageMeta, cut_sequences
+    from pipeline.sequences import ImageMeta, cut_sequences, has_text_after_image
 
     did, doc, fates = item
     counts: Counter = Counter()
