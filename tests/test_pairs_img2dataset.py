@@ -90,3 +90,15 @@ def test_img2dataset_downloader_gives_the_same_pairs(tmp_path, server, ours_out)
     for key, s in via_i2d.items():
         assert s.caption == via_ours[key].caption and s.extra["license"] == via_ours[key].extra["license"]
     assert stats["counters"]["pairs"]["success"] == 4 and stats["counters"]["pairs"]["duplicate_pair"] == 1
+
+
+def test_trainer_streams_img2dataset_made_shards(img2dataset_out):
+    """Issue 8: the trainer's data pipeline reads shards that img2dataset itself wrote."""
+    from test_train_data import stream
+
+    from train.data import BatchStream
+
+    s = BatchStream("laion", stream(tars(img2dataset_out), "pair", batch_size=4))
+    batch = next(s)
+    assert batch["input_ids"].shape[0] == 4 and batch["images"].shape[:3] == (4, 1, 1)
+    assert s.dropped_total() == {}
