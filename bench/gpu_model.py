@@ -27,27 +27,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import torch
 
-TINYLLAMA_SHAPE = {
-    "model_type": "llama",
-    "vocab_size": 32000,
-    "hidden_size": 2048,
-    "intermediate_size": 5632,
-    "num_hidden_layers": 22,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 4,
-    "max_position_embeddings": 2048,
-    "tie_word_embeddings": False,
-}
 
 
 def config_for(args):
-    from flamingo.config import LMConfig, VisionConfig, get_preset
+    from flamingo.config import TINYLLAMA_1B_SHAPE, LMConfig, VisionConfig, get_preset
 
     if args.tiny:
         return get_preset("tiny")
     config = get_preset("flamingo-3b-like")
     config.vision = VisionConfig(model_name="ViT-L-14", pretrained=None)
-    config.lm = LMConfig(config=dict(TINYLLAMA_SHAPE), tokenizer="bytes", dtype="bfloat16")
+    config.lm = LMConfig(config=dict(TINYLLAMA_1B_SHAPE), tokenizer="bytes", dtype="bfloat16")
     config.cross_attn_every = args.every
     return config
 

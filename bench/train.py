@@ -101,21 +101,12 @@ def model_config(size: str):
     """``tiny`` (flamingo's preset) or ``1b``: random-init TinyLlama-1.1B-shaped LM (bf16,
     frozen) + ViT-L/14-shaped tower, cross-attention before every 4th layer. Random weights
     cost the same FLOPs as trained ones, and nothing needs downloading."""
-    from flamingo.config import BYTE_TOKENIZER, FlamingoConfig, LMConfig, VisionConfig, get_preset
+    from flamingo.config import (
+        BYTE_TOKENIZER, TINYLLAMA_1B_SHAPE, FlamingoConfig, LMConfig, VisionConfig, get_preset,
+    )
 
     if size == "tiny":
         return get_preset("tiny")
-    llama = {
-        "model_type": "llama",
-        "vocab_size": 32000,
-        "hidden_size": 2048,
-        "intermediate_size": 5632,
-        "num_hidden_layers": 22,
-        "num_attention_heads": 32,
-        "num_key_value_heads": 4,
-        "max_position_embeddings": 2048,
-        "tie_word_embeddings": False,
-    }
     vit_l = {
         "image_size": 224,
         "patch_size": 14,
@@ -126,7 +117,7 @@ def model_config(size: str):
     }
     return FlamingoConfig(
         vision=VisionConfig(model_name="vit-l-14-random", custom=vit_l),
-        lm=LMConfig(config=llama, tokenizer=BYTE_TOKENIZER, dtype="bfloat16"),
+        lm=LMConfig(config=dict(TINYLLAMA_1B_SHAPE), tokenizer=BYTE_TOKENIZER, dtype="bfloat16"),
         cross_attn_every=4,
     )
 

@@ -136,6 +136,20 @@ def _demo() -> FlamingoConfig:
     )
 
 
+# TinyLlama-1.1B's shape, for randomly initialised ~1B runs (GPU benchmarks) without weights.
+TINYLLAMA_1B_SHAPE = {
+    "model_type": "llama",
+    "vocab_size": 32000,
+    "hidden_size": 2048,
+    "intermediate_size": 5632,
+    "num_hidden_layers": 22,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 2048,
+    "tie_word_embeddings": False,
+}
+
+
 def _flamingo_3b_like() -> FlamingoConfig:
     # Flamingo-3B: a 1.4B LM, cross-attention before every layer. TinyLlama (1.1B, Apache-2.0).
     return FlamingoConfig(
