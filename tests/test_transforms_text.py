@@ -9,7 +9,7 @@ import pytest
 beam = pytest.importorskip("apache_beam")
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from test_filters import FRENCH, GOOD
 
@@ -36,7 +36,7 @@ class Doc:
 
 def run_and_count(build, docs):
     """Run build(pcoll) on an offline runner; return the counters as {namespace/name: value}."""
-    p = TestPipeline(runner=FnApiRunner())
+    p = BeamTestPipeline(runner=FnApiRunner())
     build(p | "Docs" >> beam.Create(docs))
     result = p.run()
     result.wait_until_finish()
