@@ -68,9 +68,9 @@ def read_progress(root: str) -> Counter:
 class ProgressDisplay(threading.Thread):
     """Prints ``pages 1,234 (56/s) | documents 300 | images 800 | sequences 410 | 00:22``."""
 
-    def __init__(self, root: str, every_s: float = 2.0, stream=None):
+    def __init__(self, root: str, every_s: float = 2.0, stream=None, written: str = "sequences"):
         super().__init__(daemon=True)
-        self.root, self.every_s = root, every_s
+        self.root, self.every_s, self.written = root, every_s, written
         self.stream = stream or sys.stderr
         self._stop = threading.Event()
         self._start = time.monotonic()
@@ -82,7 +82,7 @@ class ProgressDisplay(threading.Thread):
         m, s = divmod(int(elapsed), 60)
         return (
             f"pages {c['pages_read']:,} ({rate:.0f}/s) | documents kept {c['documents_kept']:,} | "
-            f"images fetched {c['images_fetched']:,} | sequences written {c['sequences_written']:,} | "
+            f"images fetched {c['images_fetched']:,} | {self.written} written {c['sequences_written']:,} | "
             f"{m:02d}:{s:02d}"
         )
 

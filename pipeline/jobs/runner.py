@@ -58,7 +58,8 @@ def run_job(*, job: str, output: str, beam_args: list[str], resume: bool, keep_w
     if progress_root:
         shutil.rmtree(progress_root, ignore_errors=True)
     report.write_json(output, "config.json", {**config, "output": output, "beam_args": beam_args})
-    display = ProgressDisplay(progress_root) if progress_root else None
+    written = "pairs" if job == "pairs" else "sequences"
+    display = ProgressDisplay(progress_root, written=written) if progress_root else None
     if display:
         display.start()
     try:
