@@ -48,8 +48,13 @@ def generate(
     num_beams: int = 1,
     use_cache: bool = True,
     stop_token_ids: tuple[int, ...] | None = None,
+    min_new_tokens: int = 0,
 ) -> torch.Tensor:
-    """Prompt (B, L) [+ images (B, T, F, C, H, W)] -> (B, L + generated) token ids."""
+    """Prompt (B, L) [+ images (B, T, F, C, H, W)] -> (B, L + generated) token ids.
+
+    ``min_new_tokens``: the stop tokens are barred for that many steps (as in transformers'
+    ``min_new_tokens``), so a caption is never empty.
+    """
     from transformers import DynamicCache
 
     ids_tok = model.token_ids
@@ -67,11 +72,13 @@ def generate(
     done = torch.zeros(b * k, dtype=torch.bool, device=ids.device)
     past = DynamicCache() if use_cache else None
     new_len = ids.shape[1]
-    for _ in range(max_new_tokens):
+    for step in range(max_new_tokens):
         logits, past = _step(model, ids, media, mask, past, use_cache, new_len)
         logp = torch.log_softmax(logits.float(), dim=-1)  # (B*K, V)
         # no new images can be given mid-generation, and padding is only for finished beams
         logp[:, [ids_tok.image, ids_tok.pad]] = float("-inf")
+        if step < min_new_tokens:
+            logp[:, stops] = float("-inf")
         # a finished beam may only continue with padding, at no cost
         logp[done] = float("-inf")
         logp[done, ids_tok.pad] = 0.0

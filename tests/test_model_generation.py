@@ -88,6 +88,20 @@ def test_generation_stops_at_a_stop_token_and_pads_after(trained_like):
     assert both.shape[1] == ids.shape[1] + 1  # every row stopped: no further steps
 
 
+def test_min_new_tokens_bars_the_stop_tokens(trained_like):
+    model, tok = trained_like
+    ids, mask = encode(tok, PROMPT)
+    imgs = images(1, 2)
+    with torch.no_grad():
+        logits = model(ids, imgs, attention_mask=mask).logits[:, -1]
+        logits[:, [model.token_ids.image, model.token_ids.pad]] = float("-inf")
+        first = int(logits.argmax(-1)[0])
+    out = model.generate(ids, imgs, attention_mask=mask, max_new_tokens=4, stop_token_ids=(first,),
+                         min_new_tokens=2)
+    new = out[0, ids.shape[1]:].tolist()
+    assert len(new) >= 2 and first not in new[:2]
+
+
 def test_generation_never_emits_image_or_padding_tokens(trained_like):
     model, tok = trained_like
     ids, _ = encode(tok, PROMPT)

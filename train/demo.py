@@ -87,7 +87,7 @@ def run_demo(
     input_ids = torch.tensor([encode_layout(prompt, ids)])
     images = torch.stack([comp.transform(decode_image(s.image)) for s in (*examples, query)])
     images = images[None, :, None]  # (B=1, T_img, F=1, C, H, W)
-    out = reloaded.generate(input_ids, images, max_new_tokens=20, num_beams=1)
+    out = reloaded.generate(input_ids, images, max_new_tokens=20, num_beams=1, min_new_tokens=3)
     tokenizer = comp.vocab.encode.tokenizer
     caption = tokenizer.decode(out[0, input_ids.shape[1] :], skip_special_tokens=True).strip()
     log.info(
