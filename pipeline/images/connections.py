@@ -6,11 +6,17 @@ as TLS SNI (the certificate is verified against that name). We use
 ``http.client`` directly rather than requests/urllib3 because we need the raw
 socket (for the total-deadline watchdog) and ``read1`` (one recv per call, so
 a dripping server cannot block a read), which those libraries hide.
+
+TLS always verifies the chain and the host name (``ssl.create_default_context``:
+TLS >= 1.2, CERT_REQUIRED, check_hostname); the only knob is which CAs are
+trusted. A dripping handshake is bounded by the socket timeout, which CPython
+applies to the whole handshake rather than to each read.
 """
 
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import ssl
 import threading
@@ -40,14 +46,26 @@ class PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self._server_name)
 
 
+def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """A verifying client context: the system CAs, or only those in ``ca_bundle`` (file or dir)."""
+    if ca_bundle is None:
+        context = ssl.create_default_context()
+    elif os.path.isdir(ca_bundle):
+        context = ssl.create_default_context(capath=ca_bundle)
+    else:
+        context = ssl.create_default_context(cafile=ca_bundle)
+    context.set_alpn_protocols(["http/1.1"])  # what http.client does for its own contexts
+    return context
+
+
 class ConnectionPool:
     """Idle keep-alive connections per (scheme, host, port, address). Thread-safe."""
 
-    def __init__(self, max_idle_per_key: int) -> None:
+    def __init__(self, max_idle_per_key: int, ca_bundle: str | None = None) -> None:
         self.max_idle = max_idle_per_key
         self._idle: dict[PoolKey, list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
-        self._tls = ssl.create_default_context()
+        self._tls = tls_context(ca_bundle)
 
     @staticmethod
     def key(target: Target) -> PoolKey:
