@@ -286,3 +286,30 @@ def test_verification_has_no_off_switch(pki, tmp_path):
         assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     with pytest.raises(ValueError, match="ca_bundle"):
         ImageConfig(ca_bundle=str(tmp_path / "missing.pem"))
+
+
+def test_handshake_after_a_slow_connect_still_ends_at_the_total_deadline(monkeypatch):
+    """The watchdog, not only the socket timeout, bounds the handshake: connect + TLS <= timeout."""
+    real = connections.socket.create_connection  # the loopback guard, already installed
+
+    def slow_connect(address, *args, **kwargs):
+        time.sleep(0.6)  # a far, slow host: the SYN-ACK eats most of the deadline
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(connections.socket, "create_connection", slow_connect)
+    drip = HandshakeDripServer(delay_s=0.1).start()
+    try:
+        start = time.monotonic()
+        result = fetch(
+            f"https://images.test:{drip.port}/a.jpg",
+            resolver_for({"images.test": "127.0.0.1"}),
+            allow_private_networks=True,
+            respect_robots=False,
+            retries=0,
+            timeout_s=1.0,
+        )
+        elapsed = time.monotonic() - start
+    finally:
+        drip.stop()
+    assert result.status == "timeout", result.error
+    assert elapsed < 1.4, elapsed  # without the watchdog over the handshake: 0.6 s + a full 1 s

@@ -9,8 +9,8 @@ a dripping server cannot block a read), which those libraries hide.
 
 TLS always verifies the chain and the host name (``ssl.create_default_context``:
 TLS >= 1.2, CERT_REQUIRED, check_hostname); the only knob is which CAs are
-trusted. A dripping handshake is bounded by the socket timeout, which CPython
-applies to the whole handshake rather than to each read.
+trusted. The handshake is deferred to ``handshake`` so that the caller's
+total-deadline watchdog covers it.
 """
 
 from __future__ import annotations
@@ -43,7 +43,17 @@ class PinnedHTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = socket.create_connection((self.host, self.port), self.timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self._server_name)
+        # No handshake here: the caller runs it (``handshake``) once its deadline watchdog watches
+        # the socket, so connect + handshake + response together stay inside the total deadline.
+        self.sock = self._context.wrap_socket(
+            sock, server_hostname=self._server_name, do_handshake_on_connect=False
+        )
+
+
+def handshake(sock: socket.socket) -> None:
+    """Finish a new TLS connection (verifying chain and name); nothing to do for plain TCP."""
+    if isinstance(sock, ssl.SSLSocket):
+        sock.do_handshake()
 
 
 def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:

@@ -29,7 +29,7 @@ from pipeline.images.body import (
     refusal_for_head,
 )
 from pipeline.images.config import ImageConfig
-from pipeline.images.connections import ConnectionPool
+from pipeline.images.connections import ConnectionPool, handshake
 from pipeline.images.deadline import Watchdog
 from pipeline.images.netsafety import AddressChecker, Target, UnsafeTarget
 from pipeline.images.politeness import HostGate, backoff_seconds, retry_after_seconds
@@ -156,13 +156,16 @@ class SafeHttpClient:
         return HttpOutcome("connection_error", error="stale connection twice")
 
     def _exchange(self, conn, target, referer, image, max_bytes, deadline) -> HttpOutcome:
-        if conn.sock is None:
+        fresh = conn.sock is None
+        if fresh:
             conn.connect()
         sock = conn.sock  # http.client drops conn.sock when the server says "Connection: close"
         token = self.watchdog.arm(sock, deadline)
         resp = None
         try:
             sock.settimeout(max(0.01, deadline - time.monotonic()))
+            if fresh:
+                handshake(sock)
             self._send(conn, target, referer, image)
             resp = conn.getresponse()
             outcome = self._judge_headers(resp, image, max_bytes)
