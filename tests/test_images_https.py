@@ -313,3 +313,19 @@ def test_handshake_after_a_slow_connect_still_ends_at_the_total_deadline(monkeyp
         drip.stop()
     assert result.status == "timeout", result.error
     assert elapsed < 1.4, elapsed  # without the watchdog over the handshake: 0.6 s + a full 1 s
+
+
+def test_peer_hanging_up_mid_handshake_is_a_retried_connection_error():
+    server = HandshakeDripServer(hang_up=True).start()
+    try:
+        result = fetch(
+            f"https://images.test:{server.port}/a.jpg",
+            resolver_for({"images.test": "127.0.0.1"}),
+            allow_private_networks=True,
+            respect_robots=False,
+            retries=1,
+        )
+    finally:
+        server.stop()
+    assert result.status == "connection_error", result.error  # transient, unlike tls_error
+    assert server.accepted == 2

@@ -157,10 +157,14 @@ class TLSImageServer(ImageServer):
 
 
 class HandshakeDripServer:
-    """Accepts TCP, then drips a TLS record header and its body one byte at a time."""
+    """Accepts TCP, then drips a TLS record header and its body one byte at a time.
 
-    def __init__(self, delay_s: float = 0.3) -> None:
+    With ``hang_up`` it instead reads the ClientHello and closes: a peer gone mid-handshake.
+    """
+
+    def __init__(self, delay_s: float = 0.3, hang_up: bool = False) -> None:
         self.delay_s = delay_s
+        self.hang_up = hang_up
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.accepted = 0
@@ -184,6 +188,9 @@ class HandshakeDripServer:
         # A handshake record claiming 16000 bytes: the client waits for all of them.
         with conn:
             try:
+                if self.hang_up:
+                    conn.recv(4096)
+                    return
                 conn.sendall(b"\x16\x03\x03\x3e\x80")
                 while not self._stop.is_set():
                     conn.sendall(b"\x00")
