@@ -182,6 +182,9 @@ ROUTES = {
     ),
     "/private/photo.jpg": lambda h, hits: h.send(200, photo()),
     "/redirect/loopback": _redirect_to("http://127.0.0.1:{internal}/img/astronaut-320x240.jpg"),
+    "/redirect/internal-name": _redirect_to(
+        "http://internal.test:{internal}/img/astronaut-320x240.jpg"
+    ),
     "/redirect/metadata": _redirect_to("http://169.254.169.254/latest/meta-data/"),
     "/redirect/file": _redirect_to("file:///etc/passwd"),
     "/redirect/ok": _redirect_to("/img/coffee-300x200.jpg"),

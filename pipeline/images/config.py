@@ -7,6 +7,7 @@ robots.txt and ``noai`` opt-outs honoured, bodies and time bounded.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 DEFAULT_USER_AGENT = (
@@ -36,6 +37,9 @@ class ImageConfig:
     # CIDRs reachable even when private networks are closed (one intranet subnet, a test host)
     allowed_networks: tuple[str, ...] = ()
     dns_cache_ttl_s: float = 300.0
+    # PEM file (or OpenSSL hashed directory) of CAs to trust *instead of* the system store, e.g. a
+    # corporate proxy's CA. Certificate and hostname verification have no off switch.
+    ca_bundle: str | None = None
     # opt-outs and politeness
     user_agent: str = DEFAULT_USER_AGENT
     robots_token: str = (
@@ -63,6 +67,8 @@ class ImageConfig:
             raise ValueError("image_size must be positive and jpeg_quality in 1..100")
         if self.threads < 1 or self.per_host_concurrency < 1:
             raise ValueError("threads and per_host_concurrency must be >= 1")
+        if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
+            raise ValueError(f"ca_bundle not found: {self.ca_bundle!r}")
 
     @property
     def agent_token(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import ssl
 import threading
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ from pipeline.images.body import (
     refusal_for_head,
 )
 from pipeline.images.config import ImageConfig
-from pipeline.images.connections import ConnectionPool
+from pipeline.images.connections import ConnectionPool, handshake
 from pipeline.images.deadline import Watchdog
 from pipeline.images.netsafety import AddressChecker, Target, UnsafeTarget
 from pipeline.images.politeness import HostGate, backoff_seconds, retry_after_seconds
@@ -44,6 +45,13 @@ _STALE = (
     BrokenPipeError,
     ConnectionResetError,
 )
+
+_TLS_HANGUPS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+
+_ROBOTS_ERRORS = {
+    "robots_disallowed": "robots.txt disallows this path",
+    "tls_error": "TLS failed when fetching this host's robots.txt",
+}
 
 RobotsCheck = Callable[[Target, str], "str | None"]
 
@@ -64,7 +72,7 @@ class SafeHttpClient:
     def __init__(self, config: ImageConfig, checker: AddressChecker) -> None:
         self.config = config
         self.checker = checker
-        self.pool = ConnectionPool(config.per_host_concurrency)
+        self.pool = ConnectionPool(config.per_host_concurrency, config.ca_bundle)
         self.gate = HostGate(config.per_host_concurrency, config.per_host_rate)
         self.watchdog = Watchdog()
         self.robots_check: RobotsCheck | None = None  # set by the fetcher once robots exist
@@ -85,7 +93,7 @@ class SafeHttpClient:
             if image and self.robots_check is not None:
                 refusal = self.robots_check(target, current)
                 if refusal:
-                    return HttpOutcome(refusal, url=current, error="robots.txt disallows this path")
+                    return HttpOutcome(refusal, url=current, error=_ROBOTS_ERRORS.get(refusal, ""))
             outcome = self._with_retries(target, referer, image, max_bytes)
             outcome.url = current
             if not outcome.location:
@@ -148,13 +156,16 @@ class SafeHttpClient:
         return HttpOutcome("connection_error", error="stale connection twice")
 
     def _exchange(self, conn, target, referer, image, max_bytes, deadline) -> HttpOutcome:
-        if conn.sock is None:
+        fresh = conn.sock is None
+        if fresh:
             conn.connect()
         sock = conn.sock  # http.client drops conn.sock when the server says "Connection: close"
         token = self.watchdog.arm(sock, deadline)
         resp = None
         try:
             sock.settimeout(max(0.01, deadline - time.monotonic()))
+            if fresh:
+                handshake(sock)
             self._send(conn, target, referer, image)
             resp = conn.getresponse()
             outcome = self._judge_headers(resp, image, max_bytes)
@@ -247,4 +258,9 @@ class SafeHttpClient:
 
 
 def _network_reason(err: Exception) -> str:
+    # A TLS failure (untrusted chain, wrong name, expired, protocol error) is not transient:
+    # retrying would only repeat the handshake, so it has its own reason, outside TRANSIENT.
+    # A peer that just hung up mid-TLS is an ordinary connection failure.
+    if isinstance(err, ssl.SSLError) and not isinstance(err, _TLS_HANGUPS):
+        return "tls_error"
     return "connection_error" if isinstance(err, OSError) else "bad_response"
