@@ -9,14 +9,14 @@ import pytest
 import torch
 from train_helpers import tiny_config, write_shards
 
+from train.components import build_components
 from train.config import DatasetConfig
 from train.data import BatchStream, SampleBuilder, ShardStream
 from train.loop import train
 
 pytest.importorskip("flamingo.factory")
 
-from flamingo import lm as flamingo_lm  # noqa: E402
-from train.components import build_components  # noqa: E402
+from flamingo import lm as flamingo_lm
 
 
 @pytest.fixture(scope="module")
