@@ -3,7 +3,10 @@
 Decides the ``demo`` preset's precision (``train/config.py``). Both precisions train the same
 model from the same initial trainable weights on the same batches, held in memory so the
 loader's cost is left out; runs go fp32, bf16, bf16, fp32 (ABBA) so drift in machine load hits
-both alike. Prints median s/step per run, the bf16/fp32 speed ratio and the loss gap.
+both alike. Prints median s/step per run, the bf16/fp32 speed ratio and the loss gap; first,
+one GEMM of a demo-sized layer (512x576 @ 576x1536) in fp32 and under bf16 autocast, which
+shows whether this CPU multiplies bf16 natively (``ONEDNN_MAX_CPU_ISA=AVX2`` imitates one
+that does not) and what ``precision="auto"`` picks here.
 
 Usage (repo root): python bench/train_precision.py [--preset demo] [--steps 12] [--threads N]
 """
@@ -15,6 +18,7 @@ import logging
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,6 +46,25 @@ class ListStream:
 
     def dropped_total(self) -> dict:
         return {}
+
+
+def gemm_ms(repeats: int = 20) -> tuple[float, float]:
+    """Milliseconds for one 512x576 @ 576x1536 product: fp32, then under bf16 autocast."""
+    import torch
+
+    a, b = torch.randn(512, 576), torch.randn(576, 1536)
+
+    def timed() -> float:
+        a @ b  # warm-up: oneDNN builds its kernel on the first call
+        t = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        return (time.perf_counter() - t) / repeats * 1e3
+
+    fp32 = timed()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = timed()
+    return fp32, bf16
 
 
 def _config(preset: str, shards: dict, out: Path, steps: int):
@@ -80,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="demo")
     ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--gemm-only", action="store_true", help="print the GEMM line and stop")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads; 0: default")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -88,7 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from bench.train import make_shards
+    from train import precision as tprec
     from train.components import build_components
+
+    fp32_ms, bf16_ms = gemm_ms()
+    auto = tprec.resolve("auto", torch.device("cpu"))
+    print(
+        f"GEMM 512x576x1536: fp32 {fp32_ms:.2f} ms, bf16 autocast {bf16_ms:.2f} ms; auto -> {auto}"
+    )
+    if args.gemm_only:
+        return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-precision-"))
     shards = make_shards(tmp / "shards", per_shard=16)

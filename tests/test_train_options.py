@@ -137,6 +137,7 @@ def test_bf16_autocast_keeps_fp32_master_weights(tmp_path, shards, fixed_batch):
     fp32, _ = _fixed_run(tmp_path / "fp32", shards, fixed_batch, steps=10, precision="fp32")
     bf16, model = _fixed_run(tmp_path / "bf16", shards, fixed_batch, steps=10, precision="bf16")
     trainable = [p for p in model.parameters() if p.requires_grad]
+    assert bf16.precision == "bf16" and fp32.precision == "fp32"
     assert trainable and all(p.dtype == torch.float32 for p in trainable)
     from safetensors.torch import load_file
 
@@ -159,3 +160,30 @@ def test_compile_matches_eager(tmp_path, shards, fixed_batch):
     compiled, model = _fixed_run(tmp_path / "compiled", shards, fixed_batch, steps=3, compile=True)
     assert getattr(model, "_compiled_call_impl", None) is not None  # nn.Module.compile took effect
     assert compiled.losses == pytest.approx(eager.losses, rel=1e-4, abs=1e-5)
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    from train import precision as tprec
+
+    cpu = torch.device("cpu")
+    assert tprec.resolve("auto", cpu, fast_bf16=True) == "bf16"
+    assert tprec.resolve("auto", cpu, fast_bf16=False) == "fp32"
+    assert tprec.resolve("fp32", cpu, fast_bf16=True) == "fp32"
+    assert tprec.resolve("bf16", cpu, fast_bf16=False) == "bf16"  # asked for explicitly: obeyed
+    with pytest.raises(ValueError):
+        tprec.resolve("fp16", cpu)
+    monkeypatch.setattr(tprec, "cpu_has_fast_bf16", lambda: False)
+    assert tprec.resolve("auto", cpu) == "fp32"
+    monkeypatch.setattr(tprec, "cpu_has_fast_bf16", lambda: True)
+    assert tprec.resolve("auto", cpu) == "bf16"
+
+
+def test_auto_precision_reaches_the_loop(tmp_path, shards, fixed_batch, monkeypatch):
+    from train import precision as tprec
+
+    monkeypatch.setattr(tprec, "cpu_has_fast_bf16", lambda: False)
+    fp32, _ = _fixed_run(tmp_path / "a", shards, fixed_batch, steps=2, precision="auto")
+    monkeypatch.setattr(tprec, "cpu_has_fast_bf16", lambda: True)
+    bf16, _ = _fixed_run(tmp_path / "b", shards, fixed_batch, steps=2, precision="auto")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    assert fp32.losses != bf16.losses  # the resolved precision is the one that ran
