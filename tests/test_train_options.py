@@ -73,7 +73,7 @@ def _shard_cfg(tmp, shards, **kw):
 
 
 def _fixed_run(tmp, shards, batch, **kw):
-    """Train the tiny model on one repeated batch; returns (result, the trained model, optimiser state)."""
+    """Train the tiny model on one repeated batch; returns (result, the trained model)."""
     cfg = tiny_config(tmp, shards, checkpoint__every=0, **kw)
     cfg.data.datasets = [DatasetConfig(name="interleaved", paths=shards["interleaved"])]
     comp = build_components("tiny")
