@@ -9,7 +9,6 @@ can compare runs bit for bit.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -22,6 +21,7 @@ import torch.distributed as dist
 from train import checkpoint as ckpt
 from train import dist as tdist
 from train import optim as topt
+from train import precision as tprec
 from train.components import Components, build_components
 from train.config import TrainConfig, save
 from train.data import BatchStream, SampleBuilder, ShardStream, expand_paths
@@ -48,6 +48,7 @@ class RunResult:
     # per step, all ranks together: seconds, tokens, images, samples, seconds waiting on data
     timings: list[tuple[float, int, int, int, float]] = field(default_factory=list)
     flops_per_token: float = 0.0  # rough model FLOPs per token (for MFU in benchmarks)
+    precision: str = ""  # what the run used: cfg.precision with "auto" resolved
     peak_flops: float = 0.0
 
 
@@ -245,12 +246,9 @@ def train(
     run.resume()
     info, result = run.info, run.result
     sources = [Source(s.name, ds.weight, s) for s, ds in zip(run.streams, cfg.data.datasets)]
-    bf16 = cfg.precision == "bf16"
-    autocast = (
-        (lambda: torch.autocast(info.device.type, dtype=torch.bfloat16))
-        if bf16
-        else contextlib.nullcontext
-    )
+    precision = tprec.resolve(cfg.precision, info.device)
+    autocast = tprec.autocast(precision, info.device)
+    result.precision = precision
     peak, peak_src = peak_flops(info.device, cfg.log.peak_tflops) if info.is_main else (0.0, "")
     log_cfg = cfg.log
     tele = Telemetry(
@@ -286,6 +284,11 @@ def train(
     )
     if info.is_main:
         log.info(
-            "peak FLOP/s for MFU: %.3g (%s); dropped samples: %s", peak, peak_src, result.dropped
+            "precision %s (asked: %s); peak FLOP/s for MFU: %.3g (%s); dropped samples: %s",
+            precision,
+            cfg.precision,
+            peak,
+            peak_src,
+            result.dropped,
         )
     return result
