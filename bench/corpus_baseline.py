@@ -30,6 +30,7 @@ from pipeline import report, warc
 from pipeline import shardformat as sf
 from pipeline import shardwriter as sw
 from pipeline.blobstore import get_blob, put_blob
+from pipeline.images.body import opt_out_directive
 from pipeline.dedup import band_keys, doc_id, lsh_params, signature_array
 from pipeline.jobs.corpus import CorpusConfig
 from pipeline.transforms_text import mark_bucket, near_id, text_key, text_rank, url_key, url_rank
@@ -96,13 +97,17 @@ def read_file(path: str) -> tuple[list[Kept], list[tuple[str, str]], Counter]:
                 counts["read/image_records"] += 1
                 name = sf.sha256_hex(rec.url.encode("utf-8"))
                 put_blob(_ROOTS["crawl"], name, rec.body)
-                images.append((rec.url, name))
+                images.append((rec.url, (name, rec.robots)))
                 continue
             if isinstance(rec, warc.Skip):
                 counts[f"read/{rec.reason}"] += 1
                 continue
             counts["read/pages"] += 1
             doc, reason = extract_with_reason(rec.body, rec.url, http_charset=rec.charset)
+            if doc is not None:  # the response's X-Robots-Tag, as ExtractFn reads it
+                token = _CFG.image.agent_token
+                header = {d for d in ("noai", "noimageai") if opt_out_directive(rec.robots, token, frozenset({d}))}
+                doc.opt_out = frozenset(doc.opt_out | header)
             if doc is None or "noai" in doc.opt_out:
                 counts[f"extract/{reason or 'failed'}" if doc is None else "extract/opt_out_noai"] += 1
                 continue
@@ -118,14 +123,19 @@ def read_file(path: str) -> tuple[list[Kept], list[tuple[str, str]], Counter]:
     return kept, images, counts
 
 
-def fetch_images(batch: list[tuple[str, str | None, str]]) -> list[tuple[str, dict, Counter]]:
+def fetch_images(batch: list[tuple[str, tuple | None, str]]) -> list[tuple[str, dict, Counter]]:
     """Phase 3: (url, crawl blob or None, referer) -> (url, outcome); ok bytes to the store."""
-    from pipeline.images import ImageRequest, process_image
+    from pipeline.images import ImageRequest, ImageResult, process_image
 
     results, pending = {}, []
     for url, blob, referer in batch:
         if blob is not None:
-            r = process_image(get_blob(_ROOTS["crawl"], blob), _CFG.image, url=url)
+            name, robots = blob
+            directive = opt_out_directive(robots, _CFG.image.agent_token, _CFG.image.disallowed_directives)
+            if directive:
+                r = ImageResult(url=url, status="noai")
+            else:
+                r = process_image(get_blob(_ROOTS["crawl"], name), _CFG.image, url=url)
             r.source = "crawl"
             results[url] = r
         else:
@@ -310,8 +320,8 @@ def run(inputs: list[str], output: str, cfg: CorpusConfig, workers: int) -> dict
         for docs, images, c in pool.imap_unordered(read_file, files):
             kept += docs
             counts.update(c)
-            for url, name in images:
-                crawl[url] = min(crawl.get(url, name), name)
+            for url, entry in images:
+                crawl[url] = min(crawl.get(url, entry), entry)
         unique = {doc_id(k.doc.url): k.doc for k in deduplicate(kept, cfg, counts)}
         refs, batches = image_tasks(unique, crawl)
         outcomes = {}

@@ -77,7 +77,9 @@ class ReadRecordsFn(beam.DoFn):
                 count("read", "image_records")
                 name = sf.sha256_hex(rec.url.encode("utf-8"))
                 put_blob(self.crawl_root, name, rec.body)
-                yield beam.pvalue.TaggedOutput("images", (rec.url, name))
+                # The record's X-Robots-Tag travels with it: the crawl's copy of an image that
+                # opted out is refused like a download would be.
+                yield beam.pvalue.TaggedOutput("images", (rec.url, (name, rec.robots)))
             else:
                 count("read", rec.reason)
                 if rec.reason.startswith("corrupt"):
@@ -118,13 +120,21 @@ class ReadCrawl(beam.PTransform):
 
 
 class ExtractFn(beam.DoFn):
-    """Page record -> Document; pages with a ``noai`` opt-out are dropped here."""
+    """Page record -> Document. Pages that opt out with ``noai`` (robots meta tag, or the
+    response's X-Robots-Tag for our agent token) are dropped here; a ``noimageai`` header
+    joins the document's opt-outs so its images are never used."""
 
-    def __init__(self, options=None):
-        self.options = options
+    def __init__(self, options=None, agent_token: str | None = None):
+        self.options, self.agent_token = options, agent_token
+
+    def setup(self):
+        from pipeline.images import ImageConfig
+
+        self.token = self.agent_token or ImageConfig().agent_token
 
     def process(self, rec: warc.PageRecord):
         from pipeline.extract import extract_with_reason
+        from pipeline.images.body import opt_out_directive
 
         kwargs = {"http_charset": rec.charset}
         if self.options is not None:
@@ -133,6 +143,10 @@ class ExtractFn(beam.DoFn):
         if doc is None:
             count("extract", reason or "failed")
             return
+        header = {d for d in ("noai", "noimageai")
+                  if opt_out_directive(rec.robots, self.token, frozenset({d}))}
+        if header:
+            doc.opt_out = frozenset(doc.opt_out | header)
         if "noai" in doc.opt_out:
             count("extract", "opt_out_noai")
             return

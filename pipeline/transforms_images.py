@@ -34,6 +34,11 @@ class ImageOutcome:
     original_height: int = 0
 
 
+def _crawl_entry(entry) -> tuple[str, tuple[str, ...]]:
+    """A crawl image as ``(blob name, X-Robots-Tag values)`` (a bare name has no header)."""
+    return (entry, ()) if isinstance(entry, str) else (entry[0], tuple(entry[1]))
+
+
 def image_refs(element):
     """(doc_id, doc) -> (image url, (doc_id, position, page url)) for each image node."""
     doc_id, doc = element
@@ -60,13 +65,20 @@ class FetchImagesFn(beam.DoFn):
         self.fetcher.close()
 
     def process(self, batch):
-        from pipeline.images import ImageRequest, process_image
+        from pipeline.images import ImageRequest, ImageResult, process_image
+        from pipeline.images.body import opt_out_directive
 
         results, pending = {}, []
         for url, groups in batch:
-            crawl = sorted(groups["crawl"])
+            crawl = sorted(_crawl_entry(c) for c in groups["crawl"])
             if crawl:  # the crawl's own copy: no network request at all
-                result = process_image(get_blob(self.crawl_root, crawl[0]), self.config, url=url)
+                name, robots = crawl[0]
+                directive = opt_out_directive(robots, self.config.agent_token,
+                                              self.config.disallowed_directives)
+                if directive:
+                    result = ImageResult(url=url, status="noai", error=f"X-Robots-Tag: {directive} (crawl record)")
+                else:
+                    result = process_image(get_blob(self.crawl_root, name), self.config, url=url)
                 result.source = "crawl"
                 results[url] = result
             else:

@@ -28,6 +28,7 @@ class PageRecord:
     body: bytes
     charset: str | None = None  # from the HTTP Content-Type header, if any
     source: str = ""  # file it came from
+    robots: tuple[str, ...] = ()  # X-Robots-Tag header values (opt-outs such as noai)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class ImageRecord:
     url: str
     body: bytes
     content_type: str = ""
+    robots: tuple[str, ...] = ()  # X-Robots-Tag header values (noai, noimageai)
 
 
 @dataclass
@@ -63,7 +65,8 @@ def _read_capped(stream: IO[bytes], cap: int) -> bytes | None:
     return None if len(data) > cap else data
 
 
-def classify(url: str, status: int | None, content_type: str, body_stream: IO[bytes], source: str) -> Record:
+def classify(url: str, status: int | None, content_type: str, body_stream: IO[bytes], source: str,
+             robots: tuple[str, ...] = ()) -> Record:
     """One crawl response -> a page, an image or a skip with its reason."""
     media, charset = _media_type(content_type)
     if status is not None and status != 200:
@@ -72,12 +75,12 @@ def classify(url: str, status: int | None, content_type: str, body_stream: IO[by
         body = _read_capped(body_stream, MAX_HTML_BYTES)
         if body is None:
             return Skip("page_too_large", url)
-        return PageRecord(url, body, charset, source)
+        return PageRecord(url, body, charset, source, robots)
     if media in IMAGE_TYPES:
         body = _read_capped(body_stream, MAX_IMAGE_BYTES)
         if body is None:
             return Skip("image_record_too_large", url)
-        return ImageRecord(url, body, media)
+        return ImageRecord(url, body, media, robots)
     return Skip("not_html", url, media)
 
 
@@ -102,12 +105,14 @@ def iter_warc(fileobj: IO[bytes], source: str = "", stop_at: int | None = None) 
                     yield Skip("revisit", rec.rec_headers.get_header("WARC-Target-URI") or "")
                 continue  # warcinfo, request, metadata: not pages
             url = rec.rec_headers.get_header("WARC-Target-URI") or ""
+            robots: tuple[str, ...] = ()
             if rtype == "response" and rec.http_headers is not None:
                 status = int(rec.http_headers.get_statuscode() or 0)
                 ctype = rec.http_headers.get_header("Content-Type") or ""
+                robots = tuple(v for k, v in rec.http_headers.headers if k.lower() == "x-robots-tag")
             else:
                 status, ctype = None, rec.rec_headers.get_header("Content-Type") or ""
-            out = classify(url, status, ctype, rec.content_stream(), source)
+            out = classify(url, status, ctype, rec.content_stream(), source, robots)
             if not isinstance(out, Skip) and _short_body(rec, out.body):
                 out = Skip("truncated_record", url, f"{source}: body shorter than its Content-Length")
             yield out

@@ -61,3 +61,17 @@ def test_write_shards_reads_images_from_store_and_resumes(tmp_path):
     [sample] = list(sf.iter_samples([os.path.join(out, "corpus-00000.tar")]))
     assert sample.images[0].data == data and sample.text("<image>") == "<image>caption"
     assert list(fn.process((0, [("k1", record)]))) == []  # resume: finished shard skipped
+
+
+def test_extract_honours_x_robots_tag_of_the_response():
+    from pipeline.transforms import ExtractFn
+    from pipeline.warc import PageRecord
+
+    html = b"<html><body><article>" + b"<p>A long enough paragraph about herons and rivers.</p>" * 8 + b"</article></body></html>"
+    fn = ExtractFn()
+    fn.setup()
+    assert len(list(fn.process(PageRecord("https://ex.com/a", html)))) == 1
+    assert list(fn.process(PageRecord("https://ex.com/a", html, robots=("noai",)))) == []
+    [doc] = list(fn.process(PageRecord("https://ex.com/a", html, robots=("noimageai",))))
+    assert "noimageai" in doc.opt_out
+    assert len(list(fn.process(PageRecord("https://ex.com/a", html, robots=("otherbot: noai",))))) == 1

@@ -28,16 +28,18 @@ def test_attach_images_fetches_once_drops_repeats_and_keeps_order(tmp_path):
     crawl_root, image_root = str(tmp_path / "crawl"), str(tmp_path / "images")
     photos = {f"https://ex.com/{i}.jpg": jpeg_bytes(320, 240, seed=i) for i in range(2)}
     photos["https://ex.com/logo.png"] = jpeg_bytes(300, 200, seed=5)
+    photos["https://ex.com/optout.jpg"] = jpeg_bytes(320, 240, seed=7)
     crawl = []
     for url, data in photos.items():
         name = sf.sha256_hex(url.encode())
         put_blob(crawl_root, name, data)
-        crawl.append((url, name))
+        robots = ("noimageai",) if "optout" in url else ()  # the record's X-Robots-Tag
+        crawl.append((url, (name, robots)))
     docs = [
         ("d1", doc("https://ex.com/a", TextBlock("intro"), ImageNode("https://ex.com/0.jpg", alt="zero"),
                    TextBlock("after zero"), ImageNode("http://127.0.0.1/x.jpg"), ImageNode("https://ex.com/logo.png"))),
         ("d2", doc("https://ex.com/b", ImageNode("https://ex.com/1.jpg"), TextBlock("after one"),
-                   ImageNode("https://ex.com/logo.png"))),
+                   ImageNode("https://ex.com/logo.png"), ImageNode("https://ex.com/optout.jpg"))),
         ("d3", doc("https://ex.com/c", ImageNode("https://ex.com/0.jpg"), TextBlock("t"), opt_out={"noimageai"})),
         ("d4", doc("https://ex.com/d", TextBlock("no images at all"))),
     ]
@@ -48,7 +50,7 @@ def test_attach_images_fetches_once_drops_repeats_and_keeps_order(tmp_path):
         )
         assert_that(out | beam.Map(shape), equal_to([
             ("d1", ["intro", "https://ex.com/0.jpg", "after zero"]),  # private URL refused, logo repeated
-            ("d2", ["https://ex.com/1.jpg", "after one"]),
+            ("d2", ["https://ex.com/1.jpg", "after one"]),  # the crawl copy that opted out is refused
         ]))
 
 

@@ -10,8 +10,8 @@ from warcio.warcwriter import WARCWriter
 from pipeline import warc
 
 
-def response(writer, url, body, ctype, status="200 OK"):
-    headers = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
+def response(writer, url, body, ctype, status="200 OK", extra=()):
+    headers = StatusAndHeaders(status, [("Content-Type", ctype), *extra], protocol="HTTP/1.1")
     rec = writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers)
     writer.write_record(rec)
 
@@ -93,3 +93,12 @@ def test_plain_warc_splits_and_single_stream_gzip_does_not(tmp_path):
     assert len(splits) > 5 and got == whole
     one_stream = gzip.compress(plain)
     assert warc.plan_splits(one_stream[: 1 << 20], len(one_stream), split_bytes=5000) == [(0, len(one_stream))]
+
+
+def test_x_robots_tag_travels_with_the_record():
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=True)
+    response(w, "https://ex.com/p", b"<p>x</p>", "text/html", extra=[("X-Robots-Tag", "noai")])
+    response(w, "https://ex.com/i.jpg", jpeg_bytes(), "image/jpeg", extra=[("X-Robots-Tag", "noimageai")])
+    page, image = warc.iter_warc(io.BytesIO(buf.getvalue()))
+    assert page.robots == ("noai",) and image.robots == ("noimageai",)

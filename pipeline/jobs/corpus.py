@@ -55,7 +55,8 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
     pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root, split_bytes=cfg.split_mb << 20)
     # Extract runs fused with the read (see ReadCrawl); the documents, ~20x smaller than their
     # HTML, are then spread over all workers for the rest of the job.
-    docs = pages | "Extract" >> beam.ParDo(ExtractFn()) | "SpreadDocs" >> beam.Reshuffle()
+    docs = (pages | "Extract" >> beam.ParDo(ExtractFn(agent_token=cfg.image.agent_token))
+            | "SpreadDocs" >> beam.Reshuffle())
     kept = (docs | "FilterText" >> FilterText(cfg.filter)).kept
     unique = kept | "Deduplicate" >> Deduplicate(cfg.dedup)
     keyed = unique | "KeyByDocId" >> beam.Map(lambda d: (doc_id(d.url), d))

@@ -94,7 +94,7 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind:
             from pipeline.transforms import ExtractFn, ReadCrawl
 
             pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root)
-            docs = pages | "Extract" >> beam.ParDo(ExtractFn())
+            docs = pages | "Extract" >> beam.ParDo(ExtractFn(agent_token=cfg.image.agent_token))
             candidates = docs | "Candidates" >> beam.ParDo(tp.CrawlCandidatesFn(cfg.caption, cfg.caption_source))
         records = (candidates, crawl_images) | "Fetch" >> tp.FetchPairs(
             cfg.image, crawl_root, image_root, progress_root)
