@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 class ReadUrlChunkFn(beam.DoFn):
-    """(path, chunk) -> PairRecord candidates; rows without a URL are counted and dropped."""
+    """(path, chunk) -> PairRecord candidates; unreadable rows and rows without a URL are
+    counted by reason and dropped."""
 
     def __init__(self, config):
         self.config = config
@@ -41,6 +42,9 @@ class ReadUrlChunkFn(beam.DoFn):
         path, chunk = element
         for row in read_chunk(path, chunk, self.config):
             count("urllist", "rows")
+            if row.error:
+                count("urllist", row.error)
+                continue
             if not row.url:
                 count("urllist", "missing_url")
                 continue

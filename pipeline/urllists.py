@@ -42,6 +42,7 @@ class UrlRow:
     url: str
     caption: str
     extra: dict
+    error: str = ""  # snake_case reason when the row could not be read (counted, skipped)
 
 
 def detect_format(path: str, declared: str = "auto") -> str:
@@ -77,6 +78,9 @@ def read_chunk(path: str, chunk: int, config: UrlListConfig) -> Iterator[UrlRow]
     base = os.path.basename(path.rstrip("/"))
     records, first = _records(path, fmt, chunk, config)
     for i, rec in enumerate(records):
+        if isinstance(rec, str):  # a line that could not be read: its reason
+            yield UrlRow(key=make_key(base, first + i), url="", caption="", extra={}, error=rec)
+            continue
         yield _row(base, first + i, rec, config)
 
 
@@ -110,16 +114,25 @@ def _records(path: str, fmt: str, chunk: int, config: UrlListConfig) -> tuple[It
     return _delimited(path, "\t" if fmt == "tsv" else ","), 0
 
 
-def _jsonl(path: str) -> Iterator[dict]:
+def _jsonl(path: str) -> Iterator[dict | str]:
+    """Records, or the reason (``bad_json_line``) for a line that is not a JSON object:
+    one broken line of a huge list is counted, not fatal. Undecodable bytes are replaced."""
     with _open(path) as f:
-        for line in io.TextIOWrapper(f, encoding="utf-8"):
-            if line.strip():
-                yield json.loads(line)
+        for line in io.TextIOWrapper(f, encoding="utf-8", errors="replace"):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                yield "bad_json_line"
+                continue
+            yield rec if isinstance(rec, dict) else "bad_json_line"
 
 
 def _delimited(path: str, delimiter: str) -> Iterator[dict]:
     with _open(path) as f:
-        yield from csv.DictReader(io.TextIOWrapper(f, encoding="utf-8", newline=""), delimiter=delimiter)
+        text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")
+        yield from csv.DictReader(text, delimiter=delimiter)
 
 
 def _row(base: str, index: int, rec: dict, config: UrlListConfig) -> UrlRow:

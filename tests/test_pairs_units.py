@@ -100,3 +100,14 @@ def test_flamingo_pairs_forwards_every_flag(monkeypatch):
     monkeypatch.setattr(pairs, "run", lambda argv: seen.append(argv) or {})
     assert cli.main(["pairs", "--input", "l.tsv", "--output", "o", "--list.url_col", "u"]) == 0
     assert seen == [["--input", "l.tsv", "--output", "o", "--list.url_col", "u"]]
+
+
+def test_broken_jsonl_lines_are_counted_not_fatal(tmp_path):
+    from pipeline.urllists import UrlListConfig, read_rows
+
+    path = tmp_path / "list.jsonl"
+    path.write_bytes(b'{"url": "http://a/1.jpg", "caption": "one"}\n{not json\n[1, 2]\n'
+                     b'{"url": "http://a/2.jpg", "caption": "tw\xff"}\n')
+    rows = list(read_rows(str(path), UrlListConfig()))
+    assert [r.error for r in rows] == ["", "bad_json_line", "bad_json_line", ""]
+    assert rows[3].url == "http://a/2.jpg" and rows[3].caption == "tw\ufffd"
