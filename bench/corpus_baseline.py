@@ -30,7 +30,7 @@ from pipeline import report, warc
 from pipeline import shardformat as sf
 from pipeline import shardwriter as sw
 from pipeline.blobstore import get_blob, put_blob
-from pipeline.images.body import opt_out_directive
+from pipeline.images.body import header_opt_outs
 from pipeline.dedup import band_keys, doc_id, lsh_params, signature_array
 from pipeline.jobs.corpus import CorpusConfig
 from pipeline.transforms_text import mark_bucket, near_id, text_key, text_rank, url_key, url_rank
@@ -105,9 +105,7 @@ def read_file(path: str) -> tuple[list[Kept], list[tuple[str, str]], Counter]:
             counts["read/pages"] += 1
             doc, reason = extract_with_reason(rec.body, rec.url, http_charset=rec.charset)
             if doc is not None:  # the response's X-Robots-Tag, as ExtractFn reads it
-                token = _CFG.image.agent_token
-                header = {d for d in ("noai", "noimageai") if opt_out_directive(rec.robots, token, frozenset({d}))}
-                doc.opt_out = frozenset(doc.opt_out | header)
+                doc.opt_out = frozenset(doc.opt_out | header_opt_outs(rec.robots, _CFG.image.agent_token))
             if doc is None or "noai" in doc.opt_out:
                 counts[f"extract/{reason or 'failed'}" if doc is None else "extract/opt_out_noai"] += 1
                 continue
@@ -125,25 +123,17 @@ def read_file(path: str) -> tuple[list[Kept], list[tuple[str, str]], Counter]:
 
 def fetch_images(batch: list[tuple[str, tuple | None, str]]) -> list[tuple[str, dict, Counter]]:
     """Phase 3: (url, crawl blob or None, referer) -> (url, outcome); ok bytes to the store."""
-    from pipeline.images import ImageRequest, ImageResult, process_image
+    from pipeline.images import ImageRequest
 
-    results, pending = {}, []
-    for url, blob, referer in batch:
+    requests = []
+    for url, blob, referer in batch:  # the crawl's copy goes to the fetcher, as FetchImagesFn does
         if blob is not None:
             name, robots = blob
-            directive = opt_out_directive(robots, _CFG.image.agent_token, _CFG.image.disallowed_directives)
-            if directive:
-                r = ImageResult(url=url, status="noai")
-            else:
-                r = process_image(get_blob(_ROOTS["crawl"], name), _CFG.image, url=url)
-            r.source = "crawl"
-            results[url] = r
+            requests.append(ImageRequest(url=url, referer=referer, crawl_robots=robots,
+                                         crawl_data=get_blob(_ROOTS["crawl"], name)))
         else:
-            pending.append(ImageRequest(url=url, referer=referer))
-    if pending:
-        for r in _state("fetcher").fetch_many(pending):
-            r.source = r.source or "http"
-            results[r.url] = r
+            requests.append(ImageRequest(url=url, referer=referer))
+    results = {r.url: r for r in _state("fetcher").fetch_many(requests)}
     out = []
     for url, _, _ in batch:
         r = results[url]

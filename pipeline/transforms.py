@@ -134,7 +134,7 @@ class ExtractFn(beam.DoFn):
 
     def process(self, rec: warc.PageRecord):
         from pipeline.extract import extract_with_reason
-        from pipeline.images.body import opt_out_directive
+        from pipeline.images.body import header_opt_outs
 
         kwargs = {"http_charset": rec.charset}
         if self.options is not None:
@@ -143,10 +143,7 @@ class ExtractFn(beam.DoFn):
         if doc is None:
             count("extract", reason or "failed")
             return
-        header = {d for d in ("noai", "noimageai")
-                  if opt_out_directive(rec.robots, self.token, frozenset({d}))}
-        if header:
-            doc.opt_out = frozenset(doc.opt_out | header)
+        doc.opt_out = frozenset(doc.opt_out | header_opt_outs(rec.robots, self.token))
         if "noai" in doc.opt_out:
             count("extract", "opt_out_noai")
             return

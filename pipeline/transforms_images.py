@@ -65,30 +65,20 @@ class FetchImagesFn(beam.DoFn):
         self.fetcher.close()
 
     def process(self, batch):
-        from pipeline.images import ImageRequest, ImageResult, process_image
-        from pipeline.images.body import opt_out_directive
+        from pipeline.images import ImageRequest
 
-        results, pending = {}, []
+        requests = []
         for url, groups in batch:
+            page = min(ref[2] for ref in groups["refs"])
             crawl = sorted(_crawl_entry(c) for c in groups["crawl"])
-            if crawl:  # the crawl's own copy: no network request at all
+            if crawl:  # the crawl's own copy: the fetcher uses it, no network request at all
                 name, robots = crawl[0]
-                directive = opt_out_directive(robots, self.config.agent_token,
-                                              self.config.disallowed_directives)
-                if directive:
-                    result = ImageResult(url=url, status="noai", error=f"X-Robots-Tag: {directive} (crawl record)")
-                else:
-                    result = process_image(get_blob(self.crawl_root, name), self.config, url=url)
-                result.source = "crawl"
-                results[url] = result
+                requests.append(ImageRequest(url=url, referer=page, crawl_robots=robots,
+                                             crawl_data=get_blob(self.crawl_root, name)))
             else:
-                page = min(ref[2] for ref in groups["refs"])
-                pending.append(ImageRequest(url=url, referer=page))
-        for result in self.fetcher.fetch_many(pending):
-            result.source = result.source or "http"
-            results[result.url] = result
-        for url, groups in batch:
-            yield url, sorted(groups["refs"]), self._outcome(results[url])
+                requests.append(ImageRequest(url=url, referer=page))
+        for (url, groups), result in zip(batch, self.fetcher.fetch_many(requests)):
+            yield url, sorted(groups["refs"]), self._outcome(result)
 
     def _outcome(self, r) -> ImageOutcome:
         count("images", r.status)

@@ -229,6 +229,22 @@ def test_crawl_bytes_are_used_without_network(servers):
     assert "/img/never-requested.jpg" not in public.log
 
 
+def test_crawl_copy_on_the_request_and_its_record_opt_out(servers):
+    public, _ = servers
+    url = public.url("/img/never-requested-either.jpg")
+    data = photo("chelsea", (300, 200))
+    with ImageFetcher(ImageConfig()) as fetcher:
+        ok, refused, other_agent = fetcher.fetch_many([
+            ImageRequest(url, crawl_data=data),
+            ImageRequest(url + "?2", crawl_data=data, crawl_robots=("noimageai",)),
+            ImageRequest(url + "?3", crawl_data=data, crawl_robots=("otherbot: noai",)),
+        ])
+        assert fetcher.stats()["http_requests"] == 0
+    assert (ok.status, ok.source) == ("ok", "crawl")
+    assert (refused.status, refused.source) == ("noai", "crawl") and "noimageai" in refused.error
+    assert other_agent.status == "ok"
+
+
 def test_page_opt_out_is_honoured_without_network(servers):
     public, _ = servers
     with ImageFetcher(ImageConfig(allow_private_networks=True)) as fetcher:

@@ -81,6 +81,11 @@ def opt_out_directive(values: Iterable[str], token: str, directives: frozenset[s
     return None
 
 
+def header_opt_outs(values: Iterable[str], token: str) -> frozenset[str]:
+    """Which of ``noai``/``noimageai`` a page's X-Robots-Tag values set for agent ``token``."""
+    return frozenset(d for d in ("noai", "noimageai") if opt_out_directive(values, token, frozenset({d})))
+
+
 class CappedDecoder:
     """Undo a Content-Encoding chain while never producing more than ``cap`` bytes."""
 

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import chain, zip_longest
 from urllib.parse import urldefrag, urlsplit
 
+from pipeline.images.body import opt_out_directive
 from pipeline.images.config import ImageConfig
 from pipeline.images.http import SafeHttpClient
 from pipeline.images.netsafety import AddressChecker, Resolver
@@ -106,9 +107,16 @@ class ImageFetcher:
             return ImageResult(
                 url=request.url, status="noai", error=f"page opt-out: {min(opted_out)}"
             )
-        crawled = self.crawl_images.get(request.url) or self.crawl_images.get(_key(request))
+        crawled = request.crawl_data
+        if crawled is None:
+            crawled = self.crawl_images.get(request.url) or self.crawl_images.get(_key(request))
         if crawled is not None:
-            return _with(process_image(crawled, self.config, url=request.url), source="crawl")
+            cfg = self.config
+            directive = opt_out_directive(request.crawl_robots, cfg.agent_token, cfg.disallowed_directives)
+            if directive:
+                return ImageResult(url=request.url, status="noai", source="crawl",
+                                   error=f"X-Robots-Tag: {directive} (crawl record)")
+            return _with(process_image(crawled, cfg, url=request.url), source="crawl")
         outcome = self.http.get(request.url, request.referer)
         if outcome.status != "ok":
             return ImageResult(

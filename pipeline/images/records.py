@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -11,6 +11,10 @@ class ImageRequest:
     referer: str | None = None
     # page-level opt-outs found by extraction (e.g. {"noai"} from <meta name="robots">)
     page_opt_out: frozenset[str] = frozenset()
+    # the crawl's own copy of the image, if it holds one (used instead of any request), and
+    # the X-Robots-Tag values of its record, honoured as a download's headers would be
+    crawl_data: bytes | None = field(default=None, repr=False)
+    crawl_robots: tuple[str, ...] = ()
 
 
 @dataclass
