@@ -1,23 +1,18 @@
 """Never raises, bounded cost: pathological inputs return a document or a reason.
 
-Time guards are generous (they catch quadratic blow-ups, not slow machines).
+Cost is checked by behaviour, not the clock (speed lives in bench/): oversized input is
+refused before any decoding or parsing, and each pathological page returns at all.
 """
 
 import os
-import time
 
 import pytest
 
+from pipeline import extract as extract_module
 from pipeline.extract import extract_document, extract_with_reason
 
 PROSE = "<p>" + "A sentence of honest article prose, with a comma, that a reader would keep. " * 4 + "</p>"
 URL = "https://e.org/p"
-
-
-def _timed(html, **kw):
-    t0 = time.perf_counter()
-    out = extract_with_reason(html, URL, **kw)
-    return out, time.perf_counter() - t0
 
 
 @pytest.mark.parametrize("html, reason", [
@@ -34,27 +29,29 @@ def test_degenerate_inputs(html, reason):
 
 def test_random_binary_never_raises():
     data = os.urandom(200_000)
-    (doc, reason), dt = _timed(data)
+    doc, reason = extract_with_reason(data, URL)
     assert doc is None and reason in {"not_html", "no_main_content", "unparseable"}
-    assert dt < 10
 
 
-def test_too_large_is_refused_before_decoding():
+def test_too_large_is_refused_before_decoding(monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("an oversized page must be refused before decoding or parsing")
+
+    monkeypatch.setattr(extract_module, "decode_html", never)
+    monkeypatch.setattr(extract_module, "parse_html", never)
     big = b"<html><body>" + b"<p>" + b"x" * (50 * 1024 * 1024) + b"</p></body></html>"
-    (doc, reason), dt = _timed(big)
-    assert (doc, reason) == (None, "too_large") and dt < 5
+    assert extract_with_reason(big, URL) == (None, "too_large")
 
 
 def test_large_text_node_within_limit():
     words = ("word " * 1_000_000).encode()  # 5 MB, one text node
-    (doc, reason), dt = _timed(b"<html><body><article><p>" + words + b"</p></article></body></html>")
-    assert doc is not None and len(doc.text) > 4_000_000 and dt < 30
+    doc, reason = extract_with_reason(b"<html><body><article><p>" + words + b"</p></article></body></html>", URL)
+    assert doc is not None and len(doc.text) > 4_000_000
 
 
 def test_deep_nesting_returns():
     html = "<html><body>" + "<div>" * 100_000 + PROSE + "</div>" * 100_000 + "</body></html>"
-    (doc, reason), dt = _timed(html)
-    assert (doc, reason) == (None, "too_deep") and dt < 30
+    assert extract_with_reason(html, URL) == (None, "too_deep")
 
 
 def test_moderate_nesting_is_fine():
@@ -80,10 +77,10 @@ def test_script_that_never_ends_swallows_everything():
     assert extract_with_reason(html, URL) == (None, "no_main_content")
 
 
-def test_many_siblings_linear():
+def test_many_siblings_are_all_kept():
     html = "<html><body><article>" + PROSE * 20_000 + "</article></body></html>"  # ~6 MB
-    (doc, reason), dt = _timed(html)
-    assert doc is not None and dt < 60
+    doc, _ = extract_with_reason(html, URL)
+    assert doc is not None and len(doc.nodes) == 20_000
 
 
 def test_wrong_charset_declaration():
