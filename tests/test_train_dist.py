@@ -65,15 +65,15 @@ def _config(tmp, strategy="ddp", **kw):
     return cfg
 
 
-def _worker(rank, world, port, tmp, strategy, nan_rank, nan_at, max_skips):
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_RANK=str(rank),
-    )
+def _join(rank, world, port):
+    """torchrun's environment for one rank on loopback; one thread, as the whole suite."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
+
+
+def _worker(rank, world, port, tmp, strategy, nan_rank, nan_at, max_skips):
+    _join(rank, world, port)
     cfg = _config(tmp, strategy, max_consecutive_skips=max_skips)
     stream = FixedStream("interleaved", rank, world, nan_at if rank == nan_rank else ())
     out = {"rank": rank}
@@ -140,14 +140,7 @@ def test_single_process_nan_skip_keeps_weights(tmp_path):
 
 
 def _resume_worker(rank, world, port, tmp, strategy):
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_RANK=str(rank),
-    )
-    torch.set_num_threads(1)
+    _join(rank, world, port)
     try:
         run = lambda d, steps, resume: (
             train(
