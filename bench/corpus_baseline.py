@@ -149,7 +149,7 @@ def fetch_images(batch: list[tuple[str, tuple | None, str]]) -> list[tuple[str, 
 def assemble_and_cut(item: tuple[str, object, dict[int, dict]]) -> tuple[list, Counter]:
     """Phase 4 for one document: surviving images in place (as AssembleFn), then sequences."""
     from pipeline.document import ImageNode
-    from pipeline.sequences import ImageMeta, cut_sequences, has_text_after_image
+    from pipeline.sequences import cut_sequences, has_text_after_image
 
     did, doc, fates = item
     counts: Counter = Counter()
@@ -166,7 +166,7 @@ def assemble_and_cut(item: tuple[str, object, dict[int, dict]]) -> tuple[list, C
         counts[f"image_refs/{outcome['status']}"] += 1
         if outcome["status"] == "ok":
             kept += 1
-            nodes.append(ImageMeta(node.url, outcome["sha256"], outcome["width"], outcome["height"],
+            nodes.append(sf.ImageRef(node.url, outcome["sha256"], outcome["width"], outcome["height"],
                                    node.alt or node.caption, outcome["ext"]))
     if not kept and not _CFG.keep_docs_without_images:
         counts["documents/dropped_no_images"] += 1
@@ -193,15 +193,12 @@ def assemble_and_cut(item: tuple[str, object, dict[int, dict]]) -> tuple[list, C
 def write_one(item: tuple[int, list]) -> dict:
     """Phase 5: one shard, samples in key order, image bytes from the store."""
     index, records = item
-    samples = (
-        sf.InterleavedSample(
-            key=key, url=r["url"], doc_id=r["doc_id"], seq_index=r["seq_index"],
-            num_tokens=r["num_tokens"], tokenizer=r["tokenizer"], segments=r["segments"],
-            images=[sf.ImageRef(m.url, m.sha256, m.width, m.height, m.alt, m.ext,
-                                data=get_blob(_ROOTS["images"], f"{m.sha256}.{m.ext}"))
-                    for m in r["images"]])
-        for key, r in sorted(records, key=lambda kv: kv[0])
-    )
+    from pipeline.sequences import to_sample
+
+    def load(m):
+        return get_blob(_ROOTS["images"], f"{m.sha256}.{m.ext}")
+
+    samples = (to_sample(key, r, load) for key, r in sorted(records, key=lambda kv: kv[0]))
     return sw.write_shard(_ROOTS["out"], f"{_CFG.shard_prefix}-{index:05d}", samples).to_json()
 
 

@@ -1,7 +1,8 @@
 """Cutting a document into M3W-style sequences (pure; no Beam).
 
 A document is a list of nodes in reading order: text (``str``) and images
-(:class:`ImageMeta`). It is grouped into *units*: the text before the first image,
+(``shardformat.ImageRef`` without bytes: they stay in the job's image store until the
+shard is written). It is grouped into *units*: the text before the first image,
 then each image with the text that follows it up to the next image. Units are packed
 greedily into sequences of at most ``max_tokens`` tokens and ``max_images`` images,
 counted on the language-model layout (``text<image>text<|endofchunk|>…``, see
@@ -15,35 +16,25 @@ tokenization came out longer than the estimate.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Protocol, Union
+from dataclasses import dataclass, field, replace
+from typing import Callable, Protocol, Union
 
 from pipeline import shardformat as sf
 
 
-@dataclass(frozen=True)
-class ImageMeta:
-    url: str
-    sha256: str
-    width: int
-    height: int
-    alt: str = ""
-    ext: str = "jpg"
-
-
-Node = Union[str, ImageMeta]
+Node = Union[str, sf.ImageRef]
 
 
 @dataclass
 class Unit:
-    image: ImageMeta | None
+    image: sf.ImageRef | None
     text: str
 
 
 @dataclass
 class Sequence:
     segments: list[sf.Segment] = field(default_factory=list)
-    images: list[ImageMeta] = field(default_factory=list)
+    images: list[sf.ImageRef] = field(default_factory=list)
     num_tokens: int = 0
 
 
@@ -78,7 +69,7 @@ class HFTokenCounter:
 def units_of(nodes: list[Node]) -> list[Unit]:
     units = [Unit(None, "")]
     for node in nodes:
-        if isinstance(node, ImageMeta):
+        if isinstance(node, sf.ImageRef):
             units.append(Unit(node, ""))
         elif node.strip():
             u = units[-1]
@@ -156,3 +147,13 @@ def _fit_exactly(seq: Sequence, counter: TokenCounter, max_tokens: int) -> Seque
         else:
             seq.segments.pop()
     return seq
+
+
+def to_sample(key: str, record: dict, load_image: Callable[[sf.ImageRef], bytes]) -> sf.InterleavedSample:
+    """A sequence record (metadata, as it travels through the job) -> the sample to write,
+    its image bytes read back with ``load_image``."""
+    return sf.InterleavedSample(
+        key=key, url=record["url"], doc_id=record["doc_id"], seq_index=record["seq_index"],
+        num_tokens=record["num_tokens"], tokenizer=record["tokenizer"], segments=record["segments"],
+        images=[replace(m, data=load_image(m)) for m in record["images"]],
+    )

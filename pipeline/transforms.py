@@ -22,6 +22,7 @@ from pipeline import shardwriter as sw
 from pipeline import warc
 from pipeline.blobstore import get_blob, put_blob
 from pipeline.progress import ProgressSink
+from pipeline.sequences import to_sample
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ class WriteShardsFn(beam.DoFn):
         if self.resume and _is_complete(self.out_dir, name):
             count("write", "shards_already_complete")
             return
-        samples = [self._sample(k, r) for k, r in sorted(records, key=lambda kv: kv[0])]
+        samples = [to_sample(k, r, self._load) for k, r in sorted(records, key=lambda kv: kv[0])]
         entry = _write(self.out_dir, name, samples)
         count("write", "shards")
         count("write", "sequences", entry.samples)
@@ -246,16 +247,8 @@ class WriteShardsFn(beam.DoFn):
         self.progress.flush()
         yield entry.to_json()
 
-    def _sample(self, key: str, r: dict) -> sf.InterleavedSample:
-        images = [
-            sf.ImageRef(m.url, m.sha256, m.width, m.height, m.alt, m.ext,
-                        data=get_blob(self.image_root, f"{m.sha256}.{m.ext}"))
-            for m in r["images"]
-        ]
-        return sf.InterleavedSample(
-            key=key, url=r["url"], doc_id=r["doc_id"], seq_index=r["seq_index"],
-            num_tokens=r["num_tokens"], tokenizer=r["tokenizer"], segments=r["segments"], images=images,
-        )
+    def _load(self, m: sf.ImageRef) -> bytes:
+        return get_blob(self.image_root, f"{m.sha256}.{m.ext}")
 
 
 def _is_complete(out_dir: str, name: str) -> bool:

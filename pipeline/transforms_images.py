@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 
+from pipeline import shardformat as sf
 from pipeline.blobstore import get_blob, put_blob
 from pipeline.progress import ProgressSink
-from pipeline.sequences import ImageMeta
 from pipeline.transforms import count
 
 
@@ -135,7 +135,7 @@ class AssembleFn(beam.DoFn):
             count("image_refs", outcome.status)
             if outcome.status == "ok":
                 kept += 1
-                nodes.append(ImageMeta(node.url, outcome.sha256, outcome.width, outcome.height,
+                nodes.append(sf.ImageRef(node.url, outcome.sha256, outcome.width, outcome.height,
                                        node.alt or node.caption, outcome.ext))
         if not kept and not self.keep_without:
             count("documents", "dropped_no_images")

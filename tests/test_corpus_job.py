@@ -1,7 +1,6 @@
 """The corpus job end to end on the sample crawl: outputs valid, stats add up, deterministic, resumable."""
 
 import hashlib
-import json
 import os
 import signal
 import subprocess

@@ -3,7 +3,7 @@
 import pytest
 
 from pipeline import shardformat as sf
-from pipeline.sequences import HFTokenCounter, ImageMeta, cut_sequences, units_of
+from pipeline.sequences import HFTokenCounter, cut_sequences, units_of
 
 
 class WordCounter:
@@ -18,7 +18,7 @@ class WordCounter:
 
 
 def img(i):
-    return ImageMeta(f"https://ex.com/{i}.jpg", f"sha{i}", 200, 200)
+    return sf.ImageRef(f"https://ex.com/{i}.jpg", f"sha{i}", 200, 200)
 
 
 def words(n, tag="w"):

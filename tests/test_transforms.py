@@ -3,7 +3,6 @@
 import os
 
 import apache_beam as beam
-import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 from conftest import jpeg_bytes
@@ -12,7 +11,6 @@ from test_warc import make_warc
 from pipeline import shardformat as sf
 from pipeline import shardwriter as sw
 from pipeline.blobstore import put_blob
-from pipeline.sequences import ImageMeta
 from pipeline.transforms import AssignShards, ReadCrawl, WriteShardsFn
 
 
@@ -50,7 +48,7 @@ def test_write_shards_reads_images_from_store_and_resumes(tmp_path):
     data = jpeg_bytes(64, 48)
     sha = sf.sha256_hex(data)
     put_blob(store, f"{sha}.jpg", data)
-    meta = ImageMeta("https://ex.com/i.jpg", sha, 64, 48, "alt")
+    meta = sf.ImageRef("https://ex.com/i.jpg", sha, 64, 48, "alt")
     record = {"doc_id": "d", "url": "https://ex.com/", "seq_index": 0, "num_tokens": 9, "tokenizer": "t",
               "segments": [sf.ImageSlot(0), sf.TextSegment("caption")], "images": [meta]}
     out = str(tmp_path / "out")

@@ -10,7 +10,6 @@ from pipeline.blobstore import put_blob
 from pipeline.document import Document, ImageNode, TextBlock
 from pipeline.images import ImageConfig
 from pipeline.progress import ProgressDisplay, ProgressSink
-from pipeline.sequences import ImageMeta
 from pipeline.transforms_images import AttachImages
 
 
@@ -21,7 +20,7 @@ def doc(url, *nodes, opt_out=frozenset()):
 def shape(element):
     """(doc_id, url, nodes) -> (doc_id, ['text' | image url, ...]) for comparison."""
     doc_id, _, nodes = element
-    return doc_id, [n.url if isinstance(n, ImageMeta) else n for n in nodes]
+    return doc_id, [n.url if isinstance(n, sf.ImageRef) else n for n in nodes]
 
 
 def test_attach_images_fetches_once_drops_repeats_and_keeps_order(tmp_path):
