@@ -91,7 +91,7 @@ class ReadRecordsFn(beam.DoFn):
 
 
 class ReadCrawl(beam.PTransform):
-    """File patterns -> (pages, crawl images as ``(url, blob name)``), spread over workers.
+    """File patterns -> (pages, crawl images as ``(url, (blob name, X-Robots-Tag values))``).
 
     Big WARC files are split into byte ranges at record boundaries, and the ranges (not the
     page bytes) are shuffled, so one huge WARC spreads over every worker. Moving raw HTML

@@ -34,11 +34,6 @@ class ImageOutcome:
     original_height: int = 0
 
 
-def _crawl_entry(entry) -> tuple[str, tuple[str, ...]]:
-    """A crawl image as ``(blob name, X-Robots-Tag values)`` (a bare name has no header)."""
-    return (entry, ()) if isinstance(entry, str) else (entry[0], tuple(entry[1]))
-
-
 def image_refs(element):
     """(doc_id, doc) -> (image url, (doc_id, position, page url)) for each image node."""
     doc_id, doc = element
@@ -70,7 +65,7 @@ class FetchImagesFn(beam.DoFn):
         requests = []
         for url, groups in batch:
             page = min(ref[2] for ref in groups["refs"])
-            crawl = sorted(_crawl_entry(c) for c in groups["crawl"])
+            crawl = sorted(groups["crawl"])  # (blob name, X-Robots-Tag values); any copy will do
             if crawl:  # the crawl's own copy: the fetcher uses it, no network request at all
                 name, robots = crawl[0]
                 requests.append(ImageRequest(url=url, referer=page, crawl_robots=robots,
@@ -149,7 +144,7 @@ class AssembleFn(beam.DoFn):
 
 
 class FetchUnique(beam.PTransform):
-    """((url, ref) references, crawl images (url, blob)) -> (url, sorted refs, ImageOutcome).
+    """((url, ref) references, crawl images (url, (blob, robots))) -> (url, sorted refs, ImageOutcome).
 
     Each referenced URL is fetched once (the crawl's copy first); ``ref[2]`` of a
     reference is its page URL, sent as the referer. Shared by the corpus and pairs jobs.
@@ -174,7 +169,7 @@ class FetchUnique(beam.PTransform):
 
 
 class AttachImages(beam.PTransform):
-    """(docs keyed by id, crawl images (url, blob)) -> (doc_id, url, nodes)."""
+    """(docs keyed by id, crawl images (url, (blob, robots))) -> (doc_id, url, nodes)."""
 
     def __init__(self, config, crawl_root, image_root, *, max_repeat_docs: int = 10,
                  keep_docs_without_images: bool = False, batch_size: int = 64, progress_root=None):
