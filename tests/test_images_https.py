@@ -15,8 +15,6 @@ import subprocess
 
 import pytest
 
-pytest.importorskip("cryptography")
-
 from images_support import ImageServer
 from tls_support import (
     HandshakeDripServer,

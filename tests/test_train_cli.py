@@ -10,7 +10,6 @@ from train_helpers import write_img2dataset_shard, write_shards
 
 from pipeline.cli import main
 
-pytest.importorskip("flamingo.factory")
 
 
 def test_flamingo_train_then_resume(tmp_path):

@@ -14,7 +14,6 @@ from train.config import DatasetConfig
 from train.data import BatchStream, SampleBuilder, ShardStream
 from train.loop import train
 
-pytest.importorskip("flamingo.factory")
 
 from flamingo import lm as flamingo_lm
 

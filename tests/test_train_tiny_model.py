@@ -7,7 +7,6 @@ from train_helpers import tiny_config, write_shards
 from train.components import build_components
 from train.loop import train
 
-pytest.importorskip("flamingo.factory")
 
 
 @pytest.fixture(scope="module")

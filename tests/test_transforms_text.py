@@ -4,9 +4,8 @@ import dataclasses
 import random
 
 import numpy as np
-import pytest
 
-beam = pytest.importorskip("apache_beam")
+import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
