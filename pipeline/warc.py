@@ -105,17 +105,10 @@ def iter_warc(fileobj: IO[bytes], source: str = "", stop_at: int | None = None) 
                     yield Skip("revisit", rec.rec_headers.get_header("WARC-Target-URI") or "")
                 continue  # warcinfo, request, metadata: not pages
             url = rec.rec_headers.get_header("WARC-Target-URI") or ""
-            robots: tuple[str, ...] = ()
-            if rtype == "response" and rec.http_headers is not None:
-                status = int(rec.http_headers.get_statuscode() or 0)
-                ctype = rec.http_headers.get_header("Content-Type") or ""
-                robots = tuple(v for k, v in rec.http_headers.headers if k.lower() == "x-robots-tag")
-            else:
-                status, ctype = None, rec.rec_headers.get_header("Content-Type") or ""
-            out = classify(url, status, ctype, rec.content_stream(), source, robots)
-            if not isinstance(out, Skip) and _short_body(rec, out.body):
-                out = Skip("truncated_record", url, f"{source}: body shorter than its Content-Length")
-            yield out
+            try:  # one bad record (odd status line, broken content encoding) is one skip
+                yield _record(rec, rtype, url, source)
+            except Exception as e:  # noqa: BLE001 -- warcio/zlib raise many types
+                yield Skip("corrupt_record", url, f"{source}: {type(e).__name__}: {e}")
         # warcio ends quietly at a record cut short (EOF inside it); bytes left over after
         # the last complete record mean exactly that, so say so.
         while counted.read(1 << 20):
@@ -197,6 +190,22 @@ def iter_warc_range(f: IO[bytes], start: int, end: int, source: str = "") -> Ite
     yield from iter_warc(f, source, stop_at=end - begin)
 
 
+def _record(rec, rtype: str, url: str, source: str) -> Record:
+    robots: tuple[str, ...] = ()
+    if rtype == "response" and rec.http_headers is not None:
+        code = (rec.http_headers.get_statuscode() or "0").strip()
+        if not code.isdigit():
+            return Skip("bad_http_status", url, f"{source}: status {code[:20]!r}")
+        status, ctype = int(code), rec.http_headers.get_header("Content-Type") or ""
+        robots = tuple(v for k, v in rec.http_headers.headers if k.lower() == "x-robots-tag")
+    else:
+        status, ctype = None, rec.rec_headers.get_header("Content-Type") or ""
+    out = classify(url, status, ctype, rec.content_stream(), source, robots)
+    if not isinstance(out, Skip) and _short_body(rec, out.body):
+        out = Skip("truncated_record", url, f"{source}: body shorter than its Content-Length")
+    return out
+
+
 def _short_body(rec, body: bytes) -> bool:
     """A record cut short reads as a short body; HTTP Content-Length tells (when no
     transfer or content encoding changes the length)."""
@@ -234,7 +243,7 @@ def read_html_file(path: str, data: bytes) -> Record:
     url = "file://" + os.path.abspath(path) if "://" not in path else path
     sidecar = path + ".url"
     if "://" not in path and os.path.exists(sidecar):
-        with open(sidecar, encoding="utf-8") as f:
+        with open(sidecar, encoding="utf-8", errors="replace") as f:
             url = f.readline().strip() or url
     if len(data) > MAX_HTML_BYTES:
         return Skip("page_too_large", url)

@@ -102,3 +102,15 @@ def test_x_robots_tag_travels_with_the_record():
     response(w, "https://ex.com/i.jpg", jpeg_bytes(), "image/jpeg", extra=[("X-Robots-Tag", "noimageai")])
     page, image = warc.iter_warc(io.BytesIO(buf.getvalue()))
     assert page.robots == ("noai",) and image.robots == ("noimageai",)
+
+
+def test_a_bad_record_is_skipped_and_the_file_goes_on():
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=True)
+    response(w, "https://ex.com/odd", b"<p>x</p>", "text/html", status="abc Weird")
+    response(w, "https://ex.com/bomb", b"not gzip at all", "text/html", extra=[("Content-Encoding", "gzip")])
+    response(w, "https://ex.com/fine", b"<p>fine</p>", "text/html")
+    recs = list(warc.iter_warc(io.BytesIO(buf.getvalue()), "x"))
+    assert recs[0].reason == "bad_http_status"
+    assert recs[-1].url == "https://ex.com/fine" and isinstance(recs[-1], warc.PageRecord)
+    assert len(recs) == 3
