@@ -80,7 +80,7 @@ def timed(fn, *args) -> tuple[dict, float, tuple[float, float], float]:
 
 
 def shard_hashes(out: str) -> dict[str, str]:
-    from pipeline import shardwriter as sw
+    from pipeline.shards import writer as sw
 
     return {e.shard: e.sha256 for e in sw.read_manifests(out)}
 
@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from corpus_input import InputSpec, build_input
 
-    import pipeline.transforms_text  # noqa: F401  (Beam imported once, outside both timings)
-    from pipeline.tokenizer import load_tokenizer
+    import pipeline.beam.dedup  # noqa: F401  (Beam imported once, outside both timings)
+    from pipeline.sequences.tokenizer import load_tokenizer
 
     load_tokenizer(None)  # converts the GGUF tokenizer into its cache once, outside the timings
     spec = InputSpec(pages=args.pages, files=args.files, images=args.images)

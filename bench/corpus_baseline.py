@@ -26,14 +26,15 @@ import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from pipeline import report, warc
-from pipeline import shardformat as sf
-from pipeline import shardwriter as sw
-from pipeline.blobstore import get_blob, put_blob
+from pipeline.jobs import report
+from pipeline.read import warc
+from pipeline.shards import format as sf
+from pipeline.shards import writer as sw
+from pipeline.beam.blobstore import get_blob, put_blob
 from pipeline.images.body import header_opt_outs
 from pipeline.dedup import band_keys, doc_id, lsh_params, signature_array
 from pipeline.jobs.corpus import CorpusConfig
-from pipeline.transforms_text import mark_bucket, near_id, text_key, text_rank, url_key, url_rank
+from pipeline.beam.dedup import mark_bucket, near_id, text_key, text_rank, url_key, url_rank
 
 log = logging.getLogger(__name__)
 IMAGE_BATCH = 64  # URLs per task, as the job's BatchElements maximum
@@ -67,7 +68,7 @@ def _init(cfg: CorpusConfig, roots: dict[str, str]) -> None:
 def _state(name: str):
     if name not in _STATE:
         if name == "filter":
-            from pipeline.filters import TextFilter
+            from pipeline.filter.text import TextFilter
 
             _STATE[name] = TextFilter(_CFG.filter)
         elif name == "fetcher":
@@ -75,8 +76,8 @@ def _state(name: str):
 
             _STATE[name] = ImageFetcher(_CFG.image)
         elif name == "counter":
-            from pipeline.sequences import HFTokenCounter
-            from pipeline.tokenizer import load_tokenizer
+            from pipeline.sequences.cut import HFTokenCounter
+            from pipeline.sequences.tokenizer import load_tokenizer
 
             tok, _STATE["tokenizer_name"] = load_tokenizer(_CFG.tokenizer)
             _STATE[name] = HFTokenCounter(tok)
@@ -149,7 +150,7 @@ def fetch_images(batch: list[tuple[str, tuple | None, str]]) -> list[tuple[str, 
 def assemble_and_cut(item: tuple[str, object, dict[int, dict]]) -> tuple[list, Counter]:
     """Phase 4 for one document: surviving images in place (as AssembleFn), then sequences."""
     from pipeline.document import ImageNode
-    from pipeline.sequences import cut_sequences, has_text_after_image
+    from pipeline.sequences.cut import cut_sequences, has_text_after_image
 
     did, doc, fates = item
     counts: Counter = Counter()
@@ -193,7 +194,7 @@ def assemble_and_cut(item: tuple[str, object, dict[int, dict]]) -> tuple[list, C
 def write_one(item: tuple[int, list]) -> dict:
     """Phase 5: one shard, samples in key order, image bytes from the store."""
     index, records = item
-    from pipeline.sequences import to_sample
+    from pipeline.sequences.cut import to_sample
 
     def load(m):
         return get_blob(_ROOTS["images"], f"{m.sha256}.{m.ext}")

@@ -53,7 +53,7 @@ def datasketch_signature(text: str, num_perm: int):
 
 
 def bench_filters(texts: list[str], repeat: int) -> None:
-    from pipeline.filters import TextFilter
+    from pipeline.filter.text import TextFilter
 
     tf = TextFilter()
     reasons = Counter(tf.check(t)[1] for t in texts)

@@ -31,8 +31,8 @@ def make_shards(
     from PIL import Image
     from skimage import data
 
-    from pipeline import shardformat as sf
-    from pipeline.shardwriter import write_shard
+    from pipeline.shards import format as sf
+    from pipeline.shards.writer import write_shard
 
     photos = []
     for arr in (data.astronaut(), data.coffee(), data.chelsea(), data.rocket()):

@@ -3,7 +3,7 @@
 One module owns how interleaved text reads to the language model, so the trainer,
 generation and the tests agree: an ``<image>`` token stands where each image is,
 ``<|endofchunk|>`` closes the text that belongs to it (Flamingo / OpenFlamingo).
-The strings equal ``pipeline.shardformat.IMAGE_TOKEN`` / ``END_OF_CHUNK_TOKEN``
+The strings equal ``pipeline.shards.format.IMAGE_TOKEN`` / ``END_OF_CHUNK_TOKEN``
 (a test keeps them equal; ``flamingo`` never imports ``pipeline``).
 
 Torch-free at module top: only ``make_labels`` touches tensors and imports lazily.

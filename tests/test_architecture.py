@@ -17,7 +17,7 @@ def top_level(mods: set[str]) -> set[str]:
 
 
 def test_shard_format_imports_neither_beam_nor_torch():
-    mods = top_level(imported_after("import pipeline.shardformat, pipeline.shardwriter"))
+    mods = top_level(imported_after("import pipeline.shards.format, pipeline.shards.writer"))
     assert "apache_beam" not in mods and "torch" not in mods
 
 
@@ -42,7 +42,7 @@ def test_train_imports_only_the_format_module_from_pipeline():
     stmt = "; ".join(f"import {n}" for n in ["train", *names])
     mods = imported_after(stmt)
     from_pipeline = {m for m in mods if m.startswith("pipeline.")}
-    assert from_pipeline <= {"pipeline.shardformat"}, from_pipeline
+    assert from_pipeline <= {"pipeline.shards.format"}, from_pipeline
 
 
 def test_inspect_command_imports_neither_beam_nor_torch():

@@ -45,7 +45,7 @@ def data_dir(tmp_path_factory):
 
 
 def test_copies_are_distinct_and_images_point_into_the_crawl(data_dir, tmp_path):
-    from pipeline import warc
+    from pipeline.read import warc
 
     spec = ci.InputSpec(pages=6, files=2, images=3)
     paths = ci.build_input(data_dir, spec, tmp_path)
@@ -90,7 +90,7 @@ def test_copies_of_real_pages_are_not_near_duplicates():
 def test_baseline_writes_what_the_beam_job_writes(tmp_path):
     import corpus_baseline
 
-    from pipeline import shardwriter as sw
+    from pipeline.shards import writer as sw
     from pipeline.jobs import corpus
     from pipeline.samplecrawl.build import build_sample_crawl
 

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from pipeline import shardformat as sf
-from pipeline import shardwriter as sw
+from pipeline.shards import format as sf
+from pipeline.shards import writer as sw
 from pipeline.jobs import corpus
 
 RUNNER = ["--runner", "FnApiRunner"]  # in-process: fastest for a small crawl

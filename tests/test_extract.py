@@ -131,7 +131,7 @@ def test_extraction_imports_no_beam_or_torch():
     import subprocess
     import sys
 
-    code = ("import sys, pipeline.extract, pipeline.extract_cmd; "
+    code = ("import sys, pipeline.extract, pipeline.cli.extract; "
             "assert not {'apache_beam', 'torch', 'trafilatura'} & set(sys.modules), sys.modules.keys()")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -1,7 +1,7 @@
 """Charset decoding: header, meta, BOM, detection, and no mojibake."""
 
 from pipeline.extract import extract_document
-from pipeline.extract_charset import decode_html, normalize_charset
+from pipeline.extract.charset import decode_html, normalize_charset
 
 TEXT = "Crème brûlée, smörgåsbord and façade: déjà vu for the café owner in Zürich."
 

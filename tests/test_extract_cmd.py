@@ -16,7 +16,7 @@ PAGE = ("<html><head><title>T</title></head><body><article><p>"
 @pytest.fixture
 def page(tmp_path, monkeypatch):
     # Only our subcommand: others may not be on this branch yet.
-    monkeypatch.setattr(cli, "SUBCOMMANDS", {"extract": "pipeline.extract_cmd"})
+    monkeypatch.setattr(cli, "SUBCOMMANDS", {"extract": "pipeline.cli.extract"})
     path = tmp_path / "page.html"
     path.write_text(PAGE)
     return path
@@ -38,7 +38,7 @@ def test_json_output(page, capsys):
 
 
 def test_dropped_page_exits_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "SUBCOMMANDS", {"extract": "pipeline.extract_cmd"})
+    monkeypatch.setattr(cli, "SUBCOMMANDS", {"extract": "pipeline.cli.extract"})
     empty = tmp_path / "empty.html"
     empty.write_bytes(b"")
     assert cli.main(["extract", str(empty), "--json"]) == 1

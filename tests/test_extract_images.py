@@ -3,7 +3,7 @@
 import pytest
 
 from pipeline.extract import extract_document
-from pipeline.extract_images import parse_dimension, parse_srcset
+from pipeline.extract.images import parse_dimension, parse_srcset
 
 PROSE = ("Paragraph of real article prose that goes on long enough, with commas, clauses, and "
          "detail, to be recognised as the main content of this page by any sensible reader. ")

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from pipeline import extract as extract_module
+from pipeline.extract import page as extract_module
 from pipeline.extract import extract_document, extract_with_reason
 
 PROSE = "<p>" + "A sentence of honest article prose, with a comma, that a reader would keep. " * 4 + "</p>"

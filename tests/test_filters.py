@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from pipeline import gopher
-from pipeline.filters import (
+from pipeline.filter import gopher
+from pipeline.filter.text import (
     KEPT,
     TextFilter,
     TextFilterConfig,
@@ -196,6 +196,6 @@ def test_pure_modules_do_not_import_beam():
     import subprocess
     import sys
 
-    code = "import sys, pipeline.filters, pipeline.dedup, pipeline.gopher; print('apache_beam' in sys.modules)"
+    code = "import sys, pipeline.filter.text, pipeline.dedup, pipeline.filter.gopher; print('apache_beam' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

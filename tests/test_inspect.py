@@ -6,7 +6,7 @@ import tarfile
 
 from test_shardformat import interleaved, members_of, pair
 
-from pipeline import shardwriter as sw
+from pipeline.shards import writer as sw
 from pipeline.cli import main
 
 

@@ -8,7 +8,7 @@ from flamingo.tokens import IGNORE_INDEX, TokenIds, make_labels, mask_padding
 
 
 def test_special_token_strings_match_the_shard_format():
-    from pipeline import shardformat
+    from pipeline.shards import format as shardformat
 
     assert tokens.IMAGE_TOKEN == shardformat.IMAGE_TOKEN
     assert tokens.END_OF_CHUNK_TOKEN == shardformat.END_OF_CHUNK_TOKEN

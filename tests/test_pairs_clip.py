@@ -6,8 +6,8 @@ import pytest
 import torch
 from pairs_support import ROWS, PhotoServer, photos, tiny_clip, write_url_list
 
-from pipeline import shardformat as sf
-from pipeline.clipscore import ClipScorer, select, top_fraction_threshold
+from pipeline.shards import format as sf
+from pipeline.filter.clip import ClipScorer, select, top_fraction_threshold
 from pipeline.jobs import pairs
 
 

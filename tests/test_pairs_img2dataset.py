@@ -14,7 +14,7 @@ import pytest
 import webdataset as wds
 from pairs_support import ROWS, PhotoServer, write_url_list
 
-from pipeline import shardformat as sf
+from pipeline.shards import format as sf
 from pipeline.jobs import pairs
 
 BEAM = ["--runner", "FnApiRunner", "--image.allow_private_networks", "true"]

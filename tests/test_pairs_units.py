@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from pipeline import pairrecords as pr
-from pipeline.captions import CaptionFilter, CaptionFilterConfig, normalize_caption
+from pipeline.pairs import records as pr
+from pipeline.filter.captions import CaptionFilter, CaptionFilterConfig, normalize_caption
 from pipeline.document import Document, ImageNode, TextBlock
-from pipeline.urllists import UrlListConfig, chunks, read_rows
+from pipeline.read.urllists import UrlListConfig, chunks, read_rows
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_flamingo_pairs_forwards_every_flag(monkeypatch):
 
 
 def test_broken_jsonl_lines_are_counted_not_fatal(tmp_path):
-    from pipeline.urllists import UrlListConfig, read_rows
+    from pipeline.read.urllists import UrlListConfig, read_rows
 
     path = tmp_path / "list.jsonl"
     path.write_bytes(b'{"url": "http://a/1.jpg", "caption": "one"}\n{not json\n[1, 2]\n'

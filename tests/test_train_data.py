@@ -22,7 +22,7 @@ from train_helpers import (
     write_tar,
 )
 
-from pipeline import shardformat as sf
+from pipeline.shards import format as sf
 from train import collate as C
 from train.data import BatchStream, SampleBuilder, ShardStream, expand_paths
 

@@ -8,10 +8,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from conftest import jpeg_bytes
 from test_warc import make_warc
 
-from pipeline import shardformat as sf
-from pipeline import shardwriter as sw
-from pipeline.blobstore import put_blob
-from pipeline.transforms import AssignShards, ReadCrawl, WriteShardsFn
+from pipeline.shards import format as sf
+from pipeline.shards import writer as sw
+from pipeline.beam.blobstore import put_blob
+from pipeline.beam.read import AssignShards, ReadCrawl, WriteShardsFn
 
 
 def local_pipeline():
@@ -62,8 +62,8 @@ def test_write_shards_reads_images_from_store_and_resumes(tmp_path):
 
 
 def test_extract_honours_x_robots_tag_of_the_response():
-    from pipeline.transforms import ExtractFn
-    from pipeline.warc import PageRecord
+    from pipeline.beam.read import ExtractFn
+    from pipeline.read.warc import PageRecord
 
     html = b"<html><body><article>" + b"<p>A long enough paragraph about herons and rivers.</p>" * 8 + b"</article></body></html>"
     fn = ExtractFn()

@@ -5,12 +5,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 from conftest import jpeg_bytes
 
-from pipeline import shardformat as sf
-from pipeline.blobstore import put_blob
+from pipeline.shards import format as sf
+from pipeline.beam.blobstore import put_blob
 from pipeline.document import Document, ImageNode, TextBlock
 from pipeline.images import ImageConfig
-from pipeline.progress import ProgressDisplay, ProgressSink
-from pipeline.transforms_images import AttachImages
+from pipeline.beam.progress import ProgressDisplay, ProgressSink
+from pipeline.beam.images import AttachImages
 
 
 def doc(url, *nodes, opt_out=frozenset()):

@@ -13,8 +13,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from test_filters import FRENCH, GOOD
 
 from pipeline.dedup import DedupConfig
-from pipeline.filters import TextFilterConfig
-from pipeline.transforms_text import (
+from pipeline.filter.text import TextFilterConfig
+from pipeline.beam.dedup import (
     Deduplicate,
     FilterText,
     TextFilterFn,

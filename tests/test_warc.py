@@ -7,7 +7,7 @@ from conftest import jpeg_bytes
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from pipeline import warc
+from pipeline.read import warc
 
 
 def response(writer, url, body, ctype, status="200 OK", extra=()):

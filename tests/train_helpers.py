@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from pipeline import shardformat as sf
+from pipeline.shards import format as sf
 from train.collate import Vocab
 from train.components import Components
 

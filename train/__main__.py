@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from train.train_cmd import configure, run
+from pipeline.cli.train import configure, run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
-from pipeline import shardformat as sf
+from pipeline.shards import format as sf
 
 MAX_PIXELS = 1 << 26  # refuse decompression bombs before decoding
 _SPECIAL_RE = re.compile(f"({re.escape(sf.IMAGE_TOKEN)}|{re.escape(sf.END_OF_CHUNK_TOKEN)})")

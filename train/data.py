@@ -28,7 +28,7 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from pipeline import shardformat as sf
+from pipeline.shards import format as sf
 from train.collate import Example, SampleError, Vocab, collate, interleaved_example, pair_example
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from pipeline import shardformat as sf
+from pipeline.shards import format as sf
 from train.config import DatasetConfig, get_preset
 
 log = logging.getLogger(__name__)

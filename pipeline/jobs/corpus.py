@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from pipeline.configcli import add_config_args, config_from_args, config_to_dict
 from pipeline.dedup import DedupConfig
-from pipeline.filters import TextFilterConfig
+from pipeline.filter.text import TextFilterConfig
 from pipeline.images import ImageConfig
 from pipeline.jobs.runner import is_local, local_runner_args, run_job  # noqa: F401 (re-exported)
 
@@ -45,10 +45,10 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
     """Wire the stages; returns the PCollection of written shards' manifest entries."""
     import apache_beam as beam
 
-    from pipeline.transforms import AssignShards, ExtractFn, ReadCrawl, SequencesFn, WriteShardsFn
-    from pipeline.transforms_images import AttachImages
+    from pipeline.beam.read import AssignShards, ExtractFn, ReadCrawl, SequencesFn, WriteShardsFn
+    from pipeline.beam.images import AttachImages
     from pipeline.dedup import doc_id
-    from pipeline.transforms_text import Deduplicate, FilterText
+    from pipeline.beam.dedup import Deduplicate, FilterText
 
     work = f"{output.rstrip('/')}/_work"
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"

@@ -23,12 +23,12 @@ import logging
 import sys
 from dataclasses import dataclass, field
 
-from pipeline.captions import CaptionFilterConfig
-from pipeline.clipscore import ClipConfig
+from pipeline.filter.captions import CaptionFilterConfig
+from pipeline.filter.clip import ClipConfig
 from pipeline.configcli import add_config_args, config_from_args, config_to_dict
 from pipeline.images import ImageConfig
 from pipeline.jobs.runner import run_job
-from pipeline.urllists import UrlListConfig
+from pipeline.read.urllists import UrlListConfig
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +74,13 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind:
     """Wire the stages; returns the PCollection of written shards' manifest entries."""
     import apache_beam as beam
 
-    from pipeline import transforms_pairs as tp
-    from pipeline.transforms import AssignShards
+    from pipeline.beam import pairs as tp
+    from pipeline.beam.read import AssignShards
 
     work = f"{output.rstrip('/')}/_work"
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
     if kind == "list" and cfg.downloader == "img2dataset":
-        from pipeline.img2dataset_adapter import ReadImg2datasetShards, download
+        from pipeline.pairs.img2dataset import ReadImg2datasetShards, download
 
         folder = download(inputs, cfg, f"{work}/img2dataset")
         records = p | "ReadImg2dataset" >> ReadImg2datasetShards(folder, image_root)
@@ -91,7 +91,7 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind:
                 candidates = candidates | "FilterCaptions" >> beam.ParDo(tp.FilterCaptionsFn(cfg.caption))
             crawl_images = p | "NoCrawlImages" >> beam.Create([])
         else:
-            from pipeline.transforms import ExtractFn, ReadCrawl
+            from pipeline.beam.read import ExtractFn, ReadCrawl
 
             pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root)
             docs = pages | "Extract" >> beam.ParDo(ExtractFn(agent_token=cfg.image.agent_token))

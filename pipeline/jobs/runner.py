@@ -48,8 +48,8 @@ def run_job(*, job: str, output: str, beam_args: list[str], resume: bool, keep_w
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipeline import report
-    from pipeline.progress import ProgressDisplay
+    from pipeline.jobs import report
+    from pipeline.beam.progress import ProgressDisplay
 
     beam_args = local_runner_args(beam_args)
     check_output(output, resume, job)

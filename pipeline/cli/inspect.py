@@ -1,0 +1,212 @@
+"""`flamingo inspect PATH...`: validate shards and summarise them for a person or a machine.
+
+Streams each tar through :mod:`pipeline.shards.format` (never extracted, never unpickled),
+validates every sample, and prints counts and distributions. Exits 1 naming shard and
+key when any sample fails validation, 2 when a path matches nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pipeline.shards import format as sf
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Escape control and bidi characters so shard content cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Files, directories (their ``*.tar``), globs and fsspec URLs -> sorted shard list."""
+    out: list[str] = []
+    for p in paths:
+        if p.startswith("pipe:"):
+            raise sf.ShardFormatError(f"refusing shell URL {p!r}")
+        if "://" in p and not p.startswith("file://"):
+            import fsspec
+
+            fs, _, found = fsspec.get_fs_token_paths(p)
+            found = [f for f in found if f.endswith(".tar")] if any(c in p for c in "*?[") else found
+            out += [fs.unstrip_protocol(f) for f in sorted(found)]
+        elif os.path.isdir(p):
+            out += sorted(glob.glob(os.path.join(p, "*.tar")))
+        elif any(c in p for c in "*?["):
+            out += sorted(glob.glob(p))
+        else:
+            out.append(p)
+    return out
+
+
+@dataclass
+class Summary:
+    shards: int = 0
+    samples: int = 0
+    invalid: int = 0
+    kinds: Counter = field(default_factory=Counter)
+    images: int = 0
+    bytes: int = 0
+    tokens: list[int] = field(default_factory=list)
+    images_per_sample: list[int] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
+    heights: list[int] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
+
+    def add(self, sample: sf.Sample) -> None:
+        self.samples += 1
+        self.kinds[sample.kind] += 1
+        if isinstance(sample, sf.InterleavedSample):
+            self.tokens.append(sample.num_tokens)
+            self.images_per_sample.append(len(sample.images))
+            sizes = [(i.width, i.height) for i in sample.images]
+        else:
+            self.images_per_sample.append(1)
+            sizes = [(sample.width, sample.height)]
+        self.images += len(sizes)
+        self.widths += [w for w, _ in sizes]
+        self.heights += [h for _, h in sizes]
+
+
+def distribution(values: list[int]) -> dict:
+    if not values:
+        return {"count": 0}
+    v = sorted(values)
+    pick = lambda q: v[min(len(v) - 1, int(q * len(v)))]  # noqa: E731
+    return {
+        "count": len(v),
+        "min": v[0],
+        "p50": pick(0.5),
+        "p90": pick(0.9),
+        "max": v[-1],
+        "mean": round(sum(v) / len(v), 2),
+    }
+
+
+def render_sample(sample: sf.Sample) -> str:
+    """A sample as readable text, ``[image WxH URL]`` where each image sits."""
+    if isinstance(sample, sf.PairSample):
+        head = f"--- pair {sample.key}  {sample.url}"
+        body = f"[image {sample.width}x{sample.height} {sample.url}]\n{sample.caption}"
+        return printable(f"{head}\n{body}")
+    head = (
+        f"--- {sample.key}  doc {sample.doc_id} seq {sample.seq_index}  "
+        f"{sample.num_tokens} tokens ({sample.tokenizer})  {sample.url}"
+    )
+    parts = []
+    for seg in sample.segments:
+        if isinstance(seg, sf.ImageSlot):
+            im = sample.images[seg.index]
+            alt = f' alt="{im.alt}"' if im.alt else ""
+            parts.append(f"[image {im.width}x{im.height} {im.url}{alt}]")
+        else:
+            parts.append(seg.text)
+    return printable(head + "\n" + "".join(parts))
+
+
+def inspect_paths(paths: list[str], *, show: int, max_images, max_tokens, out=None) -> Summary:
+    out = out or sys.stdout
+    summary = Summary()
+    shown = 0
+    for path in expand_paths(paths):
+        summary.shards += 1
+        try:
+            with sf.open_shard(path) as f:
+                summary.bytes += _size(f)
+                for raw in sf.iter_raw(f, path):
+                    problems = raw.problems or sf.validate(
+                        raw.key, raw.members, max_images=max_images, max_tokens=max_tokens
+                    )
+                    if problems:
+                        summary.invalid += 1
+                        summary.problems.append({"shard": path, "key": raw.key, "problems": problems})
+                        continue
+                    sample = sf.decode(raw.key, raw.members)
+                    summary.add(sample)
+                    if shown < show:
+                        print(render_sample(sample), file=out)
+                        shown += 1
+        except OSError as e:
+            summary.problems.append({"shard": path, "key": None, "problems": [f"cannot read: {e}"]})
+    return summary
+
+
+def _size(f) -> int:
+    try:
+        return os.fstat(f.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        return int(getattr(f, "size", 0) or 0)
+
+
+def summary_json(s: Summary) -> dict:
+    return {
+        "shards": s.shards,
+        "samples": s.samples,
+        "invalid_samples": s.invalid,
+        "kinds": dict(s.kinds),
+        "images": s.images,
+        "bytes": s.bytes,
+        "tokens_per_sample": distribution(s.tokens),
+        "images_per_sample": distribution(s.images_per_sample),
+        "image_width": distribution(s.widths),
+        "image_height": distribution(s.heights),
+        "problems": s.problems,
+    }
+
+
+def print_human(s: Summary, out=None) -> None:
+    out = out or sys.stdout
+    d = summary_json(s)
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(s.kinds.items())) or "none"
+    print(f"shards  {s.shards}   bytes {s.bytes:,}", file=out)
+    print(f"samples {s.samples} valid ({kinds}), {s.invalid} invalid   images {s.images}", file=out)
+    for name in ("tokens_per_sample", "images_per_sample", "image_width", "image_height"):
+        dist = d[name]
+        if dist["count"]:
+            stats = "  ".join(f"{k} {dist[k]}" for k in ("min", "p50", "p90", "max", "mean"))
+            print(f"{name:<18} {stats}", file=out)
+    for p in s.problems:
+        where = f"{p['shard']}" + (f" key {p['key']}" if p["key"] is not None else "")
+        for msg in p["problems"]:
+            print(printable(f"INVALID {where}: {msg}"), file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        paths = expand_paths(args.paths)
+    except sf.ShardFormatError as e:
+        print(f"flamingo inspect: {e}", file=sys.stderr)
+        return 2
+    if not paths:
+        print("flamingo inspect: no shards match " + " ".join(args.paths), file=sys.stderr)
+        return 2
+    summary = inspect_paths(
+        paths,
+        show=0 if args.json else args.show,
+        max_images=args.max_images or None,
+        max_tokens=args.max_tokens or None,
+    )
+    if args.json:
+        json.dump(summary_json(summary), sys.stdout, indent=1)
+        print()
+    else:
+        print_human(summary)
+    return 1 if summary.problems else 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("inspect", help="validate and summarise shards")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="shard files, directories, globs or URLs")
+    p.add_argument("--json", action="store_true", help="machine-readable summary")
+    p.add_argument("--show", type=int, default=0, metavar="N", help="print N samples as text")
+    p.add_argument("--max-images", type=int, default=sf.MAX_IMAGES, help="0 disables the check")
+    p.add_argument("--max-tokens", type=int, default=sf.MAX_TOKENS, help="0 disables the check")
+    p.set_defaults(func=run)

@@ -1,7 +1,0 @@
-"""`flamingo corpus`: see pipeline.jobs.corpus and pipeline.job_cmd."""
-
-from pipeline.job_cmd import add_job_parser
-
-
-def add_parser(sub) -> None:
-    add_job_parser(sub, "corpus")

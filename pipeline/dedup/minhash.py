@@ -1,0 +1,224 @@
+"""Deduplication primitives: URL and text normalisation, stable hashes, MinHash and LSH bands.
+
+Pure functions, no Beam: `pipeline.beam.dedup.Deduplicate` wires them
+into group-by-key steps. Everything here is deterministic across processes
+and machines (no Python ``hash()``, fixed byte order), because the Beam job
+relies on equal inputs giving equal keys on every worker and every retry.
+
+MinHash (Broder 1997) with LSH banding (as in datasketch and the
+BigCode/OBELICS near-dedup pipelines), written with numpy because datasketch
+is not a dependency and the vectorised form is a few lines: a document's
+word 5-gram shingles are hashed to 32 bits once, then every permutation is
+a universal hash ``(a·x + b) >> 32`` (mod 2^64) applied to all shingles in
+one array operation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+_CHUNK = 4096  # shingles per matrix block: bounds memory at num_perm × 4096 × 8 bytes
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Query parameters that identify a click or a campaign, never the page.
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid",
+     "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref_src"}
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DedupConfig:
+    """Which dedup stages run and the MinHash/LSH parameters."""
+
+    by_url: bool = True
+    by_text: bool = True
+    near: bool = True
+    threshold: float = (
+        0.8  # estimated Jaccard of word 5-gram sets at or above which docs are near-dups
+    )
+    num_perm: int = 128
+    shingle_words: int = 5
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+
+
+def normalize_url(url: str) -> str:
+    """A canonical form under which URLs that serve the same page compare equal.
+
+    Choices: scheme and host lower-cased; http folded into https and a leading
+    ``www.`` dropped (on the web both almost always serve the same page, and a
+    crawl captures both); userinfo, default ports and the fragment dropped;
+    tracking parameters (utm_*, fbclid, gclid, ...) removed and the remaining
+    query parameters sorted; trailing slashes of the path removed ("/a/" == "/a",
+    "" == "/"). The path's case and percent-escapes are kept: servers may treat
+    them as different pages.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    host = host.removeprefix("www.")
+    if ":" in host:  # IPv6 literal: urlsplit removed the brackets
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # out-of-range port: keep the URL recognisable rather than fail
+        port = None
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    if scheme == "http":
+        scheme = "https"
+    path = parts.path.rstrip("/") or "/"
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+    )
+    return urlunsplit((scheme, host, path, urlencode(query), ""))
+
+
+def stable_hash(data: str) -> str:
+    """128-bit hex digest: collision-free in practice for billions of documents."""
+    return hashlib.blake2b(data.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def doc_id(url: str) -> str:
+    """A document's id: the hash of its normalised URL (unique after URL dedup)."""
+    return stable_hash(normalize_url(url))
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """NFKC, lower case, whitespace runs collapsed: what "the same text" means for exact dedup."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+def text_hash(text: str) -> str:
+    return stable_hash(normalize_text(text))
+
+
+def _word_hashes(words: list[str]) -> np.ndarray:
+    # crc32 is 7x faster than blake2b here and good enough: it only has to tell a document's
+    # words apart (a collision needs two of ~10^4 words to meet in 2^32); the randomness
+    # MinHash needs comes from the mixing and the universal hashes below.
+    table = {w: zlib.crc32(w.encode("utf-8")) for w in set(words)}
+    return np.fromiter((table[w] for w in words), dtype=np.uint64, count=len(words))
+
+
+def _mix64(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads the rolling combination over all 64 bits."""
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def shingle_hashes(text: str, shingle_words: int = 5) -> np.ndarray:
+    """Distinct 32-bit hashes of the word n-grams of the normalised text (uint64 array)."""
+    words = normalize_text(text).split()
+    if not words:
+        return np.zeros(0, dtype=np.uint64)
+    wh = _word_hashes(words)
+    n = min(shingle_words, len(wh))  # a text shorter than one shingle is one shingle
+    count = len(wh) - n + 1
+    combined = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # wrapping uint64 arithmetic is intended
+        for k in range(n):
+            combined = combined * np.uint64(0x9E3779B97F4A7C15) + wh[k : k + count]
+        mixed = _mix64(combined)
+    return np.unique(mixed >> np.uint64(32))
+
+
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64, endpoint=True)
+    b = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64, endpoint=True)
+    return (a | np.uint64(1))[:, None], b[:, None]
+
+
+def minhash_signature(
+    text: str, *, num_perm: int = 128, shingle_words: int = 5, seed: int = 1
+) -> tuple[int, ...]:
+    """MinHash signature (num_perm 32-bit ints) of the text's word-shingle set.
+
+    An empty text gets the all-max signature (it matches only other empty texts).
+    """
+    return tuple(
+        signature_array(text, num_perm=num_perm, shingle_words=shingle_words, seed=seed).tolist()
+    )
+
+
+def signature_array(
+    text: str, *, num_perm: int = 128, shingle_words: int = 5, seed: int = 1
+) -> np.ndarray:
+    """`minhash_signature` as a uint32 array (what the Beam layer carries around)."""
+    x = shingle_hashes(text, shingle_words)
+    a, b = _permutations(num_perm, seed)
+    sig = np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint64)
+    for start in range(0, len(x), _CHUNK):
+        # Multiply-add-shift (Dietzfelbinger 1996): ((a·x + b) mod 2^64) >> 32 is a 2-universal
+        # family for 32-bit x. It is 2.5x faster in numpy than (a·x + b) mod (2^61 − 1) as
+        # datasketch does (0.43 vs 1.1 ms for 128 × 1,650 shingles), and in-place ops avoid
+        # temporaries.
+        values = np.multiply(a, x[None, start : start + _CHUNK])  # (num_perm, S), wraps mod 2^64
+        values += b
+        values >>= np.uint64(32)
+        np.minimum(sig, values.min(axis=1), out=sig)
+    return sig.astype(np.uint32)
+
+
+def estimated_jaccard(sig_a, sig_b) -> float:
+    """Fraction of equal MinHash values: an unbiased estimate of the Jaccard similarity."""
+    a, b = np.asarray(sig_a), np.asarray(sig_b)
+    if a.shape != b.shape:
+        raise ValueError(f"signatures differ in length: {a.shape} vs {b.shape}")
+    return float(np.mean(a == b))
+
+
+def _collision_probability(s: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    return 1.0 - (1.0 - s**rows) ** bands
+
+
+@lru_cache(maxsize=32)
+def lsh_params(
+    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]:
+    """(bands, rows) with bands·rows ≤ num_perm minimising weighted false-positive and
+    false-negative areas of the S-curve around the threshold (datasketch's criterion)."""
+    below = np.linspace(0.0, threshold, 201)
+    above = np.linspace(threshold, 1.0, 201)
+    best, best_err = (1, num_perm), float("inf")
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            fp = np.trapezoid(_collision_probability(below, bands, rows), below)
+            fn = np.trapezoid(1.0 - _collision_probability(above, bands, rows), above)
+            err = fp_weight * fp + fn_weight * fn
+            if err < best_err:
+                best, best_err = (bands, rows), err
+    return best
+
+
+def band_keys(signature, bands: int, rows: int) -> list[str]:
+    """One bucket key per band: "band index:hash of that band's values". Documents sharing
+    any key are near-duplicate candidates."""
+    sig = np.asarray(signature, dtype="<u4")  # fixed byte order: same keys on every machine
+    if len(sig) < bands * rows:
+        raise ValueError(f"signature of {len(sig)} values < {bands} bands × {rows} rows")
+    return [
+        f"{i}:{hashlib.blake2b(sig[i * rows : (i + 1) * rows].tobytes(), digest_size=8).hexdigest()}"
+        for i in range(bands)
+    ]

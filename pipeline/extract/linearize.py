@@ -1,0 +1,161 @@
+"""Walk the main-content elements into ordered text blocks and images.
+
+One iterative pass (explicit stack, no recursion, so depth costs nothing):
+text accumulates into the current block and is flushed at block-level
+boundaries; an ``<img>`` flushes the text before it and becomes an image
+node in place; a ``<figure>``'s ``<figcaption>`` becomes the caption of the
+figure's images and a caption block right after them. Link-dominated blocks
+("Read more: ...", lists of related links) are dropped here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pipeline.document import Node, TextBlock
+from pipeline.extract.boilerplate import BLOCK_TAGS
+from pipeline.extract.dom import HtmlElement, text_of
+from pipeline.extract.images import image_node
+
+_KIND = {"h1": "heading", "h2": "heading", "h3": "heading", "h4": "heading", "h5": "heading",
+         "h6": "heading", "li": "li", "dt": "li", "dd": "li", "td": "table", "th": "table",
+         "tr": "table", "blockquote": "quote", "pre": "pre", "figcaption": "caption"}
+# Cells join into their row's block; every other block-level tag starts a new block.
+_BREAK_TAGS = (BLOCK_TAGS - {"td", "th"}) | {"figure", "picture", "caption"}
+
+
+_CONTAINER_TAGS = frozenset({"p", "div", "section", "article", "body"})
+
+
+def _context_kind(tag: str) -> str | None:
+    """The block kind that text directly inside ``tag`` takes, None when ``tag`` sets none."""
+    if tag in _KIND and tag not in ("td", "th"):
+        return _KIND[tag]
+    return "p" if tag in _CONTAINER_TAGS else None
+
+
+@dataclass
+class Linearizer:
+    """Accumulates nodes for one document; feed it elements with ``walk``.
+
+    The current block is three plain attributes (parts, link characters, kind) rather than
+    an object per block: most block boundaries close an empty block, and this loop runs
+    once per element of the main content.
+    """
+
+    base_url: str
+    max_link_density: float = 0.5
+    nodes: list[Node] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    seen_urls: set[str] = field(default_factory=set)
+    _parts: list[str] = field(default_factory=list)
+    _link_chars: int = 0
+    _kind: str = "p"
+    _link_depth: int = 0
+
+    def _text(self, s: str | None) -> None:
+        if s:
+            self._parts.append(s)
+            if self._link_depth:
+                self._link_chars += len(s.strip())
+
+    def _flush(self) -> None:
+        if not self._parts:
+            return
+        joined, link_chars = "".join(self._parts), self._link_chars
+        self._parts, self._link_chars = [], 0
+        text = joined.strip("\n") if self._kind == "pre" else " ".join(joined.split())
+        if not text:
+            return
+        if self._kind != "heading" and link_chars > self.max_link_density * len(text):
+            self.dropped["link_block"] += 1
+            return
+        self.nodes.append(TextBlock(text=text, kind=self._kind))
+
+    def _image(self, img: HtmlElement, caption: str = "") -> None:
+        node, reason = image_node(img, self.base_url)
+        if node is not None and node.url in self.seen_urls:
+            node, reason = None, "duplicate"
+        if node is None:
+            self.dropped[reason or "no_src"] += 1
+            return
+        self.seen_urls.add(node.url)
+        node.caption = caption
+        self._flush()
+        self.nodes.append(node)
+
+    def _figure(self, fig: HtmlElement) -> None:
+        caps = [" ".join(text_of(c).split()) for c in fig.iter("figcaption")]
+        caption = " ".join(c for c in caps if c)
+        self._flush()
+        before = len(self.nodes)
+        for img in fig.iter("img"):
+            self._image(img, caption)
+        if caption and len(self.nodes) > before:
+            self.nodes.append(TextBlock(text=caption, kind="caption"))
+
+    def walk(self, root: HtmlElement) -> None:
+        """Append the nodes of ``root``'s subtree (its tail excluded)."""
+        # Stack items: (element, entering) — on exit we flush blocks and emit the tail.
+        stack: list[tuple[HtmlElement, bool]] = [(root, True)]
+        # Kinds set by the open elements, innermost last: the kind a block resumes with
+        # after a nested block closes. The bottom entry comes from root's ancestors.
+        context = [_ancestor_kind(root)]
+        while stack:
+            el, entering = stack.pop()
+            tag = el.tag if isinstance(el.tag, str) else ""
+            if not entering:
+                self._leave(tag, context)
+                if el is not root:
+                    self._text(el.tail)
+                continue
+            if tag in ("figure", "img"):
+                self._figure(el) if tag == "figure" else self._image(el)
+                if el is not root:
+                    self._text(el.tail)
+                continue
+            if not tag:  # comment or processing instruction left by the parser
+                if el is not root:
+                    self._text(el.tail)
+                continue
+            self._enter(el, tag, context)
+            stack.append((el, False))
+            stack.extend((child, True) for child in reversed(el))
+
+    def _enter(self, el: HtmlElement, tag: str, context: list[str]) -> None:
+        if tag in _BREAK_TAGS:
+            self._flush()
+            if tag in _KIND:
+                self._kind = _KIND[tag]
+            elif tag in ("p", "div", "section", "article"):
+                self._kind = "p"
+        context.append(_context_kind(tag) or context[-1])
+        if tag == "a":
+            self._link_depth += 1
+        elif tag in ("td", "th"):
+            self._text(" ")
+        self._text(el.text)
+
+    def _leave(self, tag: str, context: list[str]) -> None:
+        context.pop()
+        if tag == "a":
+            self._link_depth -= 1
+        elif tag == "br":
+            self._text("\n" if self._kind == "pre" else " ")
+        if tag in _BREAK_TAGS:
+            self._flush()
+            self._kind = context[-1]
+
+    def finish(self) -> list[Node]:
+        self._flush()
+        return self.nodes
+
+
+def _ancestor_kind(el: HtmlElement) -> str:
+    """The block kind set by ``el``'s nearest ancestor that sets one ("p" when none does)."""
+    for anc in el.iterancestors():
+        kind = _context_kind(anc.tag)
+        if kind is not None:
+            return kind
+    return "p"

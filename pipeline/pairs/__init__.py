@@ -1,0 +1,1 @@
+"""Image-text pair candidates and their fates, and the img2dataset adapter. No Beam."""

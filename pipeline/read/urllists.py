@@ -1,0 +1,157 @@
+"""URL + caption lists (CC3M, LAION, DataComp metadata): parquet, CSV, TSV or JSONL.
+
+Rows are read in chunks so a Beam worker can read one chunk of one file (a parquet
+row group; a CSV/TSV/JSONL file is one chunk, since its rows have no index to seek
+to) and nothing ever holds a whole list in memory. Column names are configurable
+like img2dataset's ``url_col``/``caption_col``/``save_additional_columns``. No Beam here.
+
+Each row gets a stable key from the file's base name and its row number, so the same
+list read from another directory or by another runner gives the same keys, shards and
+bytes. Remote paths (gs://, s3://) are opened through fsspec.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pipeline.shards.format import make_key
+
+FORMATS = ("parquet", "csv", "tsv", "jsonl")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UrlListConfig:
+    input_format: str = "auto"  # auto (from the extension) | parquet | csv | tsv | jsonl
+    url_col: str = "url"
+    caption_col: str = "caption"  # "" for a list without captions
+    save_additional_columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.input_format not in ("auto", *FORMATS):
+            raise ValueError(f"input_format must be auto or one of {FORMATS}: {self.input_format!r}")
+
+
+@dataclass
+class UrlRow:
+    key: str
+    url: str
+    caption: str
+    extra: dict
+    error: str = ""  # snake_case reason when the row could not be read (counted, skipped)
+
+
+def detect_format(path: str, declared: str = "auto") -> str:
+    if declared != "auto":
+        return declared
+    name = path.lower().removesuffix(".gz")
+    for ext, fmt in ((".parquet", "parquet"), (".csv", "csv"), (".tsv", "tsv"),
+                     (".jsonl", "jsonl"), (".json", "jsonl")):
+        if name.endswith(ext):
+            return fmt
+    raise ValueError(f"cannot tell the format of {path!r}; pass --list.input_format")
+
+
+def _open(path: str, mode: str = "rb"):
+    import fsspec
+
+    return fsspec.open(path, mode, compression="infer").open()
+
+
+def chunks(path: str, config: UrlListConfig) -> list[int]:
+    """Chunk ids of one file: parquet row groups, else a single chunk 0."""
+    if detect_format(path, config.input_format) != "parquet":
+        return [0]
+    import pyarrow.parquet as pq
+
+    with _open(path) as f:
+        return list(range(pq.ParquetFile(f).num_row_groups)) or [0]
+
+
+def read_chunk(path: str, chunk: int, config: UrlListConfig) -> Iterator[UrlRow]:
+    """The rows of one chunk, with stable keys; rows with no URL are skipped by the caller."""
+    fmt = detect_format(path, config.input_format)
+    base = os.path.basename(path.rstrip("/"))
+    records, first = _records(path, fmt, chunk, config)
+    for i, rec in enumerate(records):
+        if isinstance(rec, str):  # a line that could not be read: its reason
+            yield UrlRow(key=make_key(base, first + i), url="", caption="", extra={}, error=rec)
+            continue
+        yield _row(base, first + i, rec, config)
+
+
+def read_rows(path: str, config: UrlListConfig) -> Iterator[UrlRow]:
+    for chunk in chunks(path, config):
+        yield from read_chunk(path, chunk, config)
+
+
+def _columns(config: UrlListConfig) -> list[str]:
+    cols = [config.url_col, *([config.caption_col] if config.caption_col else [])]
+    return cols + [c for c in config.save_additional_columns if c not in cols]
+
+
+def _records(path: str, fmt: str, chunk: int, config: UrlListConfig) -> tuple[Iterator[dict], int]:
+    """(records of the chunk, row number of its first record in the file)."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with _open(path) as f:
+            pf = pq.ParquetFile(f)
+            if pf.num_row_groups == 0:
+                return iter(()), 0
+            first = sum(pf.metadata.row_group(g).num_rows for g in range(chunk))
+            missing = [c for c in _columns(config) if c not in pf.schema_arrow.names]
+            if missing:
+                raise ValueError(f"{path}: no column(s) {missing}; it has {pf.schema_arrow.names}")
+            rows = pf.read_row_group(chunk, columns=_columns(config)).to_pylist()
+        return iter(rows), first
+    if fmt == "jsonl":
+        return _jsonl(path), 0
+    return _delimited(path, "\t" if fmt == "tsv" else ","), 0
+
+
+def _jsonl(path: str) -> Iterator[dict | str]:
+    """Records, or the reason (``bad_json_line``) for a line that is not a JSON object:
+    one broken line of a huge list is counted, not fatal. Undecodable bytes are replaced."""
+    with _open(path) as f:
+        for line in io.TextIOWrapper(f, encoding="utf-8", errors="replace"):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                yield "bad_json_line"
+                continue
+            yield rec if isinstance(rec, dict) else "bad_json_line"
+
+
+def _delimited(path: str, delimiter: str) -> Iterator[dict]:
+    with _open(path) as f:
+        text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")
+        yield from csv.DictReader(text, delimiter=delimiter)
+
+
+def _row(base: str, index: int, rec: dict, config: UrlListConfig) -> UrlRow:
+    url = rec.get(config.url_col)
+    caption = rec.get(config.caption_col) if config.caption_col else ""
+    extra = {c: _json_safe(rec.get(c)) for c in config.save_additional_columns}
+    return UrlRow(
+        key=make_key(base, index),
+        url=str(url).strip() if url is not None else "",
+        caption="" if caption is None else str(caption),
+        extra=extra,
+    )
+
+
+def _json_safe(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return str(value)

@@ -1,0 +1,159 @@
+"""Cutting a document into M3W-style sequences (pure; no Beam).
+
+A document is a list of nodes in reading order: text (``str``) and images
+(``shardformat.ImageRef`` without bytes: they stay in the job's image store until the
+shard is written). It is grouped into *units*: the text before the first image,
+then each image with the text that follows it up to the next image. Units are packed
+greedily into sequences of at most ``max_tokens`` tokens and ``max_images`` images,
+counted on the language-model layout (``text<image>text<|endofchunk|>…``, see
+``shardformat.layout_text``). An image never ends a sequence without the text after
+it: a unit that does not fit starts a new sequence, and a unit longer than a whole
+sequence is cut at a token boundary, its remaining text continuing in the next one.
+Each finished sequence is counted again exactly and trimmed if the joint
+tokenization came out longer than the estimate.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Callable, Protocol, Union
+
+from pipeline.shards import format as sf
+
+
+Node = Union[str, sf.ImageRef]
+
+
+@dataclass
+class Unit:
+    image: sf.ImageRef | None
+    text: str
+
+
+@dataclass
+class Sequence:
+    segments: list[sf.Segment] = field(default_factory=list)
+    images: list[sf.ImageRef] = field(default_factory=list)
+    num_tokens: int = 0
+
+
+class TokenCounter(Protocol):
+    def count(self, text: str) -> int: ...
+    def cut(self, text: str, n: int) -> tuple[str, str]: ...
+
+
+class HFTokenCounter:
+    """Counts with a Hugging Face fast tokenizer; cuts at token (preferably word) boundaries."""
+
+    def __init__(self, tokenizer):
+        self.tok = tokenizer
+
+    def count(self, text: str) -> int:
+        return len(self.tok(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+    def cut(self, text: str, n: int) -> tuple[str, str]:
+        if n <= 0:
+            return "", text
+        enc = self.tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        if len(offsets) <= n:
+            return text, ""
+        end = offsets[n - 1][1]
+        space = text.rfind(" ", 0, end + 1)
+        if space > end // 2:  # prefer a word boundary unless it throws away half the text
+            end = space
+        return text[:end].rstrip(), text[end:].lstrip()
+
+
+def units_of(nodes: list[Node]) -> list[Unit]:
+    units = [Unit(None, "")]
+    for node in nodes:
+        if isinstance(node, sf.ImageRef):
+            units.append(Unit(node, ""))
+        elif node.strip():
+            u = units[-1]
+            u.text = f"{u.text}\n\n{node.strip()}" if u.text else node.strip()
+    return [u for u in units if u.image is not None or u.text]
+
+
+def cut_sequences(nodes: list[Node], counter: TokenCounter, *, max_tokens: int = sf.MAX_TOKENS,
+                  max_images: int = sf.MAX_IMAGES) -> list[Sequence]:
+    """Pack ``nodes`` into sequences within both budgets (see module docstring)."""
+    overhead = 2  # <image> and <|endofchunk|> around each image's text
+    seqs: list[Sequence] = []
+    cur, used = Sequence(), 0
+    queue = deque(units_of(nodes))
+    while queue:
+        u = queue.popleft()
+        cost = counter.count(u.text) + (overhead if u.image else 0)
+        if u.image and len(cur.images) >= max_images:
+            seqs.append(cur)
+            cur, used = Sequence(), 0
+        if used + cost <= max_tokens:
+            _append(cur, u)
+            used += cost
+            continue
+        room = max_tokens - used - (overhead if u.image else 0)
+        if u.image and cur.segments and room < min(32, max_tokens // 4):
+            seqs.append(cur)  # too little room for this image's text: start afresh
+            cur, used = Sequence(), 0
+            queue.appendleft(u)
+            continue
+        head, tail = counter.cut(u.text, max(room, 0))
+        if head or u.image:
+            _append(cur, Unit(u.image, head))
+        seqs.append(cur)
+        cur, used = Sequence(), 0
+        if tail:
+            queue.appendleft(Unit(None, tail))
+    if cur.segments:
+        seqs.append(cur)
+    return [_fit_exactly(s, counter, max_tokens) for s in seqs]
+
+
+def has_text_after_image(seq: Sequence) -> bool:
+    """Whether any text follows an image: a sequence without such text teaches nothing
+    (the loss is on text after an image), e.g. a lone image whose text went before it."""
+    seen_image = False
+    for seg in seq.segments:
+        if isinstance(seg, sf.ImageSlot):
+            seen_image = True
+        elif seen_image and seg.text.strip():
+            return True
+    return False
+
+
+def _append(seq: Sequence, u: Unit) -> None:
+    if u.image is not None:
+        seq.segments.append(sf.ImageSlot(len(seq.images)))
+        seq.images.append(u.image)
+    if u.text:
+        seq.segments.append(sf.TextSegment(u.text))
+
+
+def _fit_exactly(seq: Sequence, counter: TokenCounter, max_tokens: int) -> Sequence:
+    """Count the joint layout; trim the last text segment while it is over budget."""
+    for _ in range(8):
+        seq.num_tokens = counter.count(sf.layout_text(seq.segments))
+        excess = seq.num_tokens - max_tokens
+        last = seq.segments[-1] if seq.segments else None
+        if excess <= 0 or not isinstance(last, sf.TextSegment):
+            return seq
+        keep = max(counter.count(last.text) - excess - 1, 0)
+        head, _ = counter.cut(last.text, keep)
+        if head:
+            last.text = head
+        else:
+            seq.segments.pop()
+    return seq
+
+
+def to_sample(key: str, record: dict, load_image: Callable[[sf.ImageRef], bytes]) -> sf.InterleavedSample:
+    """A sequence record (metadata, as it travels through the job) -> the sample to write,
+    its image bytes read back with ``load_image``."""
+    return sf.InterleavedSample(
+        key=key, url=record["url"], doc_id=record["doc_id"], seq_index=record["seq_index"],
+        num_tokens=record["num_tokens"], tokenizer=record["tokenizer"], segments=record["segments"],
+        images=[replace(m, data=load_image(m)) for m in record["images"]],
+    )
