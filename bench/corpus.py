@@ -80,9 +80,9 @@ def timed(fn, *args) -> tuple[dict, float, tuple[float, float], float]:
 
 
 def shard_hashes(out: str) -> dict[str, str]:
-    from pipeline.shards import writer as sw
+    from pipeline.shards import manifest
 
-    return {e.shard: e.sha256 for e in sw.read_manifests(out)}
+    return {e.shard: e.sha256 for e in manifest.read_manifests(out)}
 
 
 def nonzero(counters: dict) -> dict:

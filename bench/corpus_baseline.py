@@ -1,7 +1,7 @@
 """The corpus job without Beam: the same stage functions in a plain `multiprocessing.Pool`.
 
 The baseline for `bench/corpus.py`. Each stage calls the same pure code the Beam job's DoFns
-call (``warc.iter_warc``, ``extract_with_reason``, ``TextFilter.check``, the dedup keys and
+call (``warc.iter_warc``, ``extract_with_reason``, ``Filter.check``, the dedup keys and
 ranks, ``mark_bucket``, ``process_image`` / ``ImageFetcher``, ``cut_sequences`` with the same
 tokenizer, ``shardwriter.write_shard``), and every global step (dedup, the repeated-image rule,
 shard assignment) runs in the parent on the small things the workers return. It is written to
@@ -29,12 +29,14 @@ from dataclasses import dataclass
 from pipeline.jobs import report
 from pipeline.read import warc
 from pipeline.shards import format as sf
+from pipeline.shards import manifest
 from pipeline.shards import writer as sw
 from pipeline.beam.blobstore import get_blob, put_blob
+from pipeline.filter.rules import Subject
 from pipeline.images.body import header_opt_outs
-from pipeline.dedup import band_keys, doc_id, lsh_params, signature_array
+from pipeline.dedup.keys import doc_id, near_id, text_key, text_rank, url_key, url_rank
+from pipeline.dedup.minhash import band_keys, lsh_params, mark_bucket, signature_array
 from pipeline.jobs.corpus import CorpusConfig
-from pipeline.beam.dedup import mark_bucket, near_id, text_key, text_rank, url_key, url_rank
 
 log = logging.getLogger(__name__)
 IMAGE_BATCH = 64  # URLs per task, as the job's BatchElements maximum
@@ -68,9 +70,9 @@ def _init(cfg: CorpusConfig, roots: dict[str, str]) -> None:
 def _state(name: str):
     if name not in _STATE:
         if name == "filter":
-            from pipeline.filter.text import TextFilter
+            from pipeline.filter.rules import Filter
 
-            _STATE[name] = TextFilter(_CFG.filter)
+            _STATE[name] = Filter("text", _CFG.filter)
         elif name == "fetcher":
             from pipeline.images import ImageFetcher
 
@@ -111,7 +113,7 @@ def read_file(path: str) -> tuple[list[Kept], list[tuple[str, str]], Counter]:
                 counts[f"extract/{reason or 'failed'}" if doc is None else "extract/opt_out_noai"] += 1
                 continue
             counts["extract/ok"] += 1
-            ok, reason = tf.check(doc.text, declared_lang=doc.lang)
+            ok, reason = tf.check(Subject(doc.text, doc.lang))
             counts[f"filter/{reason}"] += 1
             if ok:
                 sig = signature_array(doc.text, num_perm=dedup.num_perm,
@@ -276,8 +278,8 @@ def assign_shards(records: list, size: int, buckets: int = 64) -> list[tuple[int
 
 def finish(out: str, counts: Counter) -> dict:
     """manifest.json, stats.json and report.md with plots, as `report.finish_job` writes them."""
-    sw.write_job_manifest(out)
-    entries = sw.read_manifests(out)
+    manifest.write_job_manifest(out)
+    entries = manifest.read_manifests(out)
     counters: dict[str, dict[str, int]] = defaultdict(dict)
     for k, v in sorted(counts.items()):
         ns, name = k.split("/", 1)

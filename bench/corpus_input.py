@@ -200,7 +200,7 @@ def max_copy_jaccard(data_dir: Path, spec: InputSpec, templates: int = 20, copie
     sample of pages: shows the perturbation defeats near-dup detection as intended."""
     from itertools import combinations
 
-    from pipeline.dedup import estimated_jaccard, signature_array
+    from pipeline.dedup.minhash import estimated_jaccard, signature_array
     from pipeline.extract import extract_document
 
     worst = 0.0

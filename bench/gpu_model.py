@@ -30,11 +30,11 @@ import torch
 
 
 def config_for(args):
-    from flamingo.config import TINYLLAMA_1B_SHAPE, LMConfig, VisionConfig, get_preset
+    from flamingo.config import PRESETS, TINYLLAMA_1B_SHAPE, LMConfig, VisionConfig
 
     if args.tiny:
-        return get_preset("tiny")
-    config = get_preset("flamingo-3b-like")
+        return PRESETS.get("tiny")
+    config = PRESETS.get("flamingo-3b-like")
     config.vision = VisionConfig(model_name="ViT-L-14", pretrained=None)
     config.lm = LMConfig(config=dict(TINYLLAMA_1B_SHAPE), tokenizer="bytes", dtype="bfloat16")
     config.cross_attn_every = args.every

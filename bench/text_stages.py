@@ -30,7 +30,7 @@ def edited(text: str, every: int) -> str:
 
 
 def exact_jaccard(a: str, b: str, n: int = 5) -> float:
-    from pipeline.dedup import normalize_text
+    from pipeline.dedup.keys import normalize_text
 
     def grams(t):
         w = normalize_text(t).split()
@@ -43,7 +43,7 @@ def exact_jaccard(a: str, b: str, n: int = 5) -> float:
 def datasketch_signature(text: str, num_perm: int):
     from datasketch import MinHash
 
-    from pipeline.dedup import normalize_text
+    from pipeline.dedup.keys import normalize_text
 
     w = normalize_text(text).split()
     shingles = {" ".join(w[i : i + 5]).encode() for i in range(max(1, len(w) - 4))}
@@ -53,24 +53,25 @@ def datasketch_signature(text: str, num_perm: int):
 
 
 def bench_filters(texts: list[str], repeat: int) -> None:
-    from pipeline.filter.text import TextFilter
+    from pipeline.filter.rules import Filter, Subject
+    from pipeline.filter.text import TextFilterConfig
 
-    tf = TextFilter()
-    reasons = Counter(tf.check(t)[1] for t in texts)
+    tf = Filter("text", TextFilterConfig())
+    reasons = Counter(tf.check(Subject(t)).reason for t in texts)
     start = time.perf_counter()
     for _ in range(repeat):
         for t in texts:
-            tf.check(t)
+            tf.check(Subject(t))
     secs = time.perf_counter() - start
     words = sum(len(t.split()) for t in texts) / len(texts)
     print(
-        f"TextFilter.check: {repeat * len(texts) / secs:,.0f} docs/s (mean {words:.0f} words/doc)"
+        f"Filter(\"text\").check: {repeat * len(texts) / secs:,.0f} docs/s (mean {words:.0f} words/doc)"
     )
     print(f"  reasons on {len(texts)} real article bodies: {dict(reasons.most_common())}")
 
 
 def bench_minhash(texts: list[str], repeat: int, num_perm: int = 128) -> None:
-    from pipeline.dedup import estimated_jaccard, minhash_signature
+    from pipeline.dedup.minhash import estimated_jaccard, minhash_signature
 
     try:
         import datasketch

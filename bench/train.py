@@ -102,11 +102,11 @@ def model_config(size: str):
     frozen) + ViT-L/14-shaped tower, cross-attention before every 4th layer. Random weights
     cost the same FLOPs as trained ones, and nothing needs downloading."""
     from flamingo.config import (
-        BYTE_TOKENIZER, TINYLLAMA_1B_SHAPE, FlamingoConfig, LMConfig, VisionConfig, get_preset,
+        BYTE_TOKENIZER, PRESETS, TINYLLAMA_1B_SHAPE, FlamingoConfig, LMConfig, VisionConfig,
     )
 
     if size == "tiny":
-        return get_preset("tiny")
+        return PRESETS.get("tiny")
     vit_l = {
         "image_size": 224,
         "patch_size": 14,
@@ -123,9 +123,9 @@ def model_config(size: str):
 
 
 def config(args, shards: dict, out: Path, steps: int):
-    from train.config import DatasetConfig, get_preset
+    from train.config import PRESETS as TRAIN_PRESETS, DatasetConfig
 
-    cfg = get_preset("tiny")
+    cfg = TRAIN_PRESETS.get("tiny")
     cfg.model.preset = f"bench-{args.size}"
     cfg.steps, cfg.device, cfg.precision, cfg.compile = (
         steps,

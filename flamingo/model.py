@@ -30,6 +30,7 @@ from flamingo.config import FlamingoConfig
 from flamingo.lm import FlamingoLayer, MediaContext
 from flamingo.perceiver import PerceiverResampler
 from flamingo.tokens import IGNORE_INDEX, TokenIds
+from flamingo.typedconfig import to_dict
 from flamingo.vision import VisionEncoder
 
 CONFIG_FILE = "flamingo_config.json"
@@ -212,22 +213,9 @@ class Flamingo(nn.Module):
         )
         save_file(self.trainable_state_dict(), weights + ".tmp")
         with open(config + ".tmp", "w") as f:
-            json.dump(self.config.to_dict(), f, indent=2)
+            json.dump(to_dict(self.config), f, indent=2)
         os.replace(weights + ".tmp", weights)
         os.replace(config + ".tmp", config)
-
-    @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> Flamingo:
-        """Rebuild from the config's named backbones, then load the trainable weights."""
-        from safetensors.torch import load_file
-
-        from flamingo.factory import build_flamingo
-
-        with open(os.path.join(directory, CONFIG_FILE)) as f:
-            config = FlamingoConfig.from_dict(json.load(f))
-        model, _, _ = build_flamingo(config)
-        model.load_trainable(load_file(os.path.join(directory, WEIGHTS_FILE)))
-        return model
 
     def load_trainable(self, state: dict[str, torch.Tensor]) -> None:
         expected = self.trainable_state_dict()

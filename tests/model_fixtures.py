@@ -13,14 +13,14 @@ for _k, _v in {
 
 import torch
 
-from flamingo.config import get_preset
+from flamingo.config import PRESETS
 from flamingo.factory import build_flamingo
 from flamingo.lm import load_lm
 
 
 def tiny(**overrides):
     """(model, tokenizer, transform) of the tiny preset, with top-level config overrides."""
-    config = get_preset("tiny")
+    config = PRESETS.get("tiny")
     for key, value in overrides.items():
         setattr(config, key, value)
     return build_flamingo(config)

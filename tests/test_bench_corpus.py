@@ -90,7 +90,7 @@ def test_copies_of_real_pages_are_not_near_duplicates():
 def test_baseline_writes_what_the_beam_job_writes(tmp_path):
     import corpus_baseline
 
-    from pipeline.shards import writer as sw
+    from pipeline.shards import manifest
     from pipeline.jobs import corpus
     from pipeline.samplecrawl.build import build_sample_crawl
 
@@ -101,7 +101,7 @@ def test_baseline_writes_what_the_beam_job_writes(tmp_path):
     base = corpus_baseline.run([crawl], str(tmp_path / "base"), corpus.CorpusConfig(samples_per_shard=4), 2)
 
     def hashes(out):
-        return {e.shard: e.sha256 for e in sw.read_manifests(str(out))}
+        return {e.shard: e.sha256 for e in manifest.read_manifests(str(out))}
 
     def nonzero(c):
         return {(ns, k): v for ns, d in c.items() for k, v in d.items() if v}

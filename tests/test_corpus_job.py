@@ -9,8 +9,11 @@ import time
 
 import pytest
 
+from flamingo.typedconfig import UsageError
 from pipeline.shards import format as sf
-from pipeline.shards import writer as sw
+
+from pipeline.shards import reader
+from pipeline.shards import manifest
 from pipeline.jobs import corpus
 
 RUNNER = ["--runner", "FnApiRunner"]  # in-process: fastest for a small crawl
@@ -42,7 +45,7 @@ def tar_hashes(out):
 def test_outputs_are_valid_sequences(first):
     out, stats = first
     assert stats["samples"] > 5 and len(stats["shards"]) >= 2
-    samples = list(sf.iter_samples(sorted(str(out / s) for s in stats["shards"]), max_images=5, max_tokens=256))
+    samples = list(reader.iter_samples(sorted(str(out / s) for s in stats["shards"]), max_images=5, max_tokens=256))
     assert len(samples) == stats["samples"]
     for s in samples:
         assert 0 < len(s.images) <= 5 and s.num_tokens <= 256
@@ -82,7 +85,7 @@ def test_same_inputs_give_identical_shards(first, crawl, tmp_path):
 
 def test_existing_output_needs_resume(first, crawl):
     out, stats = first
-    with pytest.raises(SystemExit, match="--resume"):
+    with pytest.raises(UsageError, match="already holds shards"):
         run_job(crawl, out)
     before = tar_hashes(out)
     again = run_job(crawl, out, "--resume")
@@ -96,15 +99,15 @@ def test_killed_run_leaves_no_partial_shard_and_resumes(crawl, first, tmp_path):
             "'--samples_per_shard', '4', '--runner', 'FnApiRunner'])")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and not any(n.endswith(sw.MANIFEST_SUFFIX) for n in os.listdir(tmp_path)):
+    while time.time() < deadline and not any(n.endswith(manifest.MANIFEST_SUFFIX) for n in os.listdir(tmp_path)):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     for name in os.listdir(tmp_path):
         if name.endswith(".tar"):  # whatever looks like a shard is a whole, valid shard
-            assert list(sf.iter_samples([str(tmp_path / name)])), name
+            assert list(reader.iter_samples([str(tmp_path / name)])), name
         else:
-            assert not name.endswith((".parquet", sw.MANIFEST_SUFFIX)) or sw.is_complete(
+            assert not name.endswith((".parquet", manifest.MANIFEST_SUFFIX)) or manifest.is_complete(
                 str(tmp_path), name.split(".")[0]
             ) or name.endswith(".parquet"), name
     run_job(crawl, tmp_path, "--resume")

@@ -7,18 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline.dedup import (
-    DedupConfig,
-    band_keys,
-    doc_id,
-    estimated_jaccard,
-    lsh_params,
-    minhash_signature,
-    normalize_text,
-    normalize_url,
-    shingle_hashes,
-    text_hash,
-)
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.keys import doc_id, normalize_text, normalize_url, text_hash
+from pipeline.dedup.minhash import band_keys, estimated_jaccard, lsh_params, minhash_signature, shingle_hashes
 
 
 @pytest.mark.parametrize(
@@ -141,7 +132,7 @@ def test_signatures_and_keys_are_identical_in_a_fresh_process():
     """No dependence on PYTHONHASHSEED or process state: workers must agree."""
     text = " ".join(_words(300, seed=3))
     code = (
-        "import sys; from pipeline.dedup import *; t = sys.stdin.read(); "
+        "import sys; from pipeline.dedup.keys import *; from pipeline.dedup.minhash import *; t = sys.stdin.read(); "
         "s = minhash_signature(t); print(band_keys(s, 9, 13), text_hash(t), sum(s))"
     )
     runs = {

@@ -14,9 +14,7 @@ PAGE = ("<html><head><title>T</title></head><body><article><p>"
 
 
 @pytest.fixture
-def page(tmp_path, monkeypatch):
-    # Only our subcommand: others may not be on this branch yet.
-    monkeypatch.setattr(cli, "SUBCOMMANDS", {"extract": "pipeline.cli.extract"})
+def page(tmp_path):
     path = tmp_path / "page.html"
     path.write_text(PAGE)
     return path
@@ -37,9 +35,16 @@ def test_json_output(page, capsys):
     assert d["title"] == "T" and [n["type"] for n in d["nodes"]] == ["text", "image", "image", "text"]
 
 
-def test_dropped_page_exits_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "SUBCOMMANDS", {"extract": "pipeline.cli.extract"})
+def test_dropped_page_exits_1(tmp_path, capsys):
     empty = tmp_path / "empty.html"
     empty.write_bytes(b"")
     assert cli.main(["extract", str(empty), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["dropped"] == "empty_input"
+
+
+def test_missing_page_and_extraction_options(tmp_path, page, capsys):
+    assert cli.main(["extract", str(tmp_path / "nope.html")]) == 2
+    assert capsys.readouterr().err.strip() == f"flamingo extract: error: {tmp_path / 'nope.html'}: no such file"
+    # The extraction options have flags: a page with less text than asked for is no document.
+    assert cli.main(["extract", str(page), "--json", "--extract.min_text_chars", "100000"]) == 1
+    assert json.loads(capsys.readouterr().out)["dropped"] == "no_main_content"

@@ -9,10 +9,10 @@ pytestmark = pytest.mark.slow  # dequantising 135M parameters from GGUF takes ~2
 
 
 def test_demo_preset_builds_offline_and_runs():
-    from flamingo.config import get_preset
+    from flamingo.config import PRESETS
     from flamingo.factory import build_flamingo
 
-    model, tok, transform = build_flamingo(get_preset("demo"))
+    model, tok, transform = build_flamingo(PRESETS.get("demo"))
     assert (
         model.lm.config.num_hidden_layers == 30 and len(tok) == 49152 + 3
     )  # <image>, <|endofchunk|>, <pad> (SmolLM2 pads with eos)

@@ -50,10 +50,10 @@ FAMILIES = {
 
 
 def _build_family(family):
-    from flamingo.config import get_preset
+    from flamingo.config import PRESETS
     from flamingo.factory import build_flamingo
 
-    config = get_preset("tiny")
+    config = PRESETS.get("tiny")
     if FAMILIES[family] is not None:
         config.lm.config = dict(FAMILIES[family])
     return build_flamingo(config)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from pairs_support import ROWS, PhotoServer, photos, tiny_clip, write_url_list
 
-from pipeline.shards import format as sf
+from pipeline.shards import reader
 from pipeline.filter.clip import ClipScorer, select, top_fraction_threshold
 from pipeline.jobs import pairs
 
@@ -68,7 +68,7 @@ def run_job(tmp_path, server, clip, *flags):
     stats = pairs.run(["--input", str(tmp_path / "list.parquet"), "--output", out, "--runner", "FnApiRunner",
                        "--image.allow_private_networks", "true", "--clip.model", name, "--clip.pretrained", ckpt,
                        "--clip.model_config", config, "--clip.batch_size", "2", *flags])
-    return list(sf.iter_samples(sorted(str(p) for p in (tmp_path / "out").glob("*.tar")))), stats
+    return list(reader.iter_samples(sorted(str(p) for p in (tmp_path / "out").glob("*.tar")))), stats
 
 
 def test_job_scores_every_pair_like_open_clip(tmp_path, server, clip):

@@ -15,6 +15,8 @@ import webdataset as wds
 from pairs_support import ROWS, PhotoServer, write_url_list
 
 from pipeline.shards import format as sf
+
+from pipeline.shards import reader
 from pipeline.jobs import pairs
 
 BEAM = ["--runner", "FnApiRunner", "--image.allow_private_networks", "true"]
@@ -56,7 +58,7 @@ def tars(out):
 
 
 def test_our_reader_reads_img2dataset_shards(img2dataset_out):
-    samples = list(sf.iter_samples(tars(img2dataset_out)))  # validates every image
+    samples = list(reader.iter_samples(tars(img2dataset_out)))  # validates every image
     # img2dataset keeps the duplicate row (it has no dedup): 5 successes of 7 rows
     assert len(samples) == 5
     assert {s.caption for s in samples} == {c for n, c, _ in ROWS[:4]}
@@ -84,8 +86,8 @@ def test_img2dataset_downloader_gives_the_same_pairs(tmp_path, server, ours_out)
     out = str(tmp_path / "out")
     stats = pairs.run(["--input", str(tmp_path / "list.parquet"), "--output", out, "--samples_per_shard", "4",
                        "--list.save_additional_columns", "license", "--downloader", "img2dataset", *BEAM])
-    via_i2d = {s.key: s for s in sf.iter_samples(tars(out))}
-    via_ours = {s.key: s for s in sf.iter_samples(tars(ours_out))}
+    via_i2d = {s.key: s for s in reader.iter_samples(tars(out))}
+    via_ours = {s.key: s for s in reader.iter_samples(tars(ours_out))}
     assert set(via_i2d) == set(via_ours)  # same keys, dedup applied to both
     for key, s in via_i2d.items():
         assert s.caption == via_ours[key].caption and s.extra["license"] == via_ours[key].extra["license"]

@@ -9,7 +9,8 @@ import pytest
 import webdataset as wds
 from pairs_support import ROWS, PhotoServer, make_crawl, write_url_list
 
-from pipeline.shards import format as sf
+from flamingo.typedconfig import UsageError
+from pipeline.shards import reader
 from pipeline.jobs import pairs
 
 BEAM = ["--runner", "FnApiRunner", "--image.allow_private_networks", "true"]
@@ -26,7 +27,7 @@ def shards(out):
 
 
 def samples(out):
-    return list(sf.iter_samples(shards(out)))
+    return list(reader.iter_samples(shards(out)))
 
 
 def run_list(tmp_path, server, name="out", fmt="parquet", extra=()):
@@ -83,7 +84,7 @@ def test_deterministic_and_resumable(tmp_path, server):
     assert digest(a) == digest(b)
     before = digest(a)
     os.remove(os.path.join(a, "00001.manifest.json"))  # as if the job died writing shard 1
-    with pytest.raises(SystemExit):
+    with pytest.raises(UsageError, match="already holds shards"):
         run_list(tmp_path, server, "a")  # an existing output needs --resume
     server.paths.clear()
     _, stats = run_list(tmp_path, server, "a", extra=["--resume"])

@@ -5,14 +5,26 @@ import json
 import pytest
 
 from pipeline.pairs import records as pr
-from pipeline.filter.captions import CaptionFilter, CaptionFilterConfig, normalize_caption
+from pipeline.beam.filter import caption_subjects, choose_caption
+from pipeline.filter.captions import CaptionFilterConfig, normalize_caption
+from pipeline.filter.rules import Filter, Subject
 from pipeline.document import Document, ImageNode, TextBlock
 from pipeline.read.urllists import UrlListConfig, chunks, read_rows
 
 
+class CaptionRules:
+    """The registered caption rules of a config, checked on plain strings."""
+
+    def __init__(self, config: CaptionFilterConfig | None = None) -> None:
+        self.filter = Filter("caption", config or CaptionFilterConfig())
+
+    def check(self, caption: str, declared_lang: str | None = None):
+        return self.filter.check(Subject(caption, declared_lang))
+
+
 @pytest.fixture(scope="module")
 def check():
-    return CaptionFilter()
+    return CaptionRules()
 
 
 @pytest.mark.parametrize("caption,reason", [
@@ -42,21 +54,26 @@ def test_normalize_caption_unescapes_and_collapses():
 
 
 def test_caption_config_validates_and_can_switch_rules_off():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown caption rule 'nope'"):
         CaptionFilterConfig(filters=("nope",))
-    relaxed = CaptionFilter(CaptionFilterConfig(filters=("empty",)))
+    relaxed = CaptionRules(CaptionFilterConfig(filters=("empty",)))
     assert relaxed.check("logo") == (True, "kept")
 
 
 def test_crawl_candidates_fall_back_to_figcaption_and_honour_noimageai(check):
     doc = Document("https://ex.com/p", [TextBlock("text"), ImageNode("https://ex.com/a.jpg", alt="a.jpg",
-                                                                      caption="a small boat on a lake")])
-    [(rec, reason)] = list(pr.crawl_candidates(doc, ("alt", "figcaption"), check))
-    assert reason == "kept" and rec.caption == "a small boat on a lake" and rec.page_url == "https://ex.com/p"
-    [(rec, reason)] = list(pr.crawl_candidates(doc, ("alt",), check))
-    assert rec is None and reason == "caption_is_filename"
+                                                                      caption="a small boat on a lake")],
+                   lang="en")
+    [rec] = pr.crawl_candidates(doc, ("alt", "figcaption"))
+    assert rec.caption_options == ("a.jpg", "a small boat on a lake") and rec.page_lang == "en"
+    index, verdict = check.filter.first_passing(caption_subjects(rec))
+    assert (index, verdict.reason) == (1, "kept")
+    chosen = choose_caption(rec, index)
+    assert chosen.caption == "a small boat on a lake" and chosen.page_url == "https://ex.com/p"
+    [alt_only] = pr.crawl_candidates(doc, ("alt",))
+    assert check.filter.first_passing(caption_subjects(alt_only)) == (None, (False, "caption_is_filename"))
     doc.opt_out = frozenset({"noimageai"})
-    assert list(pr.crawl_candidates(doc, ("alt",), check)) == [(None, "page_noimageai")]
+    assert pr.crawl_candidates(doc, ("alt",)) == []
 
 
 def test_url_list_columns_keys_and_row_groups(tmp_path):

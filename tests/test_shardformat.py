@@ -8,6 +8,8 @@ import pytest
 from conftest import jpeg_bytes
 
 from pipeline.shards import format as sf
+
+from pipeline.shards import reader
 from pipeline.shards import writer as sw
 
 
@@ -47,7 +49,7 @@ def test_round_trip_both_kinds_through_real_tar(tmp_path):
     samples = [interleaved("a"), interleaved("b", n_images=0), pair("c")]
     sw.write_shard(str(tmp_path), "inter", samples[:2])
     sw.write_shard(str(tmp_path), "pairs", samples[2:])
-    back = list(sf.iter_samples([str(tmp_path / "inter.tar"), str(tmp_path / "pairs.tar")]))
+    back = list(reader.iter_samples([str(tmp_path / "inter.tar"), str(tmp_path / "pairs.tar")]))
     assert [s.key for s in back] == ["a", "b", "c"]
     assert back[0].segments == samples[0].segments
     assert [i.data for i in back[0].images] == [i.data for i in samples[0].images]
@@ -135,7 +137,7 @@ def test_validator_bad_segments():
 )
 def test_reader_rejects_hostile_member_names(name, expected):
     raw = tar_bytes([(name, b"{}")])
-    [sample] = list(sf.iter_raw(io.BytesIO(raw)))
+    [sample] = list(reader.iter_raw(io.BytesIO(raw)))
     assert any(expected in p for p in sample.problems), sample.problems
     assert sample.members == {}  # never read, never extracted
 
@@ -146,10 +148,10 @@ def test_reader_rejects_links_and_truncated_tars():
         info = tarfile.TarInfo("k.json")
         info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
         tar.addfile(info)
-    [s] = list(sf.iter_raw(io.BytesIO(buf.getvalue())))
+    [s] = list(reader.iter_raw(io.BytesIO(buf.getvalue())))
     assert any("not a regular file" in p for p in s.problems)
     good = tar_bytes(sf.encode(interleaved()))
-    *_, last = list(sf.iter_raw(io.BytesIO(good[:1500])))  # inside the first image
+    *_, last = list(reader.iter_raw(io.BytesIO(good[:1500])))  # inside the first image
     assert any("truncated" in p for p in last.problems)
 
 

@@ -11,6 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from test_shardformat import interleaved, pair
 
+from pipeline.shards import manifest
+
 from pipeline.shards import writer as sw
 
 
@@ -28,11 +30,11 @@ def test_index_and_manifest(tmp_path):
     rows = pq.read_table(tmp_path / "s.parquet").to_pylist()
     assert [r["key"] for r in rows] == ["x", "y"] and rows[0]["num_images"] == 2
     assert rows[0]["image_urls"] == ["https://ex.com/0.jpg", "https://ex.com/1.jpg"]
-    assert sw.is_complete(str(tmp_path), "s")
+    assert manifest.is_complete(str(tmp_path), "s")
     sw.write_shard(str(tmp_path), "p", [pair("z")])
     prow = pq.read_table(tmp_path / "p.parquet").to_pylist()[0]
     assert {"url", "caption", "key", "status", "width", "sha256"} <= prow.keys()  # img2dataset's columns
-    job = sw.write_job_manifest(str(tmp_path))
+    job = manifest.write_job_manifest(str(tmp_path))
     assert '"samples": 3' in open(job).read()
 
 
@@ -50,7 +52,7 @@ def test_exception_mid_shard_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         sw.write_shard(str(tmp_path), "s", samples())
     assert os.listdir(tmp_path) == []
-    assert not sw.is_complete(str(tmp_path), "s")
+    assert not manifest.is_complete(str(tmp_path), "s")
 
 
 def test_killed_writer_leaves_no_finished_looking_shard(tmp_path):
@@ -74,5 +76,5 @@ def test_killed_writer_leaves_no_finished_looking_shard(tmp_path):
     proc.wait()
     left = os.listdir(tmp_path)
     assert all(name.startswith(".") for name in left), left
-    assert not sw.is_complete(str(tmp_path), "s")
-    assert sw.read_manifests(str(tmp_path)) == []
+    assert not manifest.is_complete(str(tmp_path), "s")
+    assert manifest.read_manifests(str(tmp_path)) == []

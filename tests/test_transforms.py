@@ -9,9 +9,12 @@ from conftest import jpeg_bytes
 from test_warc import make_warc
 
 from pipeline.shards import format as sf
-from pipeline.shards import writer as sw
+
+from pipeline.shards import reader
+from pipeline.shards import manifest
 from pipeline.beam.blobstore import put_blob
-from pipeline.beam.read import AssignShards, ReadCrawl, WriteShardsFn
+from pipeline.beam.read import ReadCrawl
+from pipeline.beam.shards import AssignShards, WriteShardsFn
 
 
 def local_pipeline():
@@ -52,17 +55,17 @@ def test_write_shards_reads_images_from_store_and_resumes(tmp_path):
     record = {"doc_id": "d", "url": "https://ex.com/", "seq_index": 0, "num_tokens": 9, "tokenizer": "t",
               "segments": [sf.ImageSlot(0), sf.TextSegment("caption")], "images": [meta]}
     out = str(tmp_path / "out")
-    fn = WriteShardsFn(out, store, "corpus", resume=True)
+    fn = WriteShardsFn(out, store, "corpus", resume=True, kind=sf.KIND_INTERLEAVED)
     fn.setup()
     [entry] = list(fn.process((0, [("k1", record)])))
-    assert entry["samples"] == 1 and sw.is_complete(out, "corpus-00000")
-    [sample] = list(sf.iter_samples([os.path.join(out, "corpus-00000.tar")]))
+    assert entry["samples"] == 1 and manifest.is_complete(out, "corpus-00000")
+    [sample] = list(reader.iter_samples([os.path.join(out, "corpus-00000.tar")]))
     assert sample.images[0].data == data and sample.text("<image>") == "<image>caption"
     assert list(fn.process((0, [("k1", record)]))) == []  # resume: finished shard skipped
 
 
 def test_extract_honours_x_robots_tag_of_the_response():
-    from pipeline.beam.read import ExtractFn
+    from pipeline.beam.extract import ExtractFn
     from pipeline.read.warc import PageRecord
 
     html = b"<html><body><article>" + b"<p>A long enough paragraph about herons and rivers.</p>" * 8 + b"</article></body></html>"

@@ -56,7 +56,7 @@ def test_attach_images_fetches_once_drops_repeats_and_keeps_order(tmp_path):
 def test_progress_sink_and_display(tmp_path):
     sink = ProgressSink(str(tmp_path), every_s=0)
     sink.add("pages_read", 5)
-    sink.add("sequences_written", 2)
+    sink.add("samples_written", 2)
     line = ProgressDisplay(str(tmp_path)).line()
     assert "pages 5" in line and "sequences written 2" in line
     ProgressSink(None).add("pages_read")  # disabled sink is a no-op

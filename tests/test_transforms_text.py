@@ -12,16 +12,12 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from test_filters import FRENCH, GOOD
 
-from pipeline.dedup import DedupConfig
+from pipeline.beam.dedup import Deduplicate, BandKeysFn
+from pipeline.beam.filter import FilterFn, FilterText, document_subjects
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.keys import near_id
+from pipeline.dedup.minhash import mark_bucket
 from pipeline.filter.text import TextFilterConfig
-from pipeline.beam.dedup import (
-    Deduplicate,
-    FilterText,
-    TextFilterFn,
-    _BandKeysFn,
-    mark_bucket,
-    near_id,
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +27,9 @@ class Doc:
     url: str
     text: str
     lang: str | None = None
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 def run_and_count(build, docs):
@@ -83,7 +82,7 @@ def test_filter_text_routes_kept_and_dropped_and_counts_every_reason():
 
 def test_text_filter_fn_is_a_pure_function_of_its_element():
     """What makes a retried bundle safe: the same element gives the same outputs."""
-    fn = TextFilterFn(TextFilterConfig())
+    fn = FilterFn("text", TextFilterConfig(), "filter", document_subjects)
     fn.setup()
     for doc in FILTER_DOCS:
         first, again = list(fn.process(doc)), list(fn.process(doc))
@@ -167,7 +166,7 @@ def test_mark_bucket_marks_only_members_similar_to_the_smallest_id():
 
 
 def test_band_keys_fn_is_a_pure_function_of_its_element():
-    fn = _BandKeysFn(DedupConfig())
+    fn = BandKeysFn(DedupConfig())
     fn.setup()
     element = (near_id(NEAR_1), NEAR_1)
     first, again = list(fn.process(element)), list(fn.process(element))

@@ -214,9 +214,9 @@ def stand_in_components(seed: int = 0) -> Components:
 
 
 def tiny_config(tmp: Path, shards: dict[str, list[str]], **overrides):
-    from train.config import DatasetConfig, get_preset
+    from train.config import PRESETS, DatasetConfig
 
-    cfg = get_preset("tiny")
+    cfg = PRESETS.get("tiny")
     cfg.data.datasets = [
         DatasetConfig(
             name="interleaved",

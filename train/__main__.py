@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
 
-from pipeline.cli.train import configure, run
+from flamingo.typedconfig import UsageError
+from train.cli import main
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = configure(argparse.ArgumentParser(prog="python -m train", description=__doc__))
-    args = parser.parse_args(argv)
+def run(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     rank = os.environ.get("RANK", "0")
     logging.basicConfig(
-        level=logging.INFO if rank == "0" else logging.WARNING,
+        level=logging.DEBUG if {"-v", "--verbose"} & set(argv) else logging.INFO if rank == "0" else logging.WARNING,
         format=f"%(asctime)s %(levelname)s [rank {rank}] %(name)s: %(message)s",
     )
-    return run(args)
+    try:
+        return main(argv, prog="python -m train")
+    except UsageError as e:
+        print(f"python -m train: error: {e.line()}", file=sys.stderr)
+        return e.exit_code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

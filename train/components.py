@@ -44,11 +44,11 @@ class _TokenizerEncode:
 
 def build_components(preset) -> Components:
     """``preset``: a name in ``flamingo.config.PRESETS`` or a ``FlamingoConfig``."""
-    from flamingo.config import get_preset
+    from flamingo.config import PRESETS
     from flamingo.factory import build_flamingo
     from flamingo.tokens import make_labels
 
-    config = get_preset(preset) if isinstance(preset, str) else preset
+    config = PRESETS.get(preset) if isinstance(preset, str) else preset
     model, tokenizer, transform = build_flamingo(config)
     ids = model.token_ids
     vocab = Vocab(

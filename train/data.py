@@ -16,7 +16,6 @@ logged, never silently dropped.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import logging
 import random
@@ -29,27 +28,15 @@ import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from pipeline.shards import format as sf
+from pipeline.shards import reader
 from train.collate import Example, SampleError, Vocab, collate, interleaved_example, pair_example
 
 log = logging.getLogger(__name__)
 
 
 def expand_paths(patterns: list[str]) -> list[str]:
-    """Braces, then globs (local or fsspec); sorted so every rank sees the same list."""
-    out: list[str] = []
-    for pattern in patterns:
-        for url in wds.shardlists.expand_urls(pattern):
-            if url.startswith("pipe:"):
-                raise ValueError(f"refusing shell URL {url!r}")
-            if not any(c in url for c in "*?["):
-                out.append(url)
-            elif "://" in url and not url.startswith("file://"):
-                import fsspec
-
-                fs, _, found = fsspec.get_fs_token_paths(url)
-                out += sorted(fs.unstrip_protocol(p) for p in found)
-            else:
-                out += sorted(glob.glob(url.removeprefix("file://")))
+    """The shard list of a dataset (``pipeline.shards.reader.expand_paths``); none is an error."""
+    out = reader.expand_paths(patterns)
     if not out:
         raise FileNotFoundError(f"no shards match {patterns}")
     return out
@@ -116,14 +103,14 @@ class ShardStream(IterableDataset):
     # next must play that part, so logical worker = (physical + offset) % workers.
     worker_offset: int = 0
 
-    def _raw(self, worker: int) -> Iterator[sf.RawSample]:
+    def _raw(self, worker: int) -> Iterator[reader.RawSample]:
         base = stream_seed(self.seed, self.rank, worker)
         shards = wds.ResampledShards(
             self.urls, seed=base, worker_seed=lambda: 0, deterministic=True
         )
         for item in shards:
-            with sf.open_shard(item["url"]) as f:
-                yield from sf.iter_raw(f, item["url"])
+            with reader.open_shard(item["url"]) as f:
+                yield from reader.iter_raw(f, item["url"])
 
     def __iter__(self) -> Iterator[dict]:
         info = get_worker_info()
@@ -154,7 +141,7 @@ class ShardStream(IterableDataset):
                 yield out
                 batch = []
 
-    def _build(self, raw: sf.RawSample, rng: random.Random, dropped: Counter) -> Example | None:
+    def _build(self, raw: reader.RawSample, rng: random.Random, dropped: Counter) -> Example | None:
         problems = raw.problems + sf.validate(raw.key, raw.members, check_images=False)
         try:
             if problems:

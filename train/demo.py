@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from pipeline.shards import format as sf
-from train.config import DatasetConfig, get_preset
+from pipeline.shards import reader
+from train.config import PRESETS, DatasetConfig
 
 log = logging.getLogger(__name__)
 _KINDS = {"interleaved": "interleaved", "pair": "pair", "pairs": "pair"}
@@ -28,7 +29,7 @@ def _tar_paths(entries: list[str]) -> list[str]:
 
 def _few_shot(pair_paths: list[str], shots: int) -> list[sf.PairSample]:
     found = []
-    for sample in sf.iter_samples(pair_paths[:1]):
+    for sample in reader.iter_samples(pair_paths[:1]):
         found.append(sample)
         if len(found) == shots + 1:
             break
@@ -44,12 +45,12 @@ def run_demo(
     """
     import torch
 
-    from flamingo.model import Flamingo
+    from flamingo.factory import load_flamingo
     from train.collate import decode_image
     from train.components import build_components
     from train.loop import train
 
-    cfg = get_preset("demo")
+    cfg = PRESETS.get("demo")
     cfg.steps = steps
     cfg.checkpoint.dir = str(Path(out_dir) / "checkpoints")
     cfg.data.datasets = [
@@ -66,7 +67,7 @@ def run_demo(
     result = train(cfg, comp)
     model_dir = Path(out_dir) / "model"
     comp.model.save_pretrained(model_dir)
-    reloaded = Flamingo.from_pretrained(model_dir).eval()
+    reloaded = load_flamingo(model_dir).eval()
 
     pairs = next((d.paths for d in cfg.data.datasets if d.kind == "pair"), None)
     if not pairs:

@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from flamingo import typedconfig as tc
+from flamingo.typedconfig import UsageError
 from train import checkpoint as ckpt
 from train import dist as tdist
 from train import optim as topt
@@ -31,8 +33,11 @@ from train.telemetry import Telemetry, count_params, gate_values, peak_flops, st
 log = logging.getLogger(__name__)
 
 
-class TrainingStopped(RuntimeError):
-    """Training cannot usefully continue (e.g. too many non-finite steps in a row)."""
+class TrainingStopped(UsageError):
+    """Training cannot usefully continue (e.g. too many non-finite steps in a row): one line,
+    exit code 1."""
+
+    exit_code = 1
 
 
 @dataclass
@@ -241,7 +246,9 @@ def train(
 ) -> RunResult:
     """Run (or resume) training. ``streams`` replaces the shard streams (tests, benchmarks):
     objects with ``name``, ``__next__``, ``state()``, ``load_state()``, ``dropped_total()``."""
-    cfg.validate()
+    tc.check(cfg)  # a config changed after it was built (tests, benchmarks) is checked again
+    if streams is None:
+        cfg.validate_launch()
     run = _setup(cfg, components, streams)
     run.resume()
     info, result = run.info, run.result

@@ -11,36 +11,13 @@ and source) and ``image_refs`` (one per reference in a kept document, by fate).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import apache_beam as beam
 
-from pipeline.shards import format as sf
 from pipeline.beam.blobstore import get_blob, put_blob
+from pipeline.beam.counters import count
 from pipeline.beam.progress import ProgressSink
-from pipeline.beam.read import count
-
-
-@dataclass(frozen=True)
-class ImageOutcome:
-    status: str
-    source: str = ""
-    sha256: str = ""
-    width: int = 0
-    height: int = 0
-    phash: str = ""
-    ext: str = "jpg"
-    original_width: int = 0
-    original_height: int = 0
-
-
-def image_refs(element):
-    """(doc_id, doc) -> (image url, (doc_id, position, page url)) for each image node."""
-    doc_id, doc = element
-    if "noimageai" in doc.opt_out:
-        return
-    for i, node in enumerate(doc.images):
-        yield node.url, (doc_id, i, doc.url)
+from pipeline.images.outcomes import ImageOutcome, drop_repeated, image_refs, outcome_of
+from pipeline.shards import format as sf
 
 
 class FetchImagesFn(beam.DoFn):
@@ -78,26 +55,13 @@ class FetchImagesFn(beam.DoFn):
     def _outcome(self, r) -> ImageOutcome:
         count("images", r.status)
         count("images", f"source_{r.source or 'none'}")
-        if r.status != "ok":
-            return ImageOutcome(r.status, r.source)
-        put_blob(self.image_root, f"{r.sha256}.{r.ext}", r.data)
-        self.progress.add("images_fetched")
-        return ImageOutcome("ok", r.source, r.sha256, r.width, r.height, r.phash, r.ext,
-                            r.original_width, r.original_height)
+        if r.status == "ok":
+            put_blob(self.image_root, f"{r.sha256}.{r.ext}", r.data)
+            self.progress.add("images_fetched")
+        return outcome_of(r)
 
     def finish_bundle(self):
         self.progress.flush()
-
-
-def drop_repeated(element, max_docs: int):
-    """(phash, [(doc_id, i, outcome)]) -> (doc_id, (i, outcome)), marking repeated images."""
-    phash, refs = element
-    refs = list(refs)
-    repeated = len({doc_id for doc_id, _, _ in refs}) > max_docs
-    for doc_id, i, outcome in refs:
-        if repeated:
-            outcome = ImageOutcome("repeated_image", outcome.source)
-        yield doc_id, (i, outcome)
 
 
 class AssembleFn(beam.DoFn):

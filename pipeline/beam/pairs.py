@@ -1,30 +1,28 @@
-"""The pairs job's Beam stages: thin wrappers over captions, urllists, pairrecords, clipscore.
+"""The pairs job's Beam stages: thin wrappers over pipeline.read.urllists, pipeline.pairs and
+the caption and CLIP rules of pipeline.filter.
 
-Candidates (``PairRecord``) come from crawled documents or URL lists, are fetched
-through the images module (``FetchUnique``: each unique URL once, crawl copy first),
-deduplicated by (image sha256, caption), optionally CLIP-scored and filtered, and
-written into img2dataset-layout shards. Every candidate that reached the fetch
-stage reaches a shard, successful or not, so each shard's ``NAME_stats.json``
-accounts for its rows. Counter namespaces: ``urllist``, ``captions``, ``pairs``, ``clip``,
-``write`` (plus ``read``/``extract``/``images`` from the shared stages).
+Candidates (``PairRecord``) come from crawled documents or URL lists, have their captions
+checked (the one counting filter DoFn), are fetched through the images module
+(``FetchUnique``: each unique URL once, crawl copy first), deduplicated by (image sha256,
+caption), optionally CLIP-scored and filtered, and written by the shared shard writer.
+Every candidate that reached the fetch stage reaches a shard, successful or not, so each
+shard's ``NAME_stats.json`` accounts for its rows. Counter namespaces: ``urllist``,
+``captions``, ``pairs``, ``clip``, ``img2dataset`` (plus ``read``/``extract``/``images``
+from the shared stages).
 """
 
 from __future__ import annotations
 
 import array
-import json
 import logging
-import os
-import time
 
 import apache_beam as beam
 from apache_beam.io import fileio
-from apache_beam.io.filesystems import FileSystems
 
+from pipeline.beam.blobstore import get_blob, put_blob
+from pipeline.beam.counters import count
+from pipeline.beam.filter import DROPPED, FilterFn, caption_subjects, choose_caption, clip_subjects
 from pipeline.pairs import records as pr
-from pipeline.beam.blobstore import get_blob
-from pipeline.beam.progress import ProgressSink
-from pipeline.beam.read import _is_complete, _write, count
 
 log = logging.getLogger(__name__)
 
@@ -72,43 +70,29 @@ class ReadUrlLists(beam.PTransform):
         )
 
 
-class FilterCaptionsFn(beam.DoFn):
-    """Normalise and filter list captions; drops are counted under ``captions``."""
+class CheckCaptions(beam.PTransform):
+    """Candidates -> those whose caption (or first passing caption option) the caption rules
+    keep, the caption normalised; counters ``captions/<reason>``."""
 
     def __init__(self, config):
+        super().__init__()
         self.config = config
 
-    def setup(self):
-        from pipeline.filter.captions import CaptionFilter
-
-        self.check = CaptionFilter(self.config)
-
-    def process(self, rec: pr.PairRecord):
-        from pipeline.filter.captions import normalize_caption
-
-        caption = normalize_caption(rec.caption)
-        keep, reason = self.check.check(caption)
-        count("captions", reason)
-        if keep:
-            yield pr.replace(rec, caption=caption)
+    def expand(self, candidates):
+        fn = FilterFn("caption", self.config, "captions", caption_subjects, choose_caption)
+        return (candidates | "Check" >> beam.ParDo(fn).with_outputs(DROPPED, main="kept")).kept
 
 
 class CrawlCandidatesFn(beam.DoFn):
-    """Document -> a candidate per image whose alt text (or figure caption) passes the filters."""
+    """Document -> a candidate per image, with its caption options (``sources`` in order)."""
 
-    def __init__(self, config, sources: tuple[str, ...]):
-        self.config, self.sources = config, sources
-
-    def setup(self):
-        from pipeline.filter.captions import CaptionFilter
-
-        self.check = CaptionFilter(self.config)
+    def __init__(self, sources: tuple[str, ...]):
+        self.sources = sources
 
     def process(self, doc):
-        for rec, reason in pr.crawl_candidates(doc, self.sources, self.check):
-            count("captions", reason)
-            if rec is not None:
-                yield rec
+        if "noimageai" in doc.opt_out and doc.images:
+            count("captions", "page_noimageai", len(doc.images))
+        yield from pr.crawl_candidates(doc, self.sources)
 
 
 class FetchPairs(beam.PTransform):
@@ -140,7 +124,7 @@ class DedupPairs(beam.PTransform):
             ok
             | "BySha256Caption" >> beam.Map(lambda r: ((r.sha256, r.caption), r))
             | "GroupPairs" >> beam.GroupByKey()
-            | "KeepFirst" >> beam.FlatMap(lambda kv: pr.dedup_group(list(kv[1])))
+            | "KeepSmallestKey" >> beam.FlatMap(lambda kv: pr.dedup_group(list(kv[1])))
         )
         return (deduped, rest) | "Rejoin" >> beam.Flatten()
 
@@ -199,18 +183,9 @@ class _TopFractionCutFn(beam.CombineFn):
         return top_fraction_threshold(acc, self.fraction)
 
 
-def _apply_cut(rec: pr.PairRecord, threshold, cut):
-    from pipeline.filter.clip import drop_reason
-
-    if rec.ok and rec.clip_score is not None:
-        reason = drop_reason(rec.clip_score, threshold, cut)
-        if reason:
-            return rec.failed(reason, f"clip_score {rec.clip_score:.4f}")
-    return rec
-
-
 class ClipFilter(beam.PTransform):
-    """Score every successful pair; drop by threshold and/or the job-wide top fraction."""
+    """Score every successful pair; the clip rules (threshold, job-wide top fraction) turn the
+    ones they drop into failed rows, which stay in their shard's stats."""
 
     def __init__(self, config, image_root: str):
         super().__init__()
@@ -223,63 +198,38 @@ class ClipFilter(beam.PTransform):
             | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, c.batch_size))
             | "Score" >> beam.ParDo(ClipScoreFn(c, self.image_root))
         )
-        if c.threshold is None and c.top_fraction is None:
+        if not c.filters:
             return scored
-        cut = None
+        side = {}
         if c.top_fraction is not None:
-            cut = beam.pvalue.AsSingleton(
+            side["cut"] = beam.pvalue.AsSingleton(
                 scored
                 | "Scores" >> beam.FlatMap(lambda r: [r.clip_score] if r.ok else [])
                 | "TopFractionCut" >> beam.CombineGlobally(_TopFractionCutFn(c.top_fraction))
             )
-        return scored | "Select" >> beam.Map(_apply_cut, threshold=c.threshold, cut=cut)
+        checked = scored | "Check" >> beam.ParDo(FilterFn("clip", c, "clip", clip_subjects), **side).with_outputs(
+            DROPPED, main="kept")
+        failed = checked.dropped | "AsFailedRows" >> beam.MapTuple(
+            lambda reason, rec: rec.failed(reason, f"clip_score {rec.clip_score:.4f}"))
+        return (checked.kept, failed) | "Rejoin" >> beam.Flatten()
 
 
-class WritePairShardsFn(beam.DoFn):
-    """(shard index, [(key, record)]) -> NAME.tar/.parquet/_stats.json/.manifest.json; its entry."""
+class ReadImg2datasetShards(beam.PTransform):
+    """img2dataset's shard paths -> PairRecords, one shard per worker (``--downloader img2dataset``)."""
 
-    def __init__(self, out_dir: str, image_root: str, prefix: str, resume: bool, progress_root=None):
-        self.out_dir, self.image_root, self.prefix = out_dir, image_root, prefix
-        self.resume, self.progress_root = resume, progress_root
+    def __init__(self, shard_paths: list[str], image_root: str):
+        super().__init__()
+        self.shard_paths, self.image_root = sorted(shard_paths), image_root
 
-    def setup(self):
-        self.progress = ProgressSink(self.progress_root)
+    def expand(self, pbegin):
+        from pipeline.pairs.img2dataset import records_of_shard
 
-    def process(self, element):
-        index, items = element
-        name = shard_name(self.prefix, index)
-        if self.resume and _is_complete(self.out_dir, name):
-            count("write", "shards_already_complete")
-            return
-        start = time.time()
-        records = [r for _, r in sorted(items, key=lambda kv: kv[0])]
-        for r in records:
-            count("pairs", r.status)
-        samples = (pr.to_sample(r, get_blob(self.image_root, f"{r.sha256}.{r.ext}")) for r in records if r.ok)
-        # Stats before the shard: the manifest written last by _write marks both complete.
-        _write_text(self.out_dir, f"{name}_stats.json", json.dumps(
-            pr.shard_stats(records, start, time.time()), indent=4))
-        entry = _write(self.out_dir, name, samples)
-        count("write", "shards")
-        count("write", "pairs", entry.samples)
-        self.progress.add("sequences_written", entry.samples)
-        self.progress.flush()
-        yield entry.to_json()
-
-
-def shard_name(prefix: str, index: int) -> str:
-    """img2dataset names shards ``00000``; a prefix gives ``PREFIX-00000``."""
-    return f"{prefix}-{index:05d}" if prefix else f"{index:05d}"
-
-
-def _write_text(out_dir: str, name: str, text: str) -> None:
-    if "://" in out_dir and not out_dir.startswith("file://"):
-        with FileSystems.create(f"{out_dir}/{name}") as f:
-            f.write(text.encode())
-        return
-    out_dir = out_dir.removeprefix("file://")
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, name)
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)
+        root = self.image_root
+        return (
+            pbegin
+            | "Shards" >> beam.Create(self.shard_paths)
+            | "Spread" >> beam.Reshuffle()
+            | "Records" >> beam.FlatMap(lambda path: records_of_shard(
+                path, put=lambda name, data: put_blob(root, name, data),
+                on_invalid=lambda reason: count("img2dataset", reason)))
+        )

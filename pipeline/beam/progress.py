@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import Counter
 
-SHOWN = ("pages_read", "documents_kept", "images_fetched", "sequences_written")
+SHOWN = ("pages_read", "documents_kept", "images_fetched", "samples_written")
 
 
 class ProgressSink:
@@ -82,7 +82,7 @@ class ProgressDisplay(threading.Thread):
         m, s = divmod(int(elapsed), 60)
         return (
             f"pages {c['pages_read']:,} ({rate:.0f}/s) | documents kept {c['documents_kept']:,} | "
-            f"images fetched {c['images_fetched']:,} | {self.written} written {c['sequences_written']:,} | "
+            f"images fetched {c['images_fetched']:,} | {self.written} written {c['samples_written']:,} | "
             f"{m:02d}:{s:02d}"
         )
 

@@ -1,62 +1,86 @@
-"""The `flamingo` command: one entry point, one module per subcommand.
+"""The `flamingo` command: one entry point, one module per subcommand in this package.
 
-Each subcommand lives in its own module exposing ``add_parser(subparsers)``
-which registers itself and sets ``func`` (a callable taking the parsed args
-and returning an exit code). Modules are imported lazily so that
-``flamingo inspect`` never pays for importing Beam or torch.
+Each subcommand module has ``SUMMARY`` (its line in ``flamingo --help``) and
+``main(argv) -> exit code``, and parses its own arguments (flags generated from its
+config). Modules are imported only when their command runs, so ``flamingo inspect``
+never pays for importing Beam or torch.
+
+Errors: an expected failure (bad option, missing file, a job that cannot start) is one
+line, ``flamingo <cmd>: error: <what> (<hint>)``, exit code 2 (1 for a run that failed
+on its data); a traceback only for a bug, or with ``-v``.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import logging
 import sys
 
-# subcommand name -> module that implements it (imported on demand)
-SUBCOMMANDS: dict[str, str] = {
-    "inspect": "pipeline.cli.inspect",
-    "extract": "pipeline.cli.extract",
-    "corpus": "pipeline.cli.corpus",
-    "pairs": "pipeline.cli.pairs",
-    "train": "pipeline.cli.train",
-    "demo": "pipeline.cli.demo",
+from flamingo.typedconfig import UsageError, unknown_option_error
+
+# name -> module (each has SUMMARY and main(argv)); summaries repeated here so --help imports nothing.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "corpus": ("pipeline.cli.corpus", "crawl (WARC/HTML) -> interleaved M3W-style sequence shards (Apache Beam)"),
+    "pairs": ("pipeline.cli.pairs", "crawls or URL+caption lists -> image-text pair shards, img2dataset layout"),
+    "train": ("pipeline.cli.train", "train Flamingo on interleaved and pair shards"),
+    "inspect": ("pipeline.cli.inspect", "validate shards and summarise them"),
+    "extract": ("pipeline.cli.extract", "show what extraction keeps of one HTML page"),
+    "demo": ("pipeline.cli.demo", "sample crawl -> corpus and pairs jobs -> a few training steps, offline"),
 }
+VERBOSE = ("-v", "--verbose")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flamingo",
-        description="Flamingo Kit: web crawls to interleaved image-text shards, and Flamingo training.",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    for name, module in SUBCOMMANDS.items():
-        importlib.import_module(module).add_parser(sub)
-    return parser
+def usage() -> str:
+    width = max(map(len, SUBCOMMANDS))
+    lines = ["usage: flamingo [-v] COMMAND [options]", "",
+             "Flamingo Kit: web crawls to interleaved image-text shards, and Flamingo training.", "",
+             "commands:"]
+    lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in SUBCOMMANDS.items()]
+    lines += ["", "  -v, --verbose  debug logging and full tracebacks",
+              "", "flamingo COMMAND --help shows a command's options."]
+    return "\n".join(lines)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s")
+    if not verbose:  # Beam and matplotlib narrate every step at INFO
+        for noisy in ("apache_beam", "matplotlib", "urllib3", "filelock", "PIL"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        from pipeline.beam.worker import quiet_beam_logging
+
+        quiet_beam_logging()
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not args.verbose:  # Beam and matplotlib narrate every step at INFO
-        for noisy in ("apache_beam", "matplotlib"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-    if extra and not getattr(args, "accepts_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if getattr(args, "accepts_extra", False):
-        # Forwarding subcommands (corpus, pairs) parse their own flags: hand them everything
-        # after the subcommand name, because argparse's REMAINDER splits a leading "--flag" off.
-        args.raw_argv = argv[argv.index(args.command) + 1:]
-        return int(args.func(args, []) or 0)
-    return int(args.func(args) or 0)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = bool(set(argv[: argv.index("--")] if "--" in argv else argv) & set(VERBOSE))
+    while argv and argv[0] in VERBOSE:
+        argv.pop(0)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        e = unknown_option_error(name, SUBCOMMANDS) if name.startswith("-") else UsageError(
+            f"unknown command {name!r}", f"commands: {', '.join(SUBCOMMANDS)}")
+        print(f"flamingo: error: {e.line()}", file=sys.stderr)
+        return 2
+    setup_logging(verbose)
+    import importlib
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        return int(importlib.import_module(SUBCOMMANDS[name][0]).main(rest) or 0)
+    except UsageError as e:
+        if verbose:
+            raise
+        print(f"flamingo {name}: error: {e.line()}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:  # a disk that filled, a file that vanished: not a bug, but no usage error either
+        if verbose:
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"flamingo {name}: error: {e.strerror or e}{where} (rerun with -v for details)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"flamingo {name}: interrupted", file=sys.stderr)
+        return 130

@@ -1,7 +1,10 @@
-"""`flamingo corpus`: see pipeline.jobs.corpus."""
+"""`flamingo corpus`: see :mod:`pipeline.jobs.corpus` (its options are its config's flags)."""
 
-from pipeline.cli.jobs import add_job_parser
+SUMMARY = "crawl (WARC/HTML) -> interleaved M3W-style sequence shards (Apache Beam)"
 
 
-def add_parser(sub) -> None:
-    add_job_parser(sub, "corpus")
+def main(argv: list[str]) -> int:
+    from pipeline.jobs import corpus
+
+    corpus.run(argv)
+    return 0

@@ -12,14 +12,14 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import shutil
-import sys
 import time
 
-from pipeline.cli import main as flamingo
+from flamingo.typedconfig import ArgumentParser, UsageError, add_flags, config, opt, resolve
+from pipeline.cli.inspect import main as inspect
+
+SUMMARY = "sample crawl -> corpus and pairs jobs -> a few training steps, offline"
 
 
 def _say(msg: str) -> None:
@@ -64,53 +64,44 @@ def run_training(corpus_out: str, pairs_out: str, out: str, steps: int) -> None:
           "tower is random, so only the language is learned)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.cli.demo")
-    parser.add_argument("--out", default="demo-out")
-    parser.add_argument("--train_steps", type=int, default=30)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+@config
+class DemoConfig:
+    out: str = opt("demo-out", "directory for the crawl, both jobs' outputs and the trained model")
+    train_steps: int = opt(30, "training steps", min=1, max=100_000)
+
+
+def main(argv: list[str]) -> int:
+    p = ArgumentParser(prog="flamingo demo", description=__doc__.split("\n\n")[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_flags(p, DemoConfig)
+    cfg = resolve(DemoConfig, p.parse_args(argv))
     from pipeline.samplecrawl.build import build_sample_crawl
 
-    os.makedirs(args.out, exist_ok=True)
-    crawl = os.path.join(args.out, "sample-crawl.warc.gz")
+    if os.path.exists(cfg.out) and not os.path.isdir(cfg.out):
+        raise UsageError(f"--out {cfg.out} is a file", "give a directory")
+    os.makedirs(cfg.out, exist_ok=True)
+    crawl = os.path.join(cfg.out, "sample-crawl.warc.gz")
     _say(f"building the sample crawl: {crawl}")
     summary = build_sample_crawl(crawl)
     print(f"{summary['num_pages']} pages, {summary['record_counts']}")
 
-    corpus_out = os.path.join(args.out, "corpus")
+    corpus_out = os.path.join(cfg.out, "corpus")
     _say(f"corpus job (Beam, embedded multi-process runner) -> {corpus_out}")
     run_corpus(crawl, corpus_out)
 
     _say(f"flamingo inspect {corpus_out} --show 2")
-    code = flamingo(["inspect", corpus_out, "--show", "2"])
+    code = inspect([corpus_out, "--show", "2"])
 
-    pairs_out = os.path.join(args.out, "pairs")
+    pairs_out = os.path.join(cfg.out, "pairs")
     _say(f"pairs job (alt text and figure captions) -> {pairs_out}")
     run_pairs(crawl, pairs_out)
     _say(f"flamingo inspect {pairs_out} --show 2")
-    code = flamingo(["inspect", pairs_out, "--show", "2"]) or code
+    code = inspect([pairs_out, "--show", "2"]) or code
 
-    train_out = os.path.join(args.out, "train")
+    train_out = os.path.join(cfg.out, "train")
     _say(f"training the demo Flamingo (frozen SmolLM2-135M + small random ViT) on both -> {train_out}")
-    run_training(corpus_out, pairs_out, train_out, args.train_steps)
+    run_training(corpus_out, pairs_out, train_out, cfg.train_steps)
 
     for job in (corpus_out, pairs_out):
         _say(f"report: {os.path.join(job, 'report.md')}  stats: {os.path.join(job, 'stats.json')}")
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
-def _run(args: argparse.Namespace, extra: list[str]) -> int:
-    return main([*extra, *args.raw_argv])
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="sample crawl -> corpus and pairs jobs -> a few training steps, offline",
-                       add_help=False)
-    p.add_argument("raw_argv", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_run, accepts_extra=True)

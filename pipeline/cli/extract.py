@@ -13,6 +13,11 @@ import re
 import sys
 from pathlib import Path
 
+from flamingo.typedconfig import ArgumentParser, UsageError, add_flags, config, resolve, section
+from pipeline.extract.page import ExtractOptions
+
+SUMMARY = "show what extraction keeps of one HTML page"
+
 # Terminal control characters from a hostile page must not reach the user's terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -38,12 +43,45 @@ def render(doc) -> str:
     return _CONTROL.sub("\ufffd", "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n")
 
 
-def run(args: argparse.Namespace) -> int:
+@config
+class ExtractCommandConfig:
+    extract: ExtractOptions = section(ExtractOptions)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = ArgumentParser(prog="flamingo extract", description=__doc__.split("\n\n")[0])
+    p.add_argument("page", help="HTML file ('-' for stdin)")
+    p.add_argument("--url", help="the page's address (resolves relative image URLs)")
+    p.add_argument("--charset", help="charset from the HTTP header, if known")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_flags(p, ExtractCommandConfig)
+    return p
+
+
+def read_page(page: str, limit: int) -> bytes:
+    """The page's bytes, at most ``limit + 1`` of them (extraction refuses bigger pages anyway)."""
+    if page == "-":
+        return sys.stdin.buffer.read(limit + 1)
+    try:
+        with open(page, "rb") as f:
+            return f.read(limit + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{page}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{page} is a directory", "give one HTML file") from None
+    except OSError as e:
+        raise UsageError(f"{page}: cannot read it ({e.strerror})") from None
+
+
+def main(argv: list[str]) -> int:
     from pipeline.extract import extract_with_reason
 
-    data = sys.stdin.buffer.read() if args.page == "-" else Path(args.page).read_bytes()
-    url = args.url or Path(args.page).resolve().as_uri()
-    doc, reason = extract_with_reason(data, url, http_charset=args.charset)
+    args = parser().parse_args(argv)
+    options = resolve(ExtractCommandConfig, args).extract
+    data = read_page(args.page, options.max_input_bytes)
+    url = args.url or (Path(args.page).resolve().as_uri() if args.page != "-" else "stdin:")
+    doc, reason = extract_with_reason(data, url, http_charset=args.charset, options=options)
     if doc is None:
         if args.json:
             print(json.dumps({"url": url, "dropped": reason}))
@@ -54,12 +92,3 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print()
     return 0
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("extract", help="extract the main content of one HTML page")
-    p.add_argument("page", help="HTML file ('-' for stdin)")
-    p.add_argument("--url", help="the page's address (resolves relative image URLs)")
-    p.add_argument("--charset", help="charset from the HTTP header, if known")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=run)

@@ -8,7 +8,6 @@ key when any sample fails validation, 2 when a path matches nothing.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -16,7 +15,11 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
+from flamingo.typedconfig import ArgumentParser, UsageError, add_flags, config, opt, resolve
 from pipeline.shards import format as sf
+from pipeline.shards import reader
+
+SUMMARY = "validate shards and summarise them"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -24,27 +27,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u
 def printable(text: str) -> str:
     """Escape control and bidi characters so shard content cannot drive the terminal."""
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def expand_paths(paths: list[str]) -> list[str]:
-    """Files, directories (their ``*.tar``), globs and fsspec URLs -> sorted shard list."""
-    out: list[str] = []
-    for p in paths:
-        if p.startswith("pipe:"):
-            raise sf.ShardFormatError(f"refusing shell URL {p!r}")
-        if "://" in p and not p.startswith("file://"):
-            import fsspec
-
-            fs, _, found = fsspec.get_fs_token_paths(p)
-            found = [f for f in found if f.endswith(".tar")] if any(c in p for c in "*?[") else found
-            out += [fs.unstrip_protocol(f) for f in sorted(found)]
-        elif os.path.isdir(p):
-            out += sorted(glob.glob(os.path.join(p, "*.tar")))
-        elif any(c in p for c in "*?["):
-            out += sorted(glob.glob(p))
-        else:
-            out.append(p)
-    return out
 
 
 @dataclass
@@ -116,12 +98,12 @@ def inspect_paths(paths: list[str], *, show: int, max_images, max_tokens, out=No
     out = out or sys.stdout
     summary = Summary()
     shown = 0
-    for path in expand_paths(paths):
+    for path in reader.expand_paths(paths):
         summary.shards += 1
         try:
-            with sf.open_shard(path) as f:
+            with reader.open_shard(path) as f:
                 summary.bytes += _size(f)
-                for raw in sf.iter_raw(f, path):
+                for raw in reader.iter_raw(f, path):
                     problems = raw.problems or sf.validate(
                         raw.key, raw.members, max_images=max_images, max_tokens=max_tokens
                     )
@@ -179,34 +161,40 @@ def print_human(s: Summary, out=None) -> None:
             print(printable(f"INVALID {where}: {msg}"), file=out)
 
 
-def run(args: argparse.Namespace) -> int:
+@config
+class InspectConfig:
+    show: int = opt(0, "print N samples as text", min=0)
+    max_images: int = opt(sf.MAX_IMAGES, "images a sample may hold; 0 disables the check", min=0)
+    max_tokens: int = opt(sf.MAX_TOKENS, "tokens a sequence may hold; 0 disables the check", min=0)
+    json: bool = opt(False, "print a machine-readable summary instead")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = ArgumentParser(prog="flamingo inspect", description=__doc__.split("\n\n")[0])
+    p.add_argument("paths", nargs="+", metavar="PATH", help="shard files, directories, globs or URLs")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_flags(p, InspectConfig)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    cfg = resolve(InspectConfig, args)
     try:
-        paths = expand_paths(args.paths)
+        paths = reader.expand_paths(args.paths)
     except sf.ShardFormatError as e:
-        print(f"flamingo inspect: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(str(e)) from None
     if not paths:
-        print("flamingo inspect: no shards match " + " ".join(args.paths), file=sys.stderr)
-        return 2
+        raise UsageError("no shards match " + " ".join(args.paths))
     summary = inspect_paths(
         paths,
-        show=0 if args.json else args.show,
-        max_images=args.max_images or None,
-        max_tokens=args.max_tokens or None,
+        show=0 if cfg.json else cfg.show,
+        max_images=cfg.max_images or None,
+        max_tokens=cfg.max_tokens or None,
     )
-    if args.json:
+    if cfg.json:
         json.dump(summary_json(summary), sys.stdout, indent=1)
         print()
     else:
         print_human(summary)
     return 1 if summary.problems else 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("inspect", help="validate and summarise shards")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="shard files, directories, globs or URLs")
-    p.add_argument("--json", action="store_true", help="machine-readable summary")
-    p.add_argument("--show", type=int, default=0, metavar="N", help="print N samples as text")
-    p.add_argument("--max-images", type=int, default=sf.MAX_IMAGES, help="0 disables the check")
-    p.add_argument("--max-tokens", type=int, default=sf.MAX_TOKENS, help="0 disables the check")
-    p.set_defaults(func=run)

@@ -1,7 +1,10 @@
-"""`flamingo pairs`: see pipeline.jobs.pairs."""
+"""`flamingo pairs`: see :mod:`pipeline.jobs.pairs` (its options are its config's flags)."""
 
-from pipeline.cli.jobs import add_job_parser
+SUMMARY = "crawls or URL+caption lists -> image-text pair shards, img2dataset layout"
 
 
-def add_parser(sub) -> None:
-    add_job_parser(sub, "pairs")
+def main(argv: list[str]) -> int:
+    from pipeline.jobs import pairs
+
+    pairs.run(argv)
+    return 0

@@ -1,114 +1,26 @@
-"""Deduplication primitives: URL and text normalisation, stable hashes, MinHash and LSH bands.
+"""MinHash (Broder 1997) with LSH banding, and the near-duplicate rule over one LSH bucket.
 
-Pure functions, no Beam: `pipeline.beam.dedup.Deduplicate` wires them
-into group-by-key steps. Everything here is deterministic across processes
-and machines (no Python ``hash()``, fixed byte order), because the Beam job
-relies on equal inputs giving equal keys on every worker and every retry.
+Pure functions, no Beam: `pipeline.beam.dedup.NearDedup` wires them into group-by-key
+steps. Deterministic across processes and machines (fixed byte order, seeded hashes).
 
-MinHash (Broder 1997) with LSH banding (as in datasketch and the
-BigCode/OBELICS near-dedup pipelines), written with numpy because datasketch
-is not a dependency and the vectorised form is a few lines: a document's
-word 5-gram shingles are hashed to 32 bits once, then every permutation is
-a universal hash ``(a·x + b) >> 32`` (mod 2^64) applied to all shingles in
-one array operation.
+Written with numpy (as in datasketch and the BigCode/OBELICS near-dedup pipelines, which
+datasketch is not a dependency for): a document's word 5-gram shingles are hashed to 32
+bits once, then every permutation is a universal hash ``(a·x + b) >> 32`` (mod 2^64)
+applied to all shingles in one array operation.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 import zlib
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
+from pipeline.dedup.keys import normalize_text
+
 _CHUNK = 4096  # shingles per matrix block: bounds memory at num_perm × 4096 × 8 bytes
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
-# Query parameters that identify a click or a campaign, never the page.
-TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid",
-     "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref_src"}
-)  # fmt: skip
-TRACKING_PREFIXES = ("utm_",)
-
-
-@dataclass(frozen=True, kw_only=True)
-class DedupConfig:
-    """Which dedup stages run and the MinHash/LSH parameters."""
-
-    by_url: bool = True
-    by_text: bool = True
-    near: bool = True
-    threshold: float = (
-        0.8  # estimated Jaccard of word 5-gram sets at or above which docs are near-dups
-    )
-    num_perm: int = 128
-    shingle_words: int = 5
-    seed: int = 1
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError("threshold must be in (0, 1]")
-
-
-def normalize_url(url: str) -> str:
-    """A canonical form under which URLs that serve the same page compare equal.
-
-    Choices: scheme and host lower-cased; http folded into https and a leading
-    ``www.`` dropped (on the web both almost always serve the same page, and a
-    crawl captures both); userinfo, default ports and the fragment dropped;
-    tracking parameters (utm_*, fbclid, gclid, ...) removed and the remaining
-    query parameters sorted; trailing slashes of the path removed ("/a/" == "/a",
-    "" == "/"). The path's case and percent-escapes are kept: servers may treat
-    them as different pages.
-    """
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
-    host = host.removeprefix("www.")
-    if ":" in host:  # IPv6 literal: urlsplit removed the brackets
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:  # out-of-range port: keep the URL recognisable rather than fail
-        port = None
-    if port is not None and port != DEFAULT_PORTS.get(scheme):
-        host = f"{host}:{port}"
-    if scheme == "http":
-        scheme = "https"
-    path = parts.path.rstrip("/") or "/"
-    query = sorted(
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
-    )
-    return urlunsplit((scheme, host, path, urlencode(query), ""))
-
-
-def stable_hash(data: str) -> str:
-    """128-bit hex digest: collision-free in practice for billions of documents."""
-    return hashlib.blake2b(data.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def doc_id(url: str) -> str:
-    """A document's id: the hash of its normalised URL (unique after URL dedup)."""
-    return stable_hash(normalize_url(url))
-
-
-_SPACE = re.compile(r"\s+")
-
-
-def normalize_text(text: str) -> str:
-    """NFKC, lower case, whitespace runs collapsed: what "the same text" means for exact dedup."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
-
-
-def text_hash(text: str) -> str:
-    return stable_hash(normalize_text(text))
 
 
 def _word_hashes(words: list[str]) -> np.ndarray:
@@ -222,3 +134,36 @@ def band_keys(signature, bands: int, rows: int) -> list[str]:
         f"{i}:{hashlib.blake2b(sig[i * rows : (i + 1) * rows].tobytes(), digest_size=8).hexdigest()}"
         for i in range(bands)
     ]
+
+
+# --- the near-duplicate rule over one LSH bucket -------------------------------------------
+#
+# Each document gets a MinHash signature and one bucket key per LSH band; documents that share
+# a bucket are candidates. Within a bucket the member with the smallest id is the bucket's
+# representative and every other member whose estimated Jaccard with it reaches the threshold
+# is marked a duplicate; a document is dropped iff some bucket marked it.
+#
+# Why not full connected components: components need an iterative join (log-many shuffles of
+# the whole edge set) and chain unrelated pages through long paths of pairwise-similar ones,
+# so one component can swallow thousands of distinct templates. The star rule is one shuffle,
+# O(bucket size) work per bucket, and still keeps at least one document of every component:
+# the component's smallest id is never marked (any bucket-mate that could mark it is smaller,
+# would have to be similar to it, and so would be in the same component). Its cost is that a
+# page can be dropped as a twin of a representative that is itself dropped as a twin of a third
+# page it is less similar to; full components drop at least as much in that case.
+
+
+def mark_bucket(
+    bucket: tuple[str, Iterable[tuple[str, bytes]]], threshold: float
+) -> Iterator[tuple[str, bool]]:
+    """Mark every member similar enough to the bucket's smallest id. Two passes over the
+    grouped iterable instead of a list: runners may stream a large group from disk."""
+    _, members = bucket
+    rep_id, rep_sig = None, None
+    for member_id, sig in members:
+        if rep_id is None or member_id < rep_id:
+            rep_id, rep_sig = member_id, sig
+    rep = np.frombuffer(rep_sig, dtype="<u4")
+    for member_id, sig in members:
+        if member_id != rep_id and np.mean(np.frombuffer(sig, dtype="<u4") == rep) >= threshold:
+            yield member_id, True

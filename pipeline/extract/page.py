@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 from codecs import BOM_UTF8
 from collections import Counter
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 
+from flamingo.typedconfig import config, opt
 from pipeline.document import Document, TextBlock
 from pipeline.extract.boilerplate import main_content
 from pipeline.extract.charset import decode_html
@@ -29,13 +30,14 @@ from pipeline.extract.meta import DEFAULT_ROBOTS_NAMES, page_meta
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@config
 class ExtractOptions:
-    max_input_bytes: int = 10_000_000  # real article pages are < 2 MB; bigger is a trap or a dump
-    min_text_chars: int = 100  # less main-content text than this is no document
-    max_link_density: float = 0.5  # a text block more link than this is navigation
-    robots_names: frozenset[str] = DEFAULT_ROBOTS_NAMES
-    include_captions: bool = True
+    # real article pages are < 2 MB; bigger is a trap or a dump
+    max_input_bytes: int = opt(10_000_000, "largest page extracted (bytes); bigger ones are dropped", min=1)
+    min_text_chars: int = opt(100, "a page with less main-content text than this is no document", min=0)
+    max_link_density: float = opt(0.5, "a text block more link text than this is navigation", min=0.0, max=1.0)
+    robots_names: frozenset[str] = opt(DEFAULT_ROBOTS_NAMES, "<meta name> values read for noai/noimageai opt-outs")
+    include_captions: bool = opt(True, "keep figure captions as text blocks")
 
 
 _DEFAULT_OPTIONS = ExtractOptions()

@@ -4,9 +4,10 @@ Alt text on the web is mostly not a caption: empty, a file name (``IMG_0042.jpg`
 a URL, or a generic word ("image", "logo", "click here"). ALIGN (Jia et al. 2021)
 kept alt texts of 3–20 words after dropping such boilerplate; DataComp's pools
 and LAION keep longer ones, so the default range here is 3–64 words. Each rule is
-a pure function; :class:`CaptionFilter` holds the loaded resources (language model
-and flagged-word list, both from :mod:`pipeline.filter.text`, not a second copy) and
-runs the configured rules in order. The first failing rule names the drop.
+a pure function registered as a ``caption`` rule of :mod:`pipeline.filter.rules`, whose
+:class:`~pipeline.filter.rules.Filter` runs the configured ones in order (the language model
+and the flagged-word list are the document rules' own, not a second copy). The first
+failing rule names the drop.
 
 Language on captions: langid is unreliable on a handful of words, so a caption in
 an uncertain language is still kept when the page declares that language (the
@@ -18,10 +19,9 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
 
-Verdict = tuple[bool, str]
-KEPT: Verdict = (True, "kept")
+from flamingo.typedconfig import config, opt, require
+from pipeline.filter.rules import KEPT, RuleContext, Subject, Verdict, check_rule_names, drop, rule
 
 # Most specific first, so a drop names what is wrong ("logo" is boilerplate, not merely short).
 CAPTION_FILTERS = ("empty", "filename_or_url", "boilerplate", "length", "language", "flagged_words")
@@ -47,25 +47,24 @@ _SPACE_RE = re.compile(r"\s+")
 _PUNCT_RE = re.compile(r"[^\w\s]", re.UNICODE)
 
 
-@dataclass(frozen=True, kw_only=True)
+@config
 class CaptionFilterConfig:
     """Which caption rules run, in order, and their thresholds."""
 
-    filters: tuple[str, ...] = CAPTION_FILTERS
-    min_words: int = 3
-    max_words: int = 64
-    max_chars: int = 1000  # longer "captions" are page text that leaked into an attribute
-    languages: tuple[str, ...] = ("en",)  # empty: keep every language
-    min_lang_score: float = 0.5
-    max_flagged_words_ratio: float = 0.0  # one explicit word in a short caption is enough
-    flagged_words_path: str | None = None  # None: the list shipped with pipeline.filter.text
+    filters: tuple[str, ...] = opt(CAPTION_FILTERS, "rules that run, in order; the first failure is the reason")
+    min_words: int = opt(3, "fewest words in a caption (ALIGN: 3)", min=0)
+    max_words: int = opt(64, "most words in a caption", min=1)
+    max_chars: int = opt(1000, "longest caption; longer ones are page text that leaked into an attribute", min=1)
+    languages: tuple[str, ...] = opt(("en",), "languages kept (ISO 639-1); empty keeps every language")
+    min_lang_score: float = opt(0.5, "langid probability below which a caption is dropped, unless its page's "
+                                "language agrees", min=0.0, max=1.0)
+    max_flagged_words_ratio: float = opt(0.0, "most flagged words per word (0: one is enough to drop)",
+                                         min=0.0, max=1.0)
+    flagged_words_path: str | None = opt(None, "word list; none: the shipped English list")
 
-    def __post_init__(self) -> None:
-        unknown = set(self.filters) - set(CAPTION_FILTERS)
-        if unknown:
-            raise ValueError(f"unknown caption filters {sorted(unknown)}; known: {CAPTION_FILTERS}")
-        if self.min_words > self.max_words:
-            raise ValueError("caption min_words > max_words")
+    def validate(self) -> None:
+        check_rule_names("caption", self.filters)
+        require(self.min_words <= self.max_words, "min_words", f"{self.min_words} is above max_words {self.max_words}")
 
 
 def normalize_caption(text: str | None) -> str:
@@ -82,26 +81,26 @@ def _plain(text: str) -> str:
 
 
 def caption_empty(text: str) -> Verdict:
-    return KEPT if text.strip() else (False, "caption_empty")
+    return KEPT if text.strip() else drop("caption_empty")
 
 
 def caption_length(text: str, config: CaptionFilterConfig) -> Verdict:
     if len(text) > config.max_chars:
-        return False, "caption_too_long"
+        return drop("caption_too_long")
     n = len(text.split())
     if n < config.min_words:
-        return False, "caption_too_short"
+        return drop("caption_too_short")
     if n > config.max_words:
-        return False, "caption_too_long"
+        return drop("caption_too_long")
     return KEPT
 
 
 def caption_is_filename_or_url(text: str) -> Verdict:
     t = text.strip()
     if _URL_RE.match(t):
-        return False, "caption_is_url"
+        return drop("caption_is_url")
     if _FILENAME_RE.match(t) or _CAMERA_RE.match(t):
-        return False, "caption_is_filename"
+        return drop("caption_is_filename")
     return KEPT
 
 
@@ -109,13 +108,13 @@ def caption_boilerplate(text: str) -> Verdict:
     """Generic alt texts: a boilerplate word alone, a generic phrase, or only such words."""
     plain = _plain(text)
     if not plain:
-        return False, "caption_boilerplate"
+        return drop("caption_boilerplate")
     if plain in _GENERIC_PHRASES or plain in _SINGLE_WORDS:
-        return False, "caption_boilerplate"
+        return drop("caption_boilerplate")
     words = plain.split()
     # "photo image logo", "image 3", "banner 2 of 5": only generic words and numbers
     if all(w in _SINGLE_WORDS or w.isdigit() or w == "of" for w in words):
-        return False, "caption_boilerplate"
+        return drop("caption_boilerplate")
     return KEPT
 
 
@@ -124,50 +123,43 @@ def caption_flagged_words(text: str, flagged: frozenset[str], max_ratio: float) 
     if not words or not flagged:
         return KEPT
     ratio = sum(w in flagged for w in words) / len(words)
-    return (False, "caption_flagged_words") if ratio > max_ratio else KEPT
+    return drop("caption_flagged_words") if ratio > max_ratio else KEPT
 
 
-class CaptionFilter:
-    """Runs the configured rules on one caption. Build once per worker (langid loads ~0.3 s)."""
+# ------------------------------------------------------------------- the registered rules
 
-    def __init__(self, config: CaptionFilterConfig | None = None) -> None:
-        self.config = config or CaptionFilterConfig()
-        self._text_filter = None
-        self.flagged: frozenset[str] = frozenset()
-        needs_lang = "language" in self.config.filters and self.config.languages
-        if needs_lang or "flagged_words" in self.config.filters:
-            from pipeline.filter.text import TextFilter, TextFilterConfig, load_flagged_words
 
-            if needs_lang:
-                self._text_filter = TextFilter(TextFilterConfig(
-                    filters=("language",), languages=self.config.languages,
-                    min_lang_score=self.config.min_lang_score, min_words=0,
-                ))
-            if "flagged_words" in self.config.filters:
-                self.flagged = load_flagged_words(self.config.flagged_words_path)
+@rule("caption", "empty")
+def _empty(s: Subject, ctx: RuleContext) -> Verdict:
+    return caption_empty(s.text)
 
-    def check(self, caption: str, declared_lang: str | None = None) -> Verdict:
-        """``caption`` already normalised; ``declared_lang`` is the page's ``<html lang>``."""
-        cfg = self.config
-        for name in cfg.filters:
-            if name == "empty":
-                verdict = caption_empty(caption)
-            elif name == "length":
-                verdict = caption_length(caption, cfg)
-            elif name == "filename_or_url":
-                verdict = caption_is_filename_or_url(caption)
-            elif name == "boilerplate":
-                verdict = caption_boilerplate(caption)
-            elif name == "language":
-                verdict = self._language(caption, declared_lang)
-            else:
-                verdict = caption_flagged_words(caption, self.flagged, cfg.max_flagged_words_ratio)
-            if not verdict[0]:
-                return verdict
+
+@rule("caption", "filename_or_url")
+def _filename_or_url(s: Subject, ctx: RuleContext) -> Verdict:
+    return caption_is_filename_or_url(s.text)
+
+
+@rule("caption", "boilerplate")
+def _boilerplate(s: Subject, ctx: RuleContext) -> Verdict:
+    return caption_boilerplate(s.text)
+
+
+@rule("caption", "length")
+def _length(s: Subject, ctx: RuleContext) -> Verdict:
+    return caption_length(s.text, ctx.config)
+
+
+@rule("caption", "language")
+def _language(s: Subject, ctx: RuleContext) -> Verdict:
+    from pipeline.filter.text import language_filter
+
+    if not ctx.config.languages:
         return KEPT
+    lang, score = ctx.language(s)
+    keep, reason = language_filter(lang, score, ctx.config, s.declared_lang)
+    return KEPT if keep else drop(f"caption_{reason}")
 
-    def _language(self, caption: str, declared_lang: str | None) -> Verdict:
-        if self._text_filter is None:
-            return KEPT
-        keep, reason = self._text_filter.check(caption, declared_lang)
-        return KEPT if keep else (False, f"caption_{reason}")
+
+@rule("caption", "flagged_words")
+def _flagged_words(s: Subject, ctx: RuleContext) -> Verdict:
+    return caption_flagged_words(s.text, ctx.flagged_words, ctx.config.max_flagged_words_ratio)

@@ -20,30 +20,37 @@ import io
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from flamingo.typedconfig import config, opt, require
+from pipeline.filter.rules import KEPT, RuleContext, Subject, Verdict, drop, rule
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, kw_only=True)
+@config
 class ClipConfig:
-    model: str = ""  # open_clip architecture name; "" disables CLIP scoring
-    pretrained: str | None = None  # tag or local checkpoint path; None: random init (tests only)
-    model_config: str | None = None  # JSON config file or directory for a custom architecture
-    device: str = "cpu"
-    batch_size: int = 64
-    threshold: float | None = None
-    top_fraction: float | None = None
+    model: str = opt("", "open_clip architecture (e.g. ViT-B-32); '' turns CLIP scoring off")
+    pretrained: str | None = opt(None, "open_clip pretrained tag or local checkpoint; none: random weights (tests only)")
+    model_config: str | None = opt(None, "JSON config file or directory registering a custom architecture")
+    device: str = opt("cpu", "torch device for scoring")
+    batch_size: int = opt(64, "pairs scored per batch", min=1)
+    threshold: float | None = opt(None, "keep pairs scoring at least this (DataComp: 0.28 with ViT-L/14)",
+                                  min=-1.0, max=1.0)
+    top_fraction: float | None = opt(None, "keep this fraction of the job's best-scoring pairs", above=0.0, max=1.0)
 
-    def __post_init__(self) -> None:
-        if self.top_fraction is not None and not 0 < self.top_fraction <= 1:
-            raise ValueError(f"top_fraction must be in (0, 1]: {self.top_fraction}")
-        if (self.threshold is not None or self.top_fraction is not None) and not self.model:
-            raise ValueError("a CLIP threshold or top fraction needs --clip.model")
+    def validate(self) -> None:
+        require(self.model != "" or (self.threshold is None and self.top_fraction is None), "clip.model",
+                "a CLIP threshold or top fraction needs a model", "pass --clip.model")
 
     @property
     def enabled(self) -> bool:
         return bool(self.model)
+
+    @property
+    def filters(self) -> tuple[str, ...]:
+        """The clip rules this config turns on."""
+        return (("threshold",) if self.threshold is not None else ()) + (
+            ("top_fraction",) if self.top_fraction is not None else ())
 
 
 class ClipScorer:
@@ -108,10 +115,11 @@ def select(scores: Sequence[float], threshold: float | None = None,
     return [s >= cut for s in scores]
 
 
-def drop_reason(score: float, threshold: float | None, fraction_cut: float | None) -> str | None:
-    """Why a scored pair is dropped, or None to keep it."""
-    if threshold is not None and score < threshold:
-        return "clip_score_below_threshold"
-    if fraction_cut is not None and score < fraction_cut:
-        return "clip_score_not_top_fraction"
-    return None
+@rule("clip", "threshold")
+def _threshold(s: Subject, ctx: RuleContext) -> Verdict:
+    return drop("clip_score_below_threshold") if s.score < ctx.config.threshold else KEPT
+
+
+@rule("clip", "top_fraction")
+def _top_fraction(s: Subject, ctx: RuleContext) -> Verdict:
+    return drop("clip_score_not_top_fraction") if s.score_cut is not None and s.score < s.score_cut else KEPT

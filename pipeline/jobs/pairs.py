@@ -18,54 +18,61 @@ shards (``samples_per_shard`` candidate rows each, like img2dataset's
 
 from __future__ import annotations
 
-import argparse
 import logging
+import os
 import sys
-from dataclasses import dataclass, field
 
+from flamingo.typedconfig import UsageError, config, opt, require, section, to_dict
+from pipeline.extract.page import ExtractOptions
 from pipeline.filter.captions import CaptionFilterConfig
 from pipeline.filter.clip import ClipConfig
-from pipeline.configcli import add_config_args, config_from_args, config_to_dict
-from pipeline.images import ImageConfig
-from pipeline.jobs.runner import run_job
+from pipeline.images.config import ImageConfig
+from pipeline.jobs.corpus import check_shard_prefix
+from pipeline.jobs.runner import check_output, job_parser, match_inputs, parse_job_args, run_job
+from pipeline.pairs.records import CAPTION_SOURCES
+from pipeline.read import warc
 from pipeline.read.urllists import UrlListConfig
 
 log = logging.getLogger(__name__)
 
 LIST_EXTS = (".parquet", ".csv", ".tsv", ".jsonl", ".json", ".csv.gz", ".tsv.gz", ".jsonl.gz")
+KNOWN_INPUTS = ("crawls: .warc, .warc.gz, .arc, .html, .htm (and .gz); URL lists: "
+                ".parquet, .csv, .tsv, .jsonl, .json (and .gz)")
 
 
-@dataclass(kw_only=True)
+@config
 class PairsConfig:
-    input_kind: str = field(default="auto", metadata={"help": "auto | crawl | list"})
-    samples_per_shard: int = field(default=10000, metadata={"help": "candidate rows per shard (img2dataset's number_sample_per_shard)"})
-    shard_prefix: str = field(default="", metadata={"help": "'' names shards 00000.tar like img2dataset"})
-    caption_source: tuple[str, ...] = field(default=("alt",), metadata={"help": "crawl captions, first passing wins: alt,figcaption"})
-    filter_list_captions: bool = field(default=False, metadata={"help": "run the caption filters on URL-list captions too"})
-    dedup: bool = field(default=True, metadata={"help": "drop repeated (image sha256, caption) pairs"})
-    downloader: str = field(default="ours", metadata={"help": "ours | img2dataset (URL lists only)"})
-    keep_work: bool = field(default=False, metadata={"help": "keep OUTPUT/_work (image store) after success"})
-    list: UrlListConfig = field(default_factory=UrlListConfig)
-    caption: CaptionFilterConfig = field(default_factory=CaptionFilterConfig)
-    image: ImageConfig = field(default_factory=ImageConfig)
-    clip: ClipConfig = field(default_factory=ClipConfig)
+    input_kind: str = opt("auto", "auto: crawl or URL list from the file names", choices=("auto", "crawl", "list"))
+    samples_per_shard: int = opt(10000, "candidate rows per shard (img2dataset's number_sample_per_shard)",
+                                 min=1, max=10_000_000)
+    shard_prefix: str = opt("", "shard file names: PREFIX-00000.tar; '' names them 00000.tar like img2dataset")
+    caption_source: tuple[str, ...] = opt(("alt",), "crawl captions tried in order, the first passing wins",
+                                          choices=CAPTION_SOURCES)
+    filter_list_captions: bool = opt(False, "run the caption rules on URL-list captions too")
+    dedup: bool = opt(True, "drop repeated (image sha256, caption) pairs")
+    downloader: str = opt("ours", "who fetches URL lists", choices=("ours", "img2dataset"))
+    keep_work: bool = opt(False, "keep OUTPUT/_work (the image store) after success")
+    list: UrlListConfig = section(UrlListConfig)
+    extract: ExtractOptions = section(ExtractOptions)
+    caption: CaptionFilterConfig = section(CaptionFilterConfig)
+    image: ImageConfig = section(ImageConfig)
+    clip: ClipConfig = section(ClipConfig)
 
-    def __post_init__(self) -> None:
-        if self.input_kind not in ("auto", "crawl", "list"):
-            raise ValueError(f"input_kind must be auto, crawl or list: {self.input_kind!r}")
-        if self.downloader not in ("ours", "img2dataset"):
-            raise ValueError(f"downloader must be ours or img2dataset: {self.downloader!r}")
-        bad = set(self.caption_source) - {"alt", "figcaption"}
-        if bad or not self.caption_source:
-            raise ValueError(f"caption_source takes alt and/or figcaption, got {self.caption_source}")
+    def validate(self) -> None:
+        require(len(self.caption_source) > 0, "caption_source", "must name alt and/or figcaption")
+        check_shard_prefix(self.shard_prefix, allow_empty=True)
+
+
+def is_list(path: str) -> bool:
+    return path.lower().endswith(LIST_EXTS)
 
 
 def input_kind(inputs: list[str], declared: str) -> str:
     if declared != "auto":
         return declared
-    kinds = {"list" if p.lower().endswith(LIST_EXTS) else "crawl" for p in inputs}
+    kinds = {"list" if is_list(p) else "crawl" for p in inputs}
     if len(kinds) > 1:
-        raise SystemExit("flamingo pairs: mix of URL lists and crawl files; run them as two jobs")
+        raise UsageError("--input mixes URL lists and crawl files", "run them as two jobs")
     return kinds.pop()
 
 
@@ -74,68 +81,99 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind:
     """Wire the stages; returns the PCollection of written shards' manifest entries."""
     import apache_beam as beam
 
-    from pipeline.beam import pairs as tp
-    from pipeline.beam.read import AssignShards
+    from pipeline.beam import pairs as bp
+    from pipeline.beam.shards import AssignShards, WriteShardsFn
+    from pipeline.shards.format import KIND_PAIR
 
     work = f"{output.rstrip('/')}/_work"
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
     if kind == "list" and cfg.downloader == "img2dataset":
-        from pipeline.pairs.img2dataset import ReadImg2datasetShards, download
+        from apache_beam.io.filesystems import FileSystems
 
-        folder = download(inputs, cfg, f"{work}/img2dataset")
-        records = p | "ReadImg2dataset" >> ReadImg2datasetShards(folder, image_root)
+        from pipeline.pairs.img2dataset import download
+
+        files = [m.path for pattern in inputs for m in FileSystems.match([pattern])[0].metadata_list]
+        shards = download(files, cfg, f"{work}/img2dataset")
+        records = p | "ReadImg2dataset" >> bp.ReadImg2datasetShards(shards, image_root)
     else:
         if kind == "list":
-            candidates = p | "ReadUrlLists" >> tp.ReadUrlLists(inputs, cfg.list)
+            candidates = p | "ReadUrlLists" >> bp.ReadUrlLists(inputs, cfg.list)
             if cfg.filter_list_captions:
-                candidates = candidates | "FilterCaptions" >> beam.ParDo(tp.FilterCaptionsFn(cfg.caption))
+                candidates = candidates | "CheckCaptions" >> bp.CheckCaptions(cfg.caption)
             crawl_images = p | "NoCrawlImages" >> beam.Create([])
         else:
-            from pipeline.beam.read import ExtractFn, ReadCrawl
+            from pipeline.beam.extract import ExtractFn
+            from pipeline.beam.read import ReadCrawl
 
             pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root)
-            docs = pages | "Extract" >> beam.ParDo(ExtractFn(agent_token=cfg.image.agent_token))
-            candidates = docs | "Candidates" >> beam.ParDo(tp.CrawlCandidatesFn(cfg.caption, cfg.caption_source))
-        records = (candidates, crawl_images) | "Fetch" >> tp.FetchPairs(
+            docs = pages | "Extract" >> beam.ParDo(ExtractFn(cfg.extract, agent_token=cfg.image.agent_token))
+            candidates = (docs | "Candidates" >> beam.ParDo(bp.CrawlCandidatesFn(cfg.caption_source))
+                          | "CheckCaptions" >> bp.CheckCaptions(cfg.caption))
+        records = (candidates, crawl_images) | "Fetch" >> bp.FetchPairs(
             cfg.image, crawl_root, image_root, progress_root)
     if cfg.dedup:
-        records = records | "Dedup" >> tp.DedupPairs()
+        records = records | "Dedup" >> bp.DedupPairs()
     if cfg.clip.enabled:
-        records = records | "Clip" >> tp.ClipFilter(cfg.clip, image_root)
+        records = records | "Clip" >> bp.ClipFilter(cfg.clip, image_root)
     return (
         records
         | "KeyByKey" >> beam.Map(lambda r: (r.key, r))
         | "AssignShards" >> AssignShards(cfg.samples_per_shard)
-        | "WriteShards" >> beam.ParDo(tp.WritePairShardsFn(output, image_root, cfg.shard_prefix, resume,
-                                                           progress_root))
+        | "WriteShards" >> beam.ParDo(WriteShardsFn(output, image_root, cfg.shard_prefix, resume, KIND_PAIR,
+                                                    progress_root))
     )
 
 
-def add_cli_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", nargs="+", required=True, metavar="GLOB",
-                        help="WARC/HTML files, or URL lists (parquet/csv/tsv/jsonl), or globs")
-    parser.add_argument("--output", required=True, help="output directory (local or gs://, s3://)")
-    parser.add_argument("--resume", action="store_true", help="continue into an existing output, skipping finished shards")
-    add_config_args(parser, PairsConfig)
+def parser():
+    return job_parser("flamingo pairs", __doc__.split("\n\n")[0], PairsConfig,
+                      f"crawl files or URL lists, or globs ({KNOWN_INPUTS}); a directory means its files")
 
 
 def parse_args(argv: list[str]):
-    parser = argparse.ArgumentParser(prog="flamingo pairs", description=__doc__.split("\n\n")[0])
-    add_cli_args(parser)
-    return parser.parse_known_args(argv)
+    """argv -> (args, PairsConfig, Beam arguments); every value checked, nothing run."""
+    return parse_job_args(parser(), PairsConfig, argv)
+
+
+def check_assets(cfg: PairsConfig, kind: str, output: str) -> None:
+    """What the workers will need, checked now rather than after the reading."""
+    if cfg.downloader == "img2dataset":
+        if kind != "list":
+            raise UsageError("--downloader img2dataset takes URL lists, not crawls")
+        if "://" in output:
+            raise UsageError("--downloader img2dataset needs a local --output",
+                             "img2dataset runs on the launching machine")
+    if cfg.clip.enabled:
+        check_clip_model(cfg.clip)
+
+
+def check_clip_model(clip: ClipConfig) -> None:
+    import open_clip
+
+    if clip.model_config:
+        if not os.path.exists(clip.model_config):
+            raise UsageError(f"--clip.model_config {clip.model_config} not found")
+        open_clip.add_model_config(clip.model_config)
+    if clip.model not in open_clip.list_models():
+        raise UsageError(f"--clip.model {clip.model} is not an open_clip architecture",
+                         "see open_clip.list_models(), or register one with --clip.model_config")
+    tag = clip.pretrained
+    if tag and not os.path.exists(tag) and tag not in open_clip.list_pretrained_tags_by_model(clip.model):
+        known = ", ".join(open_clip.list_pretrained_tags_by_model(clip.model)) or "none"
+        raise UsageError(f"--clip.pretrained {tag} is neither a file nor a tag of {clip.model}", f"tags: {known}")
 
 
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict that is also written to ``stats.json``."""
-    args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
-    cfg = config_from_args(PairsConfig, args)
-    kind = input_kind(args.input, cfg.input_kind)
-    if cfg.downloader == "img2dataset" and kind != "list":
-        raise SystemExit("flamingo pairs: --downloader img2dataset takes URL lists, not crawls")
+    args, cfg, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
     output = args.output.rstrip("/")
+    check_output(output, args.resume)
+    kind = input_kind(args.input, cfg.input_kind)
+    known = is_list if kind == "list" else (lambda p: warc.is_warc(p) or warc.is_html(p))
+    inputs = match_inputs(args.input, known, KNOWN_INPUTS)
+    check_assets(cfg, kind, output)
     return run_job(
         job="pairs", output=output, beam_args=beam_args, resume=args.resume, keep_work=cfg.keep_work,
-        config={"inputs": args.input, "input_kind": kind, "config": config_to_dict(cfg)},
-        build=lambda p, progress: build_pipeline(p, args.input, output, cfg, kind=kind, resume=args.resume,
+        config={"inputs": args.input, "input_kind": kind, "config": to_dict(cfg)},
+        build=lambda p, progress: build_pipeline(p, inputs, output, cfg, kind=kind, resume=args.resume,
                                                  progress_root=progress),
     )

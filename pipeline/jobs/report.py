@@ -10,7 +10,7 @@ import json
 import os
 from collections import defaultdict
 
-from pipeline.shards import writer as sw
+from pipeline.shards import manifest
 
 # Stage order for the funnel in the report, and what each stage's counters count.
 STAGES = ("read", "urllist", "extract", "filter", "dedup", "captions", "images", "image_refs", "documents",
@@ -52,12 +52,12 @@ def counters_of(result) -> dict[str, dict[str, int]]:
     return {ns: dict(sorted(v.items())) for ns, v in sorted(out.items())}
 
 
-def distributions(out_dir: str, entries: list[sw.ManifestEntry]) -> dict[str, list[int]]:
+def distributions(out_dir: str, entries: list[manifest.ManifestEntry]) -> dict[str, list[int]]:
     import pyarrow.parquet as pq
 
     values: dict[str, list[int]] = defaultdict(list)
     for e in entries:
-        table = pq.read_table(os.path.join(out_dir, e.shard[: -len(sw.TAR_SUFFIX)] + sw.INDEX_SUFFIX))
+        table = pq.read_table(os.path.join(out_dir, e.shard[: -len(manifest.TAR_SUFFIX)] + manifest.INDEX_SUFFIX))
         cols = table.to_pydict()
         if "num_tokens" in cols:
             values["tokens_per_sequence"] += cols["num_tokens"]
@@ -81,8 +81,8 @@ def summarize(values: list[int]) -> dict:
 
 def finish_job(out_dir: str, result, *, kind: str) -> dict:
     """Write manifest.json, stats.json and report.md (+ PNG plots); return the stats."""
-    sw.write_job_manifest(out_dir)
-    entries = sw.read_manifests(out_dir)
+    manifest.write_job_manifest(out_dir)
+    entries = manifest.read_manifests(out_dir)
     counters = counters_of(result)
     dists = distributions(out_dir, entries)
     stats = {

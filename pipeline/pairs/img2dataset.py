@@ -6,9 +6,10 @@ For users who want img2dataset's exact download behaviour. What we do:
    ``url, caption, flamingo_key, flamingo_extra`` into the work directory;
 2. ``img2dataset.download(output_format="webdataset")`` fetches it there, with our
    image settings translated (our ``keep_ratio`` is its ``keep_ratio_largest``);
-3. Beam workers read its shards back with *our* reader (every sample validated),
-   put the bytes in the blob store and turn its parquet's failed rows into records,
-   so dedup, CLIP filtering, sharding and stats run exactly as for our downloader.
+3. Beam workers read its shards back with *our* reader (every sample validated,
+   :func:`records_of_shard`), put the bytes in the blob store and turn its parquet's failed
+   rows into records, so dedup, CLIP filtering, sharding and stats run exactly as for our
+   downloader (the Beam transform is ``pipeline.beam.pairs.ReadImg2datasetShards``).
 
 Its shards are re-written rather than adopted, because keys, shard sizes and the
 extra columns must match the other path. What img2dataset does *not* do that ours
@@ -22,32 +23,28 @@ import glob
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator
 
-import apache_beam as beam
-
+from flamingo.typedconfig import UsageError
 from pipeline.pairs import records as pr
-from pipeline.shards import format as sf
-from pipeline.beam.blobstore import put_blob
-from pipeline.beam.read import count
+from pipeline.shards import reader
 
 log = logging.getLogger(__name__)
 
 _RESIZE_MODES = {"keep_ratio": "keep_ratio_largest", "center_crop": "center_crop", "no": "no"}
 
 
-def normalised_list(inputs: list[str], list_config, path: str) -> int:
+def normalised_list(files: list[str], list_config, path: str) -> int:
     """Our reader's rows of every input file -> one parquet img2dataset reads; returns the row count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from apache_beam.io.filesystems import FileSystems
 
     from pipeline.read.urllists import read_rows
 
-    files = sorted(m.path for pattern in inputs for m in FileSystems.match([pattern])[0].metadata_list)
     rows = [
         {"url": r.url, "caption": r.caption, "flamingo_key": r.key,
          "flamingo_extra": json.dumps(r.extra, sort_keys=True)}
-        for f in files for r in read_rows(f, list_config) if r.url
+        for f in sorted(files) for r in read_rows(f, list_config) if r.url
     ]
     os.makedirs(os.path.dirname(path), exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema(
@@ -55,16 +52,17 @@ def normalised_list(inputs: list[str], list_config, path: str) -> int:
     return len(rows)
 
 
-def download(inputs: list[str], cfg, work: str) -> str:
-    """Run img2dataset on the lists; returns the folder holding its shards."""
+def download(files: list[str], cfg, work: str) -> list[str]:
+    """Run img2dataset on the lists (already matched files); returns its shards' paths."""
     os.environ.setdefault("WANDB_MODE", "disabled")
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     from img2dataset import download as img2dataset_download
 
     if "://" in work:
-        raise SystemExit("flamingo pairs: --downloader img2dataset needs a local --output")
+        raise UsageError("--downloader img2dataset needs a local --output",
+                         "img2dataset runs on the launching machine")
     listing = os.path.join(work, "list.parquet")
-    n = normalised_list(inputs, cfg.list, listing)
+    n = normalised_list(files, cfg.list, listing)
     out = os.path.join(work, "shards")
     im = cfg.image
     log.info("img2dataset: downloading %d rows into %s", n, out)
@@ -79,21 +77,25 @@ def download(inputs: list[str], cfg, work: str) -> str:
         disallowed_header_directives=sorted(im.disallowed_directives),
         user_agent_token=im.agent_token,
     )
-    return out
+    return sorted(glob.glob(os.path.join(out, "*.tar")))
 
 
-def records_of_shard(tar_path: str, image_root: str):
-    """One img2dataset shard -> PairRecords (successes from the tar, failures from its parquet)."""
+def records_of_shard(tar_path: str, *, put: Callable[[str, bytes], object],
+                     on_invalid: Callable[[str], object]) -> Iterator[pr.PairRecord]:
+    """One img2dataset shard -> PairRecords (successes from the tar, failures from its parquet).
+
+    ``put(name, bytes)`` stores each image; ``on_invalid(reason)`` counts a sample our
+    validator refuses (it is skipped, with a warning naming it)."""
     import pyarrow.parquet as pq
 
     seen = set()
-    for raw, sample in sf.read_shard(tar_path):
+    for raw, sample in reader.read_shard(tar_path):
         if sample is None:
-            count("img2dataset", "invalid_sample")
+            on_invalid("invalid_sample")
             log.warning("%s: %s: %s", tar_path, raw.key, "; ".join(raw.problems))
             continue
         ext = sample.extra
-        put_blob(image_root, f"{sample.sha256}.{sample.ext}", sample.image)
+        put(f"{sample.sha256}.{sample.ext}", sample.image)
         seen.add(ext["flamingo_key"])
         yield pr.PairRecord(
             key=ext["flamingo_key"], url=sample.url, caption=sample.caption, sha256=sample.sha256,
@@ -108,20 +110,3 @@ def records_of_shard(tar_path: str, image_root: str):
             yield pr.PairRecord(key=row["flamingo_key"], url=row["url"], caption=row["caption"] or "",
                                 status=row["status"], error=row.get("error_message") or "",
                                 extra=json.loads(row.get("flamingo_extra") or "{}"))
-
-
-class ReadImg2datasetShards(beam.PTransform):
-    """img2dataset's output folder -> PairRecords, one shard per worker."""
-
-    def __init__(self, folder: str, image_root: str):
-        super().__init__()
-        self.folder, self.image_root = folder, image_root
-
-    def expand(self, pbegin):
-        root = self.image_root
-        return (
-            pbegin
-            | "Shards" >> beam.Create(sorted(glob.glob(os.path.join(self.folder, "*.tar"))))
-            | "Spread" >> beam.Reshuffle()
-            | "Records" >> beam.FlatMap(lambda path: records_of_shard(path, root))
-        )

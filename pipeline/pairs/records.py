@@ -15,7 +15,6 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from pipeline.shards import format as sf
-from pipeline.filter.captions import CaptionFilter, normalize_caption
 
 SUCCESS = "success"
 # Image statuses that mean "downloaded but refused by decoding/size checks":
@@ -24,7 +23,6 @@ RESIZE_FAILURES = frozenset(
     {"too_small", "bad_aspect_ratio", "decode_error", "truncated", "not_an_image", "decompression_bomb",
      "failed_to_resize"}
 )
-CAPTION_SOURCES = ("alt", "figcaption")
 
 
 @dataclass
@@ -43,6 +41,10 @@ class PairRecord:
     original_height: int = 0
     clip_score: float | None = None
     extra: dict = field(default_factory=dict)
+    # Before the caption rules choose: the texts to choose from, in order, and the page's
+    # declared language (a crawl candidate's alt text and figure caption).
+    caption_options: tuple[str, ...] = ()
+    page_lang: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -67,7 +69,7 @@ def from_ref(url: str, ref: Ref) -> PairRecord:
 
 
 def with_outcome(rec: PairRecord, outcome) -> PairRecord:
-    """Apply an image outcome (``transforms_images.ImageOutcome``) to a candidate."""
+    """Apply an image outcome (``pipeline.images.outcomes.ImageOutcome``) to a candidate."""
     if outcome.status != "ok":
         return rec.failed(outcome.status)
     return replace(rec, sha256=outcome.sha256, ext=outcome.ext, width=outcome.width, height=outcome.height,
@@ -75,31 +77,19 @@ def with_outcome(rec: PairRecord, outcome) -> PairRecord:
                    original_height=outcome.original_height or outcome.height)
 
 
-def choose_caption(node, sources: tuple[str, ...], check: CaptionFilter,
-                   declared_lang: str | None) -> tuple[str | None, str]:
-    """The first source whose text passes the filters; else (None, first source's reason)."""
-    first_reason = ""
-    for source in sources:
-        text = normalize_caption(node.alt if source == "alt" else node.caption)
-        keep, reason = check.check(text, declared_lang)
-        if keep:
-            return text, "kept"
-        first_reason = first_reason or reason
-    return None, first_reason or "caption_empty"
+CAPTION_SOURCES = ("alt", "figcaption")
 
 
-def crawl_candidates(doc, sources: tuple[str, ...], check: CaptionFilter):
-    """Document -> (PairRecord | None, reason) for each image; None when its caption fails."""
+def crawl_candidates(doc, sources: tuple[str, ...] = ("alt",)) -> list[PairRecord]:
+    """Document -> a candidate per image with its caption options (``sources`` in order: alt
+    text, figure caption) for the caption rules to choose from; none for a page that opted
+    out of image use (``noimageai``)."""
     if "noimageai" in doc.opt_out:
-        for _ in doc.images:
-            yield None, "page_noimageai"
-        return
-    for i, node in enumerate(doc.images):
-        caption, reason = choose_caption(node, sources, check, doc.lang)
-        if caption is None:
-            yield None, reason
-            continue
-        yield PairRecord(key=sf.make_key(doc.url, i), url=node.url, caption=caption, page_url=doc.url), "kept"
+        return []
+    return [PairRecord(key=sf.make_key(doc.url, i), url=node.url, caption="", page_url=doc.url,
+                       caption_options=tuple((node.alt if s == "alt" else node.caption) or "" for s in sources),
+                       page_lang=doc.lang)
+            for i, node in enumerate(doc.images)]
 
 
 def dedup_group(records: list[PairRecord]) -> list[PairRecord]:

@@ -19,21 +19,21 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from flamingo.typedconfig import config, opt, require
 from pipeline.shards.format import make_key
 
 FORMATS = ("parquet", "csv", "tsv", "jsonl")
 
 
-@dataclass(frozen=True, kw_only=True)
+@config
 class UrlListConfig:
-    input_format: str = "auto"  # auto (from the extension) | parquet | csv | tsv | jsonl
-    url_col: str = "url"
-    caption_col: str = "caption"  # "" for a list without captions
-    save_additional_columns: tuple[str, ...] = ()
+    input_format: str = opt("auto", "list format; auto: from the file name", choices=("auto", *FORMATS))
+    url_col: str = opt("url", "column holding the image URL (img2dataset's url_col)")
+    caption_col: str = opt("caption", "column holding the caption; '' for a list without captions")
+    save_additional_columns: tuple[str, ...] = opt((), "columns copied into each pair's JSON")
 
-    def __post_init__(self) -> None:
-        if self.input_format not in ("auto", *FORMATS):
-            raise ValueError(f"input_format must be auto or one of {FORMATS}: {self.input_format!r}")
+    def validate(self) -> None:
+        require(self.url_col != "", "url_col", "must name a column")
 
 
 @dataclass

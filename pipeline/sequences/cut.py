@@ -21,7 +21,6 @@ from typing import Callable, Protocol, Union
 
 from pipeline.shards import format as sf
 
-
 Node = Union[str, sf.ImageRef]
 
 

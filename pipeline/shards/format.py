@@ -17,8 +17,8 @@ Reading never extracts to disk and never unpickles: only regular members with
 allow-listed extensions are accepted.
 
 This module is longer than the house's ~300 lines on purpose: it is the single owner of
-every member and field name (types, encoding, validation, streaming reads), and splitting
-it would spread those names over several files.
+every member and field name (types, encoding, validation), and splitting it would spread
+those names over several files. Streaming reads live in :mod:`pipeline.shards.reader`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ import hashlib
 import io
 import json
 import re
-import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any, Union
+from typing import Any, Union
 
 SCHEMA_VERSION = 1
 KIND_INTERLEAVED = "interleaved"
@@ -48,7 +47,7 @@ IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 _KEY_RE = re.compile(r"^[0-9A-Za-z_\-]+$")  # no dots: webdataset splits at the first dot
 _IMAGE_MEMBER_RE = re.compile(r"^(\d+)\.(jpg|jpeg|png|webp)$")
 # Extensions we read. Anything else (.pyd, .pth, .pickle, .npy, …) is refused, never decoded.
-_ALLOWED_SUFFIXES = {"json", "txt", *IMAGE_EXTS}
+ALLOWED_SUFFIXES = {"json", "txt", *IMAGE_EXTS}
 # img2dataset may write these beside a pair; harmless metadata, read as text.
 _PAIR_EXTRA_TEXT = {"txt", "json"}
 
@@ -339,7 +338,7 @@ def validate(
         problems.append(f"invalid key {key!r} (letters, digits, '_' and '-' only; no dots)")
     for suffix in members:
         last = suffix.rsplit(".", 1)[-1].lower()
-        if last not in _ALLOWED_SUFFIXES:
+        if last not in ALLOWED_SUFFIXES:
             problems.append(f"member {key}.{suffix}: extension {last!r} is not allowed (never decoded)")
     if "json" not in members:
         return problems + ["missing member KEY.json"]
@@ -444,104 +443,3 @@ def _check_image(label: str, data: bytes, meta: dict) -> list[str]:
     if isinstance(w, int) and isinstance(h, int) and (w, h) != size and w and h:
         return [f"{label}: metadata says {w}x{h} but the image is {size[0]}x{size[1]}"]
     return []
-
-
-# ------------------------------------------------------------------------- reading
-
-MAX_MEMBER_BYTES = 64 << 20
-
-
-@dataclass
-class RawSample:
-    """One sample's members as read from a tar, with any tar-level problems."""
-
-    shard: str
-    key: str
-    members: dict[str, bytes]
-    problems: list[str] = field(default_factory=list)
-
-
-def open_shard(path: str) -> IO[bytes]:
-    """Open a local path or fsspec URL for streaming. Shell ``pipe:`` URLs are refused."""
-    if path.startswith("pipe:"):
-        raise ShardFormatError(f"refusing shell URL {path!r}")
-    if "://" in path and not path.startswith("file://"):
-        import fsspec
-
-        return fsspec.open(path, "rb").open()
-    return open(path.removeprefix("file://"), "rb")
-
-
-def iter_raw(fileobj: IO[bytes], shard: str = "<stream>") -> Iterator[RawSample]:
-    """Stream a tar and group consecutive members by key; nothing touches the disk.
-
-    Bad members (links, devices, absolute or ``..`` names, subdirectories, oversized)
-    are reported as problems of the sample they belong to, never extracted.
-    """
-    current: RawSample | None = None
-    seen: set[str] = set()
-    try:
-        tar = tarfile.open(fileobj=fileobj, mode="r|*")
-        for info in tar:
-            key, suffix, problem = _split_member(info)
-            if current is None or key != current.key:
-                if current is not None:
-                    yield current
-                current = RawSample(shard, key, {})
-                if key in seen:
-                    current.problems.append(f"key {key!r} appears again, apart from its first members")
-                seen.add(key)
-            if problem:
-                current.problems.append(problem)
-                continue
-            if suffix in current.members:
-                current.problems.append(f"member {info.name!r} appears twice")
-                continue
-            f = tar.extractfile(info)
-            current.members[suffix] = f.read() if f is not None else b""
-    except (tarfile.TarError, EOFError, OSError) as e:
-        if current is None:
-            current = RawSample(shard, "", {})
-        current.problems.append(f"tar is truncated or corrupt: {e}")
-    if current is not None:
-        yield current
-
-
-def _split_member(info: tarfile.TarInfo) -> tuple[str, str, str | None]:
-    name = info.name
-    if name.startswith("/") or name.startswith("\\") or re.match(r"^[A-Za-z]:", name):
-        return name, "", f"member {name!r} has an absolute path"
-    parts = re.split(r"[/\\]", name)
-    if ".." in parts:
-        return name, "", f"member {name!r} escapes the archive with '..'"
-    if len(parts) > 1:
-        return name, "", f"member {name!r} is in a subdirectory (shards are flat)"
-    key, _, suffix = name.partition(".")
-    if not info.isfile():
-        return key, suffix, f"member {name!r} is not a regular file"
-    if not suffix:
-        return key, suffix, f"member {name!r} has no extension"
-    if info.size > MAX_MEMBER_BYTES:
-        return key, suffix, f"member {name!r} is {info.size} bytes, over {MAX_MEMBER_BYTES}"
-    last = suffix.rsplit(".", 1)[-1].lower()
-    if last not in _ALLOWED_SUFFIXES:
-        return key, suffix, f"member {name!r}: extension {last!r} is not allowed (never decoded)"
-    return key, suffix, None
-
-
-def read_shard(path: str, **validate_kwargs: Any) -> Iterator[tuple[RawSample, Sample | None]]:
-    """Yield ``(raw, sample)``; ``sample`` is None and ``raw.problems`` says why when invalid."""
-    with open_shard(path) as f:
-        for raw in iter_raw(f, path):
-            problems = raw.problems + validate(raw.key, raw.members, **validate_kwargs)
-            raw.problems = problems
-            yield raw, (None if problems else decode(raw.key, raw.members))
-
-
-def iter_samples(paths: Iterable[str], **validate_kwargs: Any) -> Iterator[Sample]:
-    """Valid samples from shards in order; invalid ones raise ShardFormatError."""
-    for path in paths:
-        for raw, sample in read_shard(path, **validate_kwargs):
-            if sample is None:
-                raise ShardFormatError(f"{path}: sample {raw.key!r}: " + "; ".join(raw.problems))
-            yield sample

@@ -22,26 +22,10 @@ import os
 import tarfile
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 
 from pipeline.shards import format as sf
-
-TAR_SUFFIX = ".tar"
-INDEX_SUFFIX = ".parquet"
-MANIFEST_SUFFIX = ".manifest.json"
-
-
-@dataclass
-class ManifestEntry:
-    shard: str  # file name of the tar, relative to the output directory
-    samples: int
-    images: int
-    bytes: int
-    sha256: str
-    kind: str  # interleaved | pair | empty (a shard holds one kind)
-
-    def to_json(self) -> dict:
-        return asdict(self)
+from pipeline.shards.index import index_row, index_schema
+from pipeline.shards.manifest import INDEX_SUFFIX, MANIFEST_SUFFIX, TAR_SUFFIX, ManifestEntry
 
 
 class _HashingWriter(io.RawIOBase):
@@ -79,77 +63,9 @@ def _commit(tmp: str, final: str) -> None:
     os.replace(tmp, final)
 
 
-def index_row(sample: sf.Sample) -> dict:
-    """One parquet row. Pair shards use img2dataset's columns so its tools read them."""
-    if isinstance(sample, sf.InterleavedSample):
-        images = sample.images
-        return {
-            "key": sample.key,
-            "url": sample.url,
-            "doc_id": sample.doc_id,
-            "seq_index": sample.seq_index,
-            "num_tokens": sample.num_tokens,
-            "num_images": len(images),
-            "image_urls": [i.url for i in images],
-            "image_sha256": [i.sha256 for i in images],
-            "image_widths": [i.width for i in images],
-            "image_heights": [i.height for i in images],
-            "image_alts": [i.alt for i in images],
-        }
-    extra = sample.extra
-    return {
-        "url": sample.url,
-        "caption": sample.caption,
-        "key": sample.key,
-        "status": "success",
-        "error_message": None,
-        "width": sample.width,
-        "height": sample.height,
-        "original_width": int(extra.get("original_width") or sample.width),
-        "original_height": int(extra.get("original_height") or sample.height),
-        "exif": None,
-        "sha256": sample.sha256,
-        "page_url": extra.get("page_url"),
-        "clip_score": extra.get("clip_score"),
-    }
-
-
-def index_schema(kind: str):
-    import pyarrow as pa
-
-    if kind == sf.KIND_PAIR:
-        return pa.schema(
-            [
-                ("url", pa.string()),
-                ("caption", pa.string()),
-                ("key", pa.string()),
-                ("status", pa.string()),
-                ("error_message", pa.string()),
-                ("width", pa.int64()),
-                ("height", pa.int64()),
-                ("original_width", pa.int64()),
-                ("original_height", pa.int64()),
-                ("exif", pa.string()),
-                ("sha256", pa.string()),
-                ("page_url", pa.string()),
-                ("clip_score", pa.float64()),
-            ]
-        )
-    return pa.schema(
-        [
-            ("key", pa.string()),
-            ("url", pa.string()),
-            ("doc_id", pa.string()),
-            ("seq_index", pa.int32()),
-            ("num_tokens", pa.int32()),
-            ("num_images", pa.int32()),
-            ("image_urls", pa.list_(pa.string())),
-            ("image_sha256", pa.list_(pa.string())),
-            ("image_widths", pa.list_(pa.int32())),
-            ("image_heights", pa.list_(pa.int32())),
-            ("image_alts", pa.list_(pa.string())),
-        ]
-    )
+def shard_name(prefix: str, index: int) -> str:
+    """``PREFIX-00012``; with no prefix ``00012``, as img2dataset names its shards."""
+    return f"{prefix}-{index:05d}" if prefix else f"{index:05d}"
 
 
 def write_shard(out_dir: str, name: str, samples: Iterable[sf.Sample]) -> ManifestEntry:
@@ -194,43 +110,3 @@ def write_shard(out_dir: str, name: str, samples: Iterable[sf.Sample]) -> Manife
         for tmp in tmps.values():
             if os.path.exists(tmp):
                 os.remove(tmp)
-
-
-def is_complete(out_dir: str, name: str) -> bool:
-    """A shard is finished when its manifest exists and the tar it names has that size."""
-    manifest = os.path.join(out_dir, name + MANIFEST_SUFFIX)
-    try:
-        with open(manifest) as f:
-            entry = json.load(f)
-        return os.path.getsize(os.path.join(out_dir, entry["shard"])) == entry["bytes"]
-    except (OSError, ValueError, KeyError):
-        return False
-
-
-def read_manifests(out_dir: str) -> list[ManifestEntry]:
-    """All complete shards' manifest entries in a directory, sorted by shard name."""
-    entries = []
-    for fname in sorted(os.listdir(out_dir)):
-        if fname.endswith(MANIFEST_SUFFIX) and not fname.startswith("."):
-            name = fname[: -len(MANIFEST_SUFFIX)]
-            if is_complete(out_dir, name):
-                with open(os.path.join(out_dir, fname)) as f:
-                    entries.append(ManifestEntry(**json.load(f)))
-    return entries
-
-
-def write_job_manifest(out_dir: str) -> str:
-    """Gather every complete shard's entry into ``manifest.json`` (atomically)."""
-    entries = read_manifests(out_dir)
-    doc = {
-        "shards": [e.to_json() for e in entries],
-        "samples": sum(e.samples for e in entries),
-        "images": sum(e.images for e in entries),
-        "bytes": sum(e.bytes for e in entries),
-    }
-    path = os.path.join(out_dir, "manifest.json")
-    tmp = _tmp_path(path)
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1, sort_keys=True)
-    _commit(tmp, path)
-    return path

@@ -6,7 +6,7 @@ from pipeline.samplecrawl.model import Page
 
 
 def all_pages() -> list[Page]:
-    from pipeline.samplecrawl.pages import (blog, foreign, forum, news, portal, recipes, shop)
+    from pipeline.samplecrawl.pages import blog, foreign, forum, news, portal, recipes, shop
 
     pages: list[Page] = []
     for module in (news, recipes, blog, shop, forum, foreign, portal):

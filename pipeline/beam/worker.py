@@ -1,0 +1,43 @@
+"""Entry point of the embedded runner's worker processes: Beam's SDK harness, without its chatter.
+
+``python -m pipeline.beam.worker`` is what the local FnApiRunner starts once per core (see
+``pipeline.jobs.runner.make_pipeline``). The harness logs its start-up at INFO before it has
+read the job's log level, and warns about things that do not apply to a local worker (no
+Google Cloud client libraries, no staged main session); those lines are dropped here, and
+everything else at WARNING and above still reaches the job's log.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+# Messages Beam logs on every local worker start that say nothing about the job.
+HARMLESS = ("apitools not found", "No semi_persistent_directory found", "No session file found")
+
+
+class HarmlessFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(HARMLESS)
+
+
+def quiet_beam_logging() -> None:
+    """Drop Beam's known harmless warnings wherever they are logged (launcher or worker)."""
+    for name in ("", "apache_beam.runners.worker.sdk_worker_main",
+                 "apache_beam.runners.portability.local_job_service"):
+        logging.getLogger(name).addFilter(HarmlessFilter())
+
+
+def main() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)  # the harness raises the root level to INFO at start
+    handler.addFilter(HarmlessFilter())
+    logging.getLogger().addHandler(handler)
+    quiet_beam_logging()
+    from apache_beam.runners.worker import sdk_worker_main
+
+    sdk_worker_main.main(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

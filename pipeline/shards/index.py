@@ -1,0 +1,79 @@
+"""The parquet index beside each shard: one row per sample, to find samples without reading
+the tar. Pair shards use img2dataset's columns so its tools read them. No Beam, no torch."""
+
+from __future__ import annotations
+
+from pipeline.shards import format as sf
+
+
+def index_row(sample: sf.Sample) -> dict:
+    """One parquet row. Pair shards use img2dataset's columns so its tools read them."""
+    if isinstance(sample, sf.InterleavedSample):
+        images = sample.images
+        return {
+            "key": sample.key,
+            "url": sample.url,
+            "doc_id": sample.doc_id,
+            "seq_index": sample.seq_index,
+            "num_tokens": sample.num_tokens,
+            "num_images": len(images),
+            "image_urls": [i.url for i in images],
+            "image_sha256": [i.sha256 for i in images],
+            "image_widths": [i.width for i in images],
+            "image_heights": [i.height for i in images],
+            "image_alts": [i.alt for i in images],
+        }
+    extra = sample.extra
+    return {
+        "url": sample.url,
+        "caption": sample.caption,
+        "key": sample.key,
+        "status": "success",
+        "error_message": None,
+        "width": sample.width,
+        "height": sample.height,
+        "original_width": int(extra.get("original_width") or sample.width),
+        "original_height": int(extra.get("original_height") or sample.height),
+        "exif": None,
+        "sha256": sample.sha256,
+        "page_url": extra.get("page_url"),
+        "clip_score": extra.get("clip_score"),
+    }
+
+
+def index_schema(kind: str):
+    import pyarrow as pa
+
+    if kind == sf.KIND_PAIR:
+        return pa.schema(
+            [
+                ("url", pa.string()),
+                ("caption", pa.string()),
+                ("key", pa.string()),
+                ("status", pa.string()),
+                ("error_message", pa.string()),
+                ("width", pa.int64()),
+                ("height", pa.int64()),
+                ("original_width", pa.int64()),
+                ("original_height", pa.int64()),
+                ("exif", pa.string()),
+                ("sha256", pa.string()),
+                ("page_url", pa.string()),
+                ("clip_score", pa.float64()),
+            ]
+        )
+    return pa.schema(
+        [
+            ("key", pa.string()),
+            ("url", pa.string()),
+            ("doc_id", pa.string()),
+            ("seq_index", pa.int32()),
+            ("num_tokens", pa.int32()),
+            ("num_images", pa.int32()),
+            ("image_urls", pa.list_(pa.string())),
+            ("image_sha256", pa.list_(pa.string())),
+            ("image_widths", pa.list_(pa.int32())),
+            ("image_heights", pa.list_(pa.int32())),
+            ("image_alts", pa.list_(pa.string())),
+        ]
+    )

@@ -1,0 +1,45 @@
+"""The trainer's command line, shared by ``flamingo train`` and ``python -m train`` (torchrun).
+
+Flags come from the config (``flamingo.typedconfig``): ``--preset``, ``--config FILE``,
+``--resume`` and one ``--section.field`` per field. Torch is imported only when a run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from flamingo import typedconfig as tc
+from train.config import PRESETS, TrainConfig, resolve
+
+log = logging.getLogger(__name__)
+
+
+def parser(prog: str) -> argparse.ArgumentParser:
+    p = tc.ArgumentParser(prog=prog, description="Train Flamingo on shards. Several processes: "
+                          "torchrun --nproc-per-node N -m train ...")
+    p.add_argument("--preset", default="tiny", choices=PRESETS.names(), help="named training preset (default: tiny)")
+    p.add_argument("--config", metavar="FILE", help="JSON or TOML file overriding the preset; flags override it")
+    p.add_argument("--resume", action="store_true", help="continue from the latest complete checkpoint")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    tc.add_flags(p, TrainConfig, defaults=PRESETS.get("tiny"))
+    return p
+
+
+def config_from_argv(argv: list[str], prog: str = "flamingo train") -> TrainConfig:
+    args = parser(prog).parse_args(argv)
+    cfg = resolve(args.preset, args.config, args)
+    if args.resume:
+        cfg.checkpoint.resume = True
+    return cfg
+
+
+def main(argv: list[str], prog: str = "flamingo train") -> int:
+    """Parse, check, train; TrainingStopped and config errors surface as one line upstream."""
+    cfg = config_from_argv(argv, prog)
+    from train.loop import train
+
+    result = train(cfg)
+    log.info("done: %d steps, %d skipped, last checkpoint %s", result.last_step, result.skipped_steps,
+             result.checkpoint)
+    return 0
