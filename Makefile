@@ -28,9 +28,19 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/flamingo demo
 
+# Every CPU benchmark with its default arguments, ours beside its baseline (see bench/README.md).
+# Run it on a quiet machine: each prints figures that are only worth recording there.
 bench: $(STAMP)
 	$(BIN)/pip install -q -c constraints.txt -e '.[bench]'
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/extraction.py
+	$(BIN)/python bench/text_stages.py
+	$(BIN)/python bench/images.py
+	$(BIN)/python bench/corpus.py
+	$(BIN)/python bench/model.py
+	$(BIN)/python bench/train.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline flamingo train tests bench
 
 clean:
 	rm -rf $(VENV) demo-out

@@ -125,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     from corpus_input import InputSpec, build_input
 
     import pipeline.beam.dedup  # noqa: F401  (Beam imported once, outside both timings)
-    from pipeline.sequences.tokenizer import load_tokenizer
+    from pipeline.sequences.tokenizer import load_counting_tokenizer
 
-    load_tokenizer(None)  # converts the GGUF tokenizer into its cache once, outside the timings
+    load_counting_tokenizer(None)  # converts the GGUF tokenizer into its cache once, outside the timings
     spec = InputSpec(pages=args.pages, files=args.files, images=args.images)
     t0 = time.perf_counter()
     inputs = build_input(DATA, spec, CACHE, workers=args.workers)

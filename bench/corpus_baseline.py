@@ -26,17 +26,17 @@ import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from pipeline.beam.blobstore import get_blob, put_blob
+from pipeline.dedup.keys import doc_id, near_id, text_key, text_rank, url_key, url_rank
+from pipeline.dedup.minhash import band_keys, lsh_params, mark_bucket, signature_array
+from pipeline.filter.rules import Subject
+from pipeline.images.body import header_opt_outs
 from pipeline.jobs import report
+from pipeline.jobs.corpus import CorpusConfig
 from pipeline.read import warc
 from pipeline.shards import format as sf
 from pipeline.shards import manifest
 from pipeline.shards import writer as sw
-from pipeline.beam.blobstore import get_blob, put_blob
-from pipeline.filter.rules import Subject
-from pipeline.images.body import header_opt_outs
-from pipeline.dedup.keys import doc_id, near_id, text_key, text_rank, url_key, url_rank
-from pipeline.dedup.minhash import band_keys, lsh_params, mark_bucket, signature_array
-from pipeline.jobs.corpus import CorpusConfig
 
 log = logging.getLogger(__name__)
 IMAGE_BATCH = 64  # URLs per task, as the job's BatchElements maximum
@@ -79,9 +79,9 @@ def _state(name: str):
             _STATE[name] = ImageFetcher(_CFG.image)
         elif name == "counter":
             from pipeline.sequences.cut import HFTokenCounter
-            from pipeline.sequences.tokenizer import load_tokenizer
+            from pipeline.sequences.tokenizer import load_counting_tokenizer
 
-            tok, _STATE["tokenizer_name"] = load_tokenizer(_CFG.tokenizer)
+            tok, _STATE["tokenizer_name"] = load_counting_tokenizer(_CFG.tokenizer)
             _STATE[name] = HFTokenCounter(tok)
     return _STATE[name]
 

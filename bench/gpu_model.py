@@ -28,7 +28,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import torch
 
 
-
 def config_for(args):
     from flamingo.config import PRESETS, TINYLLAMA_1B_SHAPE, LMConfig, VisionConfig
 

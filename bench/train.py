@@ -57,7 +57,8 @@ def make_shards(
         "with",
     ]
     rng = random.Random(0)
-    text = lambda n: " ".join(rng.choice(words) for _ in range(n)) + ". "
+    def text(n):
+        return " ".join(rng.choice(words) for _ in range(n)) + ". "
 
     def interleaved(s, i):
         segs, imgs = [sf.TextSegment(text(30))], []
@@ -102,7 +103,12 @@ def model_config(size: str):
     frozen) + ViT-L/14-shaped tower, cross-attention before every 4th layer. Random weights
     cost the same FLOPs as trained ones, and nothing needs downloading."""
     from flamingo.config import (
-        BYTE_TOKENIZER, PRESETS, TINYLLAMA_1B_SHAPE, FlamingoConfig, LMConfig, VisionConfig,
+        BYTE_TOKENIZER,
+        PRESETS,
+        TINYLLAMA_1B_SHAPE,
+        FlamingoConfig,
+        LMConfig,
+        VisionConfig,
     )
 
     if size == "tiny":
@@ -123,7 +129,8 @@ def model_config(size: str):
 
 
 def config(args, shards: dict, out: Path, steps: int):
-    from train.config import PRESETS as TRAIN_PRESETS, DatasetConfig
+    from train.config import PRESETS as TRAIN_PRESETS
+    from train.config import DatasetConfig
 
     cfg = TRAIN_PRESETS.get("tiny")
     cfg.model.preset = f"bench-{args.size}"

@@ -381,6 +381,8 @@ def leaf_fields(cls: type, prefix: str = "") -> list[tuple[str, Any, dataclasses
 def _shown(value: Any) -> str:
     if value is dataclasses.MISSING:
         return "required"
+    if value is None:
+        return "none"
     value = to_dict(value)
     if isinstance(value, list) and all(not isinstance(v, (list, dict)) for v in value):
         return ",".join(map(str, value)) or "''"
@@ -407,7 +409,7 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, *, defaults: Any = Non
             default = _get_path(defaults, name)
         sect = name.rsplit(".", 1)[0] if "." in name else ""
         if sect not in groups:
-            groups[sect] = parser.add_argument_group(f"--{sect}.* options" if sect else "options")
+            groups[sect] = parser.add_argument_group(f"--{sect}.* options" if sect else "settings")
         kwargs: dict[str, Any] = {"dest": _PREFIX + name, "default": argparse.SUPPRESS,
                                   "metavar": _type_name(tp), "help": _help_line(f, default)}
         if tp is bool:

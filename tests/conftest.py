@@ -35,3 +35,25 @@ def jpeg_bytes(width: int = 64, height: int = 48, seed: int = 0, quality: int = 
 @pytest.fixture
 def jpeg():
     return jpeg_bytes
+
+
+@pytest.fixture(scope="session")
+def one_torch_thread():
+    """One intra-op torch thread while the trainer tests run: on a small shared machine OpenMP's
+    spinning threads under oversubscription made tiny steps 5-50x slower and erratic (0.13 s
+    vs 0.4-8 s measured)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def shards(tmp_path_factory):
+    """Tiny interleaved and pair shards for the trainer tests (``train_helpers.write_shards``)."""
+    from train_helpers import write_shards
+
+    root = tmp_path_factory.mktemp("train-shards")
+    return {"interleaved": write_shards(root, "interleaved"), "pairs": write_shards(root, "pair")}

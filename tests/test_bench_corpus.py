@@ -90,9 +90,9 @@ def test_copies_of_real_pages_are_not_near_duplicates():
 def test_baseline_writes_what_the_beam_job_writes(tmp_path):
     import corpus_baseline
 
-    from pipeline.shards import manifest
     from pipeline.jobs import corpus
     from pipeline.samplecrawl.build import build_sample_crawl
+    from pipeline.shards import manifest
 
     crawl = str(tmp_path / "sample.warc.gz")
     build_sample_crawl(crawl)

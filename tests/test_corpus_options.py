@@ -3,7 +3,12 @@ built without submitting."""
 
 import apache_beam as beam
 import pytest
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, SetupOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    SetupOptions,
+    StandardOptions,
+)
 
 from flamingo.typedconfig import UsageError
 from pipeline.jobs import corpus, runner
@@ -69,9 +74,13 @@ def test_inputs_and_output_are_checked_at_launch(tmp_path):
         runner.check_output(str(tmp_path / "notes.txt"), resume=False)
 
 
-def test_a_tokenizer_that_cannot_load_fails_at_launch():
-    _, cfg, _ = corpus.parse_args(["--input", "a.warc.gz", "--output", "o", "--tokenizer", "/no/such/tokenizer"])
-    with pytest.raises(UsageError, match="--tokenizer /no/such/tokenizer cannot be loaded"):
+@pytest.mark.parametrize(("name", "message"), [
+    ("/no/such/tokenizer", "--tokenizer /no/such/tokenizer: no such directory"),
+    ("not-a-tokenizer-anywhere", "--tokenizer not-a-tokenizer-anywhere cannot be loaded"),
+])
+def test_a_tokenizer_that_cannot_load_fails_at_launch(name, message):
+    _, cfg, _ = corpus.parse_args(["--input", "a.warc.gz", "--output", "o", "--tokenizer", name])
+    with pytest.raises(UsageError, match=message):
         corpus.check_assets(cfg)
 
 

@@ -9,7 +9,13 @@ import pytest
 
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.keys import doc_id, normalize_text, normalize_url, text_hash
-from pipeline.dedup.minhash import band_keys, estimated_jaccard, lsh_params, minhash_signature, shingle_hashes
+from pipeline.dedup.minhash import (
+    band_keys,
+    estimated_jaccard,
+    lsh_params,
+    minhash_signature,
+    shingle_hashes,
+)
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from pipeline.extract import page as extract_module
 from pipeline.extract import extract_document, extract_with_reason
+from pipeline.extract import page as extract_module
 
 PROSE = "<p>" + "A sentence of honest article prose, with a comma, that a reader would keep. " * 4 + "</p>"
 URL = "https://e.org/p"
@@ -99,5 +99,7 @@ def test_bad_urls_do_not_raise():
     page = ('<html><head><base href="http://[::1"><link rel=canonical href="http://[bad"></head>'
             '<body><article>' + PROSE + '<img src="http://[::1/a.jpg"><img src="/ok.jpg">'
             + PROSE + "</article></body></html>")
-    doc, reason = extract_with_reason(page, "http://[broken")
-    assert reason is None or isinstance(reason, str)
+    doc, reason = extract_with_reason(page, "http://[broken")  # nothing resolves: both counted
+    assert reason is None and doc.images == [] and doc.dropped_images == {"bad_url": 2}
+    doc, reason = extract_with_reason(page, URL)  # a broken <base> is ignored, the page URL used
+    assert [i.url for i in doc.images] == ["https://e.org/ok.jpg"] and doc.dropped_images == {"bad_url": 1}

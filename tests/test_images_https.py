@@ -14,7 +14,6 @@ import ssl
 import subprocess
 
 import pytest
-
 from images_support import ImageServer
 from tls_support import (
     HandshakeDripServer,

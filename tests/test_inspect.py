@@ -6,8 +6,8 @@ import tarfile
 
 from test_shardformat import interleaved, members_of, pair
 
-from pipeline.shards import writer as sw
 from pipeline.cli import main
+from pipeline.shards import writer as sw
 
 
 def test_inspect_good_shards_human_and_json(tmp_path, capsys):

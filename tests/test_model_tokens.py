@@ -32,10 +32,10 @@ def test_make_labels_masks_image_padding_and_text_before_first_image():
             [1, 7, 2, 3, 0, 0, 0, 0, 0, 0],  # right padding
         ]
     )
-    I = IGNORE_INDEX
+    N = IGNORE_INDEX
     assert make_labels(x, ids).tolist() == [
-        [I, I, I, 7, 8, 2, I, 9, 2, 3],
-        [I, 7, 2, 3, I, I, I, I, I, I],
+        [N, N, N, 7, 8, 2, N, 9, 2, 3],
+        [N, 7, 2, 3, N, N, N, N, N, N],
     ]
 
 

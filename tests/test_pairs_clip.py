@@ -6,9 +6,9 @@ import pytest
 import torch
 from pairs_support import ROWS, PhotoServer, photos, tiny_clip, write_url_list
 
-from pipeline.shards import reader
 from pipeline.filter.clip import ClipScorer, select, top_fraction_threshold
 from pipeline.jobs import pairs
+from pipeline.shards import reader
 
 
 @pytest.fixture(scope="module")

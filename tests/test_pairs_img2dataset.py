@@ -14,10 +14,9 @@ import pytest
 import webdataset as wds
 from pairs_support import ROWS, PhotoServer, write_url_list
 
-from pipeline.shards import format as sf
-
-from pipeline.shards import reader
 from pipeline.jobs import pairs
+from pipeline.shards import format as sf
+from pipeline.shards import reader
 
 BEAM = ["--runner", "FnApiRunner", "--image.allow_private_networks", "true"]
 

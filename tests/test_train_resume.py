@@ -10,16 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_helpers import stand_in_components, tiny_config, write_shards
+from train_helpers import stand_in_components, tiny_config
 
 from train import checkpoint as ckpt
 from train.loop import train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shards")
-    return {"interleaved": write_shards(root, "interleaved"), "pairs": write_shards(root, "pair")}
 
 
 @pytest.mark.parametrize("workers", [0, 2])

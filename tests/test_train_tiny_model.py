@@ -2,17 +2,14 @@
 
 import pytest
 import torch
-from train_helpers import tiny_config, write_shards
+from train_helpers import tiny_config
 
 from train.components import build_components
 from train.loop import train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shards")
-    return {"interleaved": write_shards(root, "interleaved"), "pairs": write_shards(root, "pair")}
 
 
 def _cfg(tmp, shards, **kw):

@@ -8,13 +8,11 @@ from apache_beam.testing.util import assert_that, equal_to
 from conftest import jpeg_bytes
 from test_warc import make_warc
 
-from pipeline.shards import format as sf
-
-from pipeline.shards import reader
-from pipeline.shards import manifest
 from pipeline.beam.blobstore import put_blob
 from pipeline.beam.read import ReadCrawl
 from pipeline.beam.shards import AssignShards, WriteShardsFn
+from pipeline.shards import format as sf
+from pipeline.shards import manifest, reader
 
 
 def local_pipeline():

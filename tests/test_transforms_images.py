@@ -5,12 +5,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 from conftest import jpeg_bytes
 
-from pipeline.shards import format as sf
 from pipeline.beam.blobstore import put_blob
+from pipeline.beam.images import AttachImages
+from pipeline.beam.progress import ProgressDisplay, ProgressSink
 from pipeline.document import Document, ImageNode, TextBlock
 from pipeline.images import ImageConfig
-from pipeline.beam.progress import ProgressDisplay, ProgressSink
-from pipeline.beam.images import AttachImages
+from pipeline.shards import format as sf
 
 
 def doc(url, *nodes, opt_out=frozenset()):
@@ -43,14 +43,25 @@ def test_attach_images_fetches_once_drops_repeats_and_keeps_order(tmp_path):
         ("d4", doc("https://ex.com/d", TextBlock("no images at all"))),
     ]
     config = ImageConfig(image_size=128)
-    with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"])) as p:
-        out = (p | "Docs" >> beam.Create(docs), p | "Crawl" >> beam.Create(crawl)) | AttachImages(
-            config, crawl_root, image_root, max_repeat_docs=1
-        )
-        assert_that(out | beam.Map(shape), equal_to([
-            ("d1", ["intro", "https://ex.com/0.jpg", "after zero"]),  # private URL refused, logo repeated
-            ("d2", ["https://ex.com/1.jpg", "after one"]),  # the crawl copy that opted out is refused
-        ]))
+    p = beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"]))
+    out = (p | "Docs" >> beam.Create(docs), p | "Crawl" >> beam.Create(crawl)) | AttachImages(
+        config, crawl_root, image_root, max_repeat_docs=1
+    )
+    assert_that(out | beam.Map(shape), equal_to([
+        ("d1", ["intro", "https://ex.com/0.jpg", "after zero"]),  # private URL refused, logo repeated
+        ("d2", ["https://ex.com/1.jpg", "after one"]),  # the crawl copy that opted out is refused
+    ]))
+    result = p.run()
+    result.wait_until_finish()
+    counts = {(c.key.metric.namespace, c.key.metric.name): c.committed
+              for c in result.metrics().query()["counters"]}
+    # Five distinct URLs are referenced (0.jpg by d1 only: d3 opted out of image use; logo.png
+    # by two documents): each got exactly one outcome, the logo once although used twice.
+    outcomes = sum(v for (ns, name), v in counts.items() if ns == "images" and not name.startswith("source_"))
+    assert outcomes == 5 and counts[("images", "ok")] == 3
+    assert counts[("images", "source_crawl")] == 4 and counts[("images", "source_http")] == 1
+    assert counts[("images", "private_address")] == 1 and counts[("images", "noai")] == 1
+    assert counts[("image_refs", "repeated_image")] == 2 and counts[("image_refs", "ok")] == 2
 
 
 def test_progress_sink_and_display(tmp_path):

@@ -3,16 +3,15 @@
 import dataclasses
 import random
 
-import numpy as np
-
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from test_filters import FRENCH, GOOD
 
-from pipeline.beam.dedup import Deduplicate, BandKeysFn
+from pipeline.beam.dedup import BandKeysFn, Deduplicate
 from pipeline.beam.filter import FilterFn, FilterText, document_subjects
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.keys import near_id

@@ -16,13 +16,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from flamingo.tokens import make_labels  # noqa: F401 (the trainer's convention, for the tests)
 from pipeline.shards import format as sf
 from train.collate import Vocab
 from train.components import Components
-
-# One intra-op thread: on a small shared machine, OpenMP's spinning threads under
-# oversubscription made tiny steps 5-50x slower and erratic (0.13 s vs 0.4-8 s measured).
-torch.set_num_threads(1)
 
 PAD, EOS, IMAGE, EOC = 0, 1, 2, 3
 WORDS = [
@@ -50,14 +47,6 @@ def byte_encode(text: str) -> list[int]:
 
 VOCAB = Vocab(encode=byte_encode, image=IMAGE, end_of_chunk=EOC, pad=PAD, eos=EOS)
 TOKEN_IDS = SimpleNamespace(image=IMAGE, end_of_chunk=EOC, pad=PAD, eos=EOS)
-
-
-def make_labels(input_ids: torch.Tensor, ids) -> torch.Tensor:
-    """The agreed convention: mask <image>, padding and text before the first image."""
-    labels = input_ids.clone()
-    seen = (input_ids == ids.image).cumsum(1) > 0
-    labels[~seen | (input_ids == ids.image) | (input_ids == ids.pad)] = -100
-    return labels
 
 
 def transform(im: Image.Image) -> torch.Tensor:

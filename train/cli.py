@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 def parser(prog: str) -> argparse.ArgumentParser:
     p = tc.ArgumentParser(prog=prog, description="Train Flamingo on shards. Several processes: "
-                          "torchrun --nproc-per-node N -m train ...")
+                          "torchrun --nproc-per-node N -m train ...",
+                          usage=f"{prog} [--preset NAME] [--config FILE] [--resume] [--section.field VALUE ...]")
     p.add_argument("--preset", default="tiny", choices=PRESETS.names(), help="named training preset (default: tiny)")
     p.add_argument("--config", metavar="FILE", help="JSON or TOML file overriding the preset; flags override it")
     p.add_argument("--resume", action="store_true", help="continue from the latest complete checkpoint")

@@ -89,15 +89,6 @@ def _trainable_blocks(model: nn.Module) -> list[nn.Module]:
     return blocks
 
 
-def all_true(flag: bool, device: torch.device) -> bool:
-    """True only if ``flag`` holds on every rank; every rank must call it (so none hangs)."""
-    if not dist.is_initialized():
-        return flag
-    t = torch.tensor([1 if flag else 0], device=device, dtype=torch.int32)
-    dist.all_reduce(t, op=dist.ReduceOp.MIN)
-    return bool(t.item())
-
-
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()

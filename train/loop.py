@@ -75,7 +75,7 @@ def build_streams(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> l
             make_labels=comp.make_labels,
             label_ids=comp.label_ids,
             batch_size=ds.batch_size,
-            seed=hash_name(cfg.data.seed, ds.name),
+            seed=dataset_seed(cfg.data.seed, ds.name),
             rank=info.rank,
             world_size=info.world_size,
             shuffle_buffer=cfg.data.shuffle_buffer,
@@ -93,7 +93,8 @@ def build_streams(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> l
     return streams
 
 
-def hash_name(seed: int, name: str) -> int:
+def dataset_seed(seed: int, name: str) -> int:
+    """Each dataset's data-order seed, from the run's seed and the dataset's name."""
     from train.data import stream_seed
 
     return stream_seed(seed, name) % (1 << 31)

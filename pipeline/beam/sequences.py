@@ -19,9 +19,9 @@ class SequencesFn(beam.DoFn):
 
     def setup(self):
         from pipeline.sequences.cut import HFTokenCounter
-        from pipeline.sequences.tokenizer import load_tokenizer
+        from pipeline.sequences.tokenizer import load_counting_tokenizer
 
-        tok, self.tokenizer_name = load_tokenizer(self.tokenizer)
+        tok, self.tokenizer_name = load_counting_tokenizer(self.tokenizer)
         self.counter = HFTokenCounter(tok)
 
     def process(self, element):

@@ -12,8 +12,12 @@ from __future__ import annotations
 import logging
 import sys
 
-# Messages Beam logs on every local worker start that say nothing about the job.
-HARMLESS = ("apitools not found", "No semi_persistent_directory found", "No session file found")
+# Messages Beam logs on every local run that say nothing about the job: no Google Cloud client
+# libraries, no staged main session, the embedded runner's own options (unknown to a worker;
+# the job refuses unknown options itself, before it starts), and the running mode the
+# embedded runner replaces with its own worker processes.
+HARMLESS = ("apitools not found", "No semi_persistent_directory found", "No session file found",
+            "Discarding unparseable args", "If direct_num_workers is not equal to 1")
 
 
 class HarmlessFilter(logging.Filter):
@@ -23,8 +27,8 @@ class HarmlessFilter(logging.Filter):
 
 def quiet_beam_logging() -> None:
     """Drop Beam's known harmless warnings wherever they are logged (launcher or worker)."""
-    for name in ("", "apache_beam.runners.worker.sdk_worker_main",
-                 "apache_beam.runners.portability.local_job_service"):
+    for name in ("", "apache_beam.runners.worker.sdk_worker_main", "apache_beam.options.pipeline_options",
+                 "apache_beam.runners.portability.fn_api_runner.fn_runner"):
         logging.getLogger(name).addFilter(HarmlessFilter())
 
 

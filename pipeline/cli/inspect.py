@@ -180,6 +180,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     cfg = resolve(InspectConfig, args)
+    for p in args.paths:
+        if "://" not in p and not any(c in p for c in "*?[{") and not os.path.exists(p):
+            raise UsageError(f"{p}: no such file or directory")
     try:
         paths = reader.expand_paths(args.paths)
     except sf.ShardFormatError as e:

