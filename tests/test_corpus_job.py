@@ -113,6 +113,7 @@ def test_killed_run_leaves_no_partial_shard_and_resumes(crawl, first, tmp_path):
         elif name.endswith(manifest.MANIFEST_SUFFIX):  # a shard's manifest only beside its whole tar
             assert manifest.is_complete(str(tmp_path), name[: -len(manifest.MANIFEST_SUFFIX)]), name
         else:  # the job's own files (all of them if the kill came after it finished)
-            assert name in ("config.json", "_work", "manifest.json", "stats.json", "report.md", "plots"), name
+            assert name in ("config.json", "_work", "_lock.json", "manifest.json", "stats.json", "report.md",
+                            "plots"), name
     run_job(crawl, tmp_path, "--resume")
     assert tar_hashes(tmp_path) == tar_hashes(out)

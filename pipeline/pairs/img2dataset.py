@@ -39,12 +39,13 @@ def normalised_list(files: list[str], list_config, path: str) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.read.urllists import read_rows
+    from pipeline.read.urllists import file_labels, read_rows
 
+    labels = file_labels(files)
     rows = [
         {"url": r.url, "caption": r.caption, "flamingo_key": r.key,
          "flamingo_extra": json.dumps(r.extra, sort_keys=True)}
-        for f in sorted(files) for r in read_rows(f, list_config) if r.url
+        for f in sorted(files) for r in read_rows(f, list_config, labels[f]) if r.url
     ]
     os.makedirs(os.path.dirname(path), exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema(

@@ -5,9 +5,11 @@ row group; a CSV/TSV/JSONL file is one chunk, since its rows have no index to se
 to) and nothing ever holds a whole list in memory. Column names are configurable
 like img2dataset's ``url_col``/``caption_col``/``save_additional_columns``. No Beam here.
 
-Each row gets a stable key from the file's base name and its row number, so the same
-list read from another directory or by another runner gives the same keys, shards and
-bytes. Remote paths (gs://, s3://) are opened through fsspec.
+Each row gets a stable key from the file's label and its row number: the label is the base
+name, so the same list read from another directory or by another runner gives the same keys,
+shards and bytes; where two inputs share a base name (``a/list.csv``, ``b/list.csv``), it is
+the shortest end of their paths that tells them apart (:func:`file_labels`), so keys stay
+unique. Remote paths (gs://, s3://) are opened through fsspec.
 """
 
 from __future__ import annotations
@@ -72,10 +74,24 @@ def chunks(path: str, config: UrlListConfig) -> list[int]:
         return list(range(pq.ParquetFile(f).num_row_groups)) or [0]
 
 
-def read_chunk(path: str, chunk: int, config: UrlListConfig) -> Iterator[UrlRow]:
-    """The rows of one chunk, with stable keys; rows with no URL are skipped by the caller."""
+def file_labels(paths: list[str]) -> dict[str, str]:
+    """Each input file's label in its rows' keys: its base name, unless another input has the
+    same one; then the fewest trailing path parts that make it unique."""
+    parts = {p: p.rstrip("/").split("/") for p in paths}
+    labels = {}
+    for path, ps in parts.items():
+        n = 1
+        while n < len(ps) and any(q != path and qs[-n:] == ps[-n:] for q, qs in parts.items()):
+            n += 1
+        labels[path] = "/".join(ps[-n:])
+    return labels
+
+
+def read_chunk(path: str, chunk: int, config: UrlListConfig, label: str | None = None) -> Iterator[UrlRow]:
+    """The rows of one chunk, with stable keys from ``label`` (default: the file's base name);
+    rows with no URL are skipped by the caller."""
     fmt = detect_format(path, config.input_format)
-    base = os.path.basename(path.rstrip("/"))
+    base = label or os.path.basename(path.rstrip("/"))
     records, first = _records(path, fmt, chunk, config)
     for i, rec in enumerate(records):
         if isinstance(rec, str):  # a line that could not be read: its reason
@@ -84,9 +100,9 @@ def read_chunk(path: str, chunk: int, config: UrlListConfig) -> Iterator[UrlRow]
         yield _row(base, first + i, rec, config)
 
 
-def read_rows(path: str, config: UrlListConfig) -> Iterator[UrlRow]:
+def read_rows(path: str, config: UrlListConfig, label: str | None = None) -> Iterator[UrlRow]:
     for chunk in chunks(path, config):
-        yield from read_chunk(path, chunk, config)
+        yield from read_chunk(path, chunk, config, label)
 
 
 def _columns(config: UrlListConfig) -> list[str]:

@@ -77,3 +77,40 @@ def index_schema(kind: str):
             ("image_alts", pa.list_(pa.string())),
         ]
     )
+
+
+def histograms(rows) -> dict[str, dict[int, int]]:
+    """Index rows -> {distribution: {value: count}}: what the job report summarises and plots.
+
+    Counts of values rather than lists of them, so a job's distributions cost memory in the
+    number of distinct values (tokens <= max_tokens, pixels <= image_size), not in samples;
+    per-shard histograms add up.
+    """
+    out: dict[str, dict[int, int]] = {}
+
+    def add(name: str, values) -> None:
+        h = out.setdefault(name, {})
+        for v in values:
+            h[v] = h.get(v, 0) + 1
+
+    for row in rows:
+        if "num_tokens" in row:
+            add("tokens_per_sequence", [row["num_tokens"]])
+            add("images_per_sequence", [row["num_images"]])
+            add("image_width", row["image_widths"])
+            add("image_height", row["image_heights"])
+        else:  # pair shards
+            add("image_width", [row["width"]])
+            add("image_height", [row["height"]])
+            add("caption_words", [len((row["caption"] or "").split())])
+    return out
+
+
+def merge_histograms(parts) -> dict[str, dict[int, int]]:
+    out: dict[str, dict[int, int]] = {}
+    for part in parts:
+        for name, h in part.items():
+            into = out.setdefault(name, {})
+            for v, n in h.items():
+                into[int(v)] = into.get(int(v), 0) + n
+    return out
