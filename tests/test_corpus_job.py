@@ -1,7 +1,9 @@
 """The corpus job end to end on the sample crawl: outputs valid, stats add up, deterministic, resumable."""
 
 import hashlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,12 +21,8 @@ RUNNER = ["--runner", "FnApiRunner"]  # in-process: fastest for a small crawl
 
 
 @pytest.fixture(scope="module")
-def crawl(tmp_path_factory):
-    from pipeline.samplecrawl.build import build_sample_crawl
-
-    path = tmp_path_factory.mktemp("crawl") / "sample.warc.gz"
-    build_sample_crawl(str(path))
-    return str(path)
+def crawl(sample_crawl):
+    return str(sample_crawl)
 
 
 def run_job(crawl, out, *extra):
@@ -32,9 +30,8 @@ def run_job(crawl, out, *extra):
 
 
 @pytest.fixture(scope="module")
-def first(crawl, tmp_path_factory):
-    out = tmp_path_factory.mktemp("out1")
-    return out, run_job(crawl, out)
+def first(corpus_output):
+    return corpus_output
 
 
 def tar_hashes(out):
@@ -82,14 +79,34 @@ def test_same_inputs_give_identical_shards(first, crawl, tmp_path):
     assert again["counters"] == stats["counters"]
 
 
-def test_existing_output_needs_resume(first, crawl):
-    out, stats = first
+def test_existing_output_needs_resume(first, crawl, tmp_path):
+    out, stats = tmp_path / "out", first[1]
+    shutil.copytree(first[0], out)  # the shared output stays as the first run wrote it
     with pytest.raises(UsageError, match="already holds shards"):
         run_job(crawl, out)
-    before = tar_hashes(out)
-    again = run_job(crawl, out, "--resume")
+    before, config = tar_hashes(out), (out / "config.json").read_bytes()
+    # --resume refuses options that shape the output, naming them, and leaves config.json alone
+    with pytest.raises(UsageError) as e:
+        run_job(crawl, out, "--resume", "--max_tokens", "128", "--filter.min_words", "20")
+    assert e.value.line().startswith("--resume: options that shape the output differ from config.json: "
+                                     "--filter.min_words, --max_tokens"), e.value.line()
+    assert (out / "config.json").read_bytes() == config
+    # hazards of a resumed output: a planted manifest naming a file outside its shard, one whose
+    # tar is missing, a temporary file a killed run left
+    (tmp_path / "victim.txt").write_text("not a shard")
+    (out / "corpus-00099.manifest.json").write_text(json.dumps(
+        {"shard": "../victim.txt", "samples": 1, "images": 0, "bytes": 11, "sha256": "0" * 64, "kind": "pair"}))
+    (out / "corpus-00098.manifest.json").write_text(json.dumps(
+        {"shard": "corpus-00098.tar", "samples": 1, "images": 0, "bytes": 11, "sha256": "0" * 64, "kind": "pair"}))
+    (out / ".corpus-00000.tar.tmp-0123456789ab").write_bytes(b"half a shard")
+    # how the job runs (threads) is not what it writes: accepted
+    again = run_job(crawl, out, "--resume", "--image.threads", "4")
     assert again["counters"]["write"]["shards_already_complete"] == len(stats["shards"])
-    assert tar_hashes(out) == before
+    assert tar_hashes(out) == before and again["shards"] == stats["shards"]
+    job = json.loads((out / "manifest.json").read_text())
+    assert [s["shard"] for s in job["shards"]] == stats["shards"]  # neither planted manifest adopted
+    assert not [n for n in os.listdir(out) if ".tmp-" in n]  # temporary files gone after success
+    assert (out / "config.json").read_bytes() == config
 
 
 def test_killed_run_leaves_no_partial_shard_and_resumes(crawl, first, tmp_path):

@@ -168,5 +168,24 @@ def test_band_keys_fn_is_a_pure_function_of_its_element():
     fn = BandKeysFn(DedupConfig())
     fn.setup()
     element = (near_id(NEAR_1), NEAR_1)
-    first, again = list(fn.process(element)), list(fn.process(element))
-    assert first == again and len(first) == fn.bands
+    def run():
+        out = list(fn.process(element))
+        return [(o.tag, o.value) if isinstance(o, beam.pvalue.TaggedOutput) else o for o in out]
+
+    first, again = run(), run()
+    assert first == again and len(first) == fn.bands + 1
+    (tag, (doc_id, sig)), bands = first[0], first[1:]
+    assert tag == BandKeysFn.SIGS and doc_id == element[0] and len(sig) == 4 * DedupConfig().num_perm
+    assert all(v == element[0] for _, v in bands)  # the bands carry the id only
+
+
+def test_star_pairs_and_near_duplicate_rule_agree_with_mark_bucket():
+    from pipeline.dedup.minhash import is_near_duplicate, star_pairs
+
+    rep = list(range(10))
+    sigs = {"a": _sig(rep), "b": _sig(rep[:9] + [99]), "c": _sig(rep[:5] + [99] * 5)}
+    bucket = ("0:abc", ["c", "b", "a"])
+    assert sorted(star_pairs(bucket)) == [("a", "b"), ("a", "c")]
+    assert list(star_pairs(("0:x", ["only"]))) == []
+    marked = {m for r, m in star_pairs(bucket) if is_near_duplicate(sigs[m], [sigs[r]], 0.8)}
+    assert marked == {m for m, _ in mark_bucket(("0:abc", [(k, sigs[k]) for k in "cba"]), 0.8)} == {"b"}

@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from pipeline.beam import files
 
-THREADS = 16
+THREADS = 10  # boto3 keeps 10 connections per client (Beam does not expose the setting)
 WINDOW = 32  # blobs in flight per reader or writer: bounds the bytes held in memory
 
 

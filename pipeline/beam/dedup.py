@@ -18,9 +18,10 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from pipeline.beam.joins import join_streamed
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.keys import near_id, text_key, text_rank, url_key, url_rank
-from pipeline.dedup.minhash import band_keys, lsh_params, mark_bucket, signature_array
+from pipeline.dedup.minhash import band_keys, is_near_duplicate, lsh_params, signature_array, star_pairs
 
 
 class _KeepBest(beam.CombineFn):
@@ -91,30 +92,43 @@ class _CountFn(beam.DoFn):
 
 
 class BandKeysFn(beam.DoFn):
+    """(id, doc) -> ``(band key, id)`` per LSH band (main output) and ``(id, signature)``
+    once (``sigs``): the bands shuffle ids only, the 512-byte signature travels once."""
+
+    SIGS = "sigs"
+
     def __init__(self, config: DedupConfig) -> None:
         self.config = config
 
     def setup(self) -> None:
         self.bands, self.rows = lsh_params(self.config.threshold, self.config.num_perm)
 
-    def process(self, element) -> Iterator[tuple[str, tuple[str, bytes]]]:
+    def process(self, element) -> Iterator[Any]:
         doc_key, doc = element
         cfg = self.config
         sig = signature_array(
             doc.text, num_perm=cfg.num_perm, shingle_words=cfg.shingle_words, seed=cfg.seed
         )
         sig = sig.astype("<u4")  # bytes in a fixed byte order: compact and machine-independent
+        yield beam.pvalue.TaggedOutput(self.SIGS, (doc_key, sig.tobytes()))
         for key in band_keys(sig, self.bands, self.rows):
-            yield key, (doc_key, sig.tobytes())
+            yield key, doc_key
 
 
 class _DropMarkedFn(beam.DoFn):
+    """(id, {"docs", "sig", "reps"}) -> the doc, unless a candidate representative's
+    signature is similar enough to its own (at most one candidate per band)."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+
     def setup(self) -> None:
         self._dropped = Metrics.counter("dedup", "near_duplicate")
 
     def process(self, element) -> Iterator[Any]:
         _, grouped = element
-        marked = any(True for _ in grouped["marks"])
+        sigs = list(grouped["sig"])
+        marked = bool(sigs) and is_near_duplicate(sigs[0], grouped["reps"], self.threshold)
         for doc in grouped["docs"]:
             if marked:
                 self._dropped.inc()
@@ -123,25 +137,35 @@ class _DropMarkedFn(beam.DoFn):
 
 
 class NearDedup(beam.PTransform):
-    """Drop near-duplicates found by MinHash LSH (the rule: :func:`pipeline.dedup.minhash.mark_bucket`)."""
+    """Drop near-duplicates found by MinHash LSH (the star rule of
+    :func:`pipeline.dedup.minhash.mark_bucket`), moving ids rather than signatures:
+
+    bands ``(band key, id)`` -> per bucket ``(representative, member)`` pairs (streamed,
+    deduplicated across bands) -> each representative's signature to its members -> each
+    member against its own signature. A boilerplate bucket holding a million pages is a
+    million ids streamed through one key, not a million signatures in one list.
+    """
 
     def __init__(self, config: DedupConfig, label: str | None = None) -> None:
         super().__init__(label)
         self.config = config
 
     def expand(self, docs):
-        threshold = self.config.threshold
         keyed = docs | "KeyById" >> beam.Map(lambda d: (near_id(d), d))
-        marks = (
-            keyed
-            | "BandKeys" >> beam.ParDo(BandKeysFn(self.config))
+        banded = keyed | "BandKeys" >> beam.ParDo(BandKeysFn(self.config)).with_outputs(BandKeysFn.SIGS, main="bands")
+        sigs = banded[BandKeysFn.SIGS]
+        pairs = (
+            banded.bands
             | "GroupBuckets" >> beam.GroupByKey()
-            | "MarkDuplicates" >> beam.FlatMap(mark_bucket, threshold)
+            | "StarPairs" >> beam.FlatMap(star_pairs)
+            | "OncePerPair" >> beam.Distinct()
         )
+        rep_sigs = join_streamed(sigs, pairs, "RepSig") | "ToMembers" >> beam.MapTuple(
+            lambda rep, sig, member: (member, sig))
         return (
-            {"docs": keyed, "marks": marks}
-            | "JoinMarks" >> beam.CoGroupByKey()
-            | "DropMarked" >> beam.ParDo(_DropMarkedFn())
+            {"docs": keyed, "sig": sigs, "reps": rep_sigs}
+            | "JoinCandidates" >> beam.CoGroupByKey()
+            | "DropMarked" >> beam.ParDo(_DropMarkedFn(self.config.threshold))
         )
 
 

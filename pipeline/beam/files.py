@@ -14,6 +14,12 @@ gunzip it on read): bytes are stored and read as they are.
 ``FileSystems`` reads the object stores' settings (``--s3_endpoint_url``, credentials, ...) from
 the pipeline options: the launcher calls :func:`configure` with them before touching any path;
 Beam's workers do the same with the options they are given.
+
+Per-object calls (the blob store's puts and gets, existence checks) go to one Beam IO client per
+store and process (``S3IO``, ``GcsIO``, made from those same options): ``FileSystems`` builds a
+new one, and with it a new boto3 or storage client, for every call, which cost ~80 ms per
+object in the harness (600 objects: 50 s of a 60 s job) and would cost CPU-years over a
+billion images.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable
 
@@ -36,6 +43,31 @@ def configure(beam_args: list[str]) -> None:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     FileSystems.set_options(PipelineOptions(beam_args))
+
+
+_IO_LOCK = threading.Lock()
+_IO: dict[str, tuple[object, object]] = {}  # scheme -> (the options it was made from, Beam IO client)
+
+
+def _object_io(path: str):
+    """The process's Beam IO client for an ``s3://`` or ``gs://`` path (None for others)."""
+    scheme = path.split("://", 1)[0]
+    if scheme not in ("s3", "gs"):
+        return None
+    options = FileSystems._pipeline_options  # noqa: SLF001 (what FileSystems itself passes on)
+    with _IO_LOCK:
+        made_from, client = _IO.get(scheme, (None, None))
+        if client is None or made_from is not options:
+            if scheme == "s3":
+                from apache_beam.io.aws.s3io import S3IO
+
+                client = S3IO(options=options)
+            else:
+                from apache_beam.io.gcp.gcsio import GcsIO
+
+                client = GcsIO(pipeline_options=options)
+            _IO[scheme] = (options, client)
+        return client
 
 
 def is_remote(path: str) -> bool:
@@ -54,13 +86,17 @@ def join(directory: str, *names: str) -> str:
 
 def exists(path: str) -> bool:
     if is_remote(path):
-        return FileSystems.exists(path)
+        io = _object_io(path)
+        return io.exists(path) if io is not None else FileSystems.exists(path)
     return os.path.exists(local_path(path))
 
 
 def size(path: str) -> int | None:
     """Bytes of a file, or None when there is none."""
     if is_remote(path):
+        io = _object_io(path)
+        if io is not None:
+            return io.size(path) if io.exists(path) else None
         found = FileSystems.match([path])[0].metadata_list
         return next((m.size_in_bytes for m in found if m.path == path), None)
     try:
@@ -100,7 +136,7 @@ def has_any(directory: str) -> bool:
 
 def read_bytes(path: str) -> bytes:
     if is_remote(path):
-        with FileSystems.open(path, compression_type=RAW) as f:
+        with open_read(path) as f:
             return f.read()
     with open(local_path(path), "rb") as f:
         return f.read()
@@ -113,14 +149,15 @@ def read_json(path: str):
 def open_read(path: str):
     """A binary file object (seekable) for reading."""
     if is_remote(path):
-        return FileSystems.open(path, compression_type=RAW)
+        io = _object_io(path)
+        return io.open(path, "rb") if io is not None else FileSystems.open(path, compression_type=RAW)
     return open(local_path(path), "rb")
 
 
 def write_bytes(path: str, data: bytes) -> None:
     """Write a whole file so that it exists complete or not at all."""
     if is_remote(path):
-        with FileSystems.create(path, compression_type=RAW) as f:
+        with _create(path) as f:
             f.write(data)
         return
     path = local_path(path)
@@ -156,9 +193,14 @@ def upload(local_file: str, path: str) -> None:
             if os.path.exists(tmp):
                 os.remove(tmp)
         return
-    with open(local_file, "rb") as fin, FileSystems.create(path, compression_type=RAW) as fout:
+    with open(local_file, "rb") as fin, _create(path) as fout:
         while chunk := fin.read(CHUNK):
             fout.write(chunk)
+
+
+def _create(path: str):
+    io = _object_io(path)
+    return io.open(path, "wb") if io is not None else FileSystems.create(path, compression_type=RAW)
 
 
 def delete(paths: Iterable[str]) -> None:
@@ -172,7 +214,7 @@ def delete(paths: Iterable[str]) -> None:
             except FileNotFoundError:
                 pass
     if remote:
-        remote = [p for p in remote if FileSystems.exists(p)]
+        remote = [p for p in remote if exists(p)]
         if remote:
             FileSystems.delete(remote)
 

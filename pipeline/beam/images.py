@@ -27,6 +27,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from pipeline.beam.blobstore import BlobReader, BlobWriter
 from pipeline.beam.counters import count
+from pipeline.beam.joins import join_streamed
 from pipeline.beam.progress import ProgressSink
 from pipeline.images.outcomes import ImageOutcome, capped_union, image_refs, mark_repeated, outcome_of
 from pipeline.shards import format as sf
@@ -200,27 +201,6 @@ class _UrlUse(beam.CombineFn):
 
     def extract_output(self, acc):
         return acc
-
-
-def join_streamed(one, many, label: str):
-    """(key, value) with one value per key, (key, item) with many -> (key, value, item) per
-    item. Grouped and read twice (find the value, then stream the items) instead of listing a
-    hot key's items: a URL on a million pages costs no memory, only its time."""
-
-    def emit(element):
-        key, tagged = element
-        value = next((v for tag, v in tagged if tag == 0), None)
-        for tag, item in tagged:
-            if tag == 1:
-                yield key, value, item
-
-    return (
-        (one | f"{label}One" >> beam.MapTuple(lambda k, v: (k, (0, v))),
-         many | f"{label}Many" >> beam.MapTuple(lambda k, v: (k, (1, v))))
-        | f"{label}Tagged" >> beam.Flatten()
-        | f"{label}Group" >> beam.GroupByKey()
-        | f"{label}Stream" >> beam.FlatMap(emit)
-    )
 
 
 class AssembleFn(beam.DoFn):

@@ -19,6 +19,7 @@ import zlib
 import apache_beam as beam
 from apache_beam.io import fileio
 
+from pipeline.beam import files
 from pipeline.beam.blobstore import BlobReader, BlobWriter
 from pipeline.beam.counters import count
 from pipeline.beam.filter import DROPPED, FilterFn, caption_subjects, choose_caption, clip_subjects
@@ -38,7 +39,7 @@ class ReadUrlChunkFn(beam.DoFn):
         from pipeline.read.urllists import read_chunk
 
         path, chunk, label = element
-        for row in read_chunk(path, chunk, self.config, label):
+        for row in read_chunk(path, chunk, self.config, label, opener=files.open_read):
             count("urllist", "rows")
             if row.error:
                 count("urllist", row.error)
@@ -67,7 +68,8 @@ class ReadUrlLists(beam.PTransform):
             | "Patterns" >> beam.Create(sorted(self.patterns))
             | "Match" >> fileio.MatchAll()
             | "SpreadFiles" >> beam.Reshuffle()
-            | "Chunks" >> beam.FlatMap(lambda m: [(m.path, c, labels.get(m.path)) for c in chunks(m.path, config)])
+            | "Chunks" >> beam.FlatMap(lambda m: [(m.path, c, labels.get(m.path))
+                                                  for c in chunks(m.path, config, opener=files.open_read)])
             | "SpreadChunks" >> beam.Reshuffle()
             | "ReadChunks" >> beam.ParDo(ReadUrlChunkFn(config))
         )
@@ -108,7 +110,8 @@ class FetchPairs(beam.PTransform):
         self.progress_root = progress_root
 
     def expand(self, pcolls):
-        from pipeline.beam.images import FetchUnique, join_streamed
+        from pipeline.beam.images import FetchUnique
+        from pipeline.beam.joins import join_streamed
 
         candidates, crawl = pcolls
         refs = candidates | "ToRefs" >> beam.Map(lambda r: (r.url, pr.to_ref(r)))

@@ -2,7 +2,9 @@
 
 Streams each tar through :mod:`pipeline.shards.format` (never extracted, never unpickled),
 validates every sample, and prints counts and distributions. Exits 1 naming shard and
-key when any sample fails validation, 2 when a path matches nothing.
+key when any sample fails validation, or when a directory holds a job's files but not its
+``manifest.json`` (the job did not finish: killed, or failed, and never resumed); 2 when a
+path matches nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from flamingo.typedconfig import ArgumentParser, UsageError, add_flags, config, opt, resolve
 from pipeline.shards import format as sf
 from pipeline.shards import reader
+from pipeline.shards.manifest import JOB_MANIFEST
 
 SUMMARY = "validate shards and summarise them"
 
@@ -121,6 +124,43 @@ def inspect_paths(paths: list[str], *, show: int, max_images, max_tokens, out=No
     return summary
 
 
+# Files every job writes into its output before anything else (pipeline.jobs.output);
+# manifest.json comes last of all.
+_JOB_FILES = ("config.json", "_lock.json")
+
+
+def unfinished_jobs(paths: list[str]) -> list[dict]:
+    """Problems for directories that hold a job's files but no ``manifest.json``."""
+    problems = []
+    for path in paths:
+        if any(c in path for c in "*?[{"):
+            continue
+        names = _listing(path)
+        if names is None:
+            continue
+        if any(n in _JOB_FILES for n in names) and JOB_MANIFEST not in names:
+            problems.append({"shard": path, "key": None, "problems": [
+                f"unfinished job: no {JOB_MANIFEST} (the job that wrote this output stopped before the end; "
+                "rerun it with --resume)"]})
+    return problems
+
+
+def _listing(path: str) -> list[str] | None:
+    """The names in a directory (local or fsspec URL), or None if it is not one."""
+    if "://" in path and not path.startswith("file://"):
+        import fsspec
+
+        fs, _, _ = fsspec.get_fs_token_paths(path)
+        try:
+            if not fs.isdir(path):
+                return None
+            return [str(f).rstrip("/").rsplit("/", 1)[-1] for f in fs.ls(path, detail=False)]
+        except OSError:
+            return None
+    local = path.removeprefix("file://")
+    return os.listdir(local) if os.path.isdir(local) else None
+
+
 def _size(f) -> int:
     try:
         return os.fstat(f.fileno()).st_size
@@ -195,6 +235,7 @@ def main(argv: list[str]) -> int:
         max_images=cfg.max_images or None,
         max_tokens=cfg.max_tokens or None,
     )
+    summary.problems += unfinished_jobs(args.paths)
     if cfg.json:
         json.dump(summary_json(summary), sys.stdout, indent=1)
         print()

@@ -187,7 +187,7 @@ def flatten(d: dict, prefix: str = "") -> dict:
 def shaping(record: dict, not_shaping: tuple[str, ...]) -> dict:
     """The options of a job's record (``config.json``'s ``inputs``/``config``/...) that shape
     its output, flattened to ``section.field`` names."""
-    flat = flatten({k: v for k, v in record.items() if k not in ("output", "beam_args", "fingerprint")})
+    flat = flatten({k: v for k, v in record.items() if k not in ("output", "work_dir", "beam_args", "fingerprint")})
     return {k: v for k, v in sorted(flat.items())
             if not any(k == f"config.{n}" or k.startswith(f"config.{n}.") for n in not_shaping)}
 

@@ -103,9 +103,10 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind:
     work = (work_dir or f"{output.rstrip('/')}/_work").rstrip("/")
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
     if kind == "list" and cfg.downloader == "img2dataset":
+        from pipeline.beam import files
         from pipeline.pairs.img2dataset import download
 
-        shards = download(matched_files(inputs), cfg, f"{work}/img2dataset")
+        shards = download(matched_files(inputs), cfg, f"{work}/img2dataset", opener=files.open_read)
         records = p | "ReadImg2dataset" >> bp.ReadImg2datasetShards(shards, image_root)
     else:
         if kind == "list":
