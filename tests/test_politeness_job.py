@@ -1,0 +1,70 @@
+"""Per-host politeness holds for the whole job: network fetches are keyed by host, so two worker
+processes together stay within one host's rate and concurrency (before, each fetcher instance
+on each worker had its own allowance)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from images_support import photo
+
+from pipeline.jobs import pairs
+
+N, RATE = 24, 6.0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 -- http.server's naming
+        server = self.server
+        with server.lock:
+            server.active += 1
+            server.peak = max(server.peak, server.active)
+            server.starts.append(time.monotonic())
+        try:
+            body = server.jpeg if self.path.startswith("/img/") else b"no"
+            self.send_response(200 if self.path.startswith("/img/") else 404)
+            self.send_header("Content-Type", "image/jpeg" if self.path.startswith("/img/") else "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            time.sleep(0.05)  # a little server time, so overlapping requests would show
+            self.wfile.write(body)
+        finally:
+            with server.lock:
+                server.active -= 1
+
+
+class CountingServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.lock, self.active, self.peak, self.starts = threading.Lock(), 0, 0, []
+        self.jpeg = photo("astronaut", (320, 240))
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_one_hosts_rate_and_concurrency_hold_across_worker_processes(tmp_path):
+    server = CountingServer()
+    try:
+        port = server.server_address[1]
+        lst = tmp_path / "list.tsv"
+        lst.write_text("url\tcaption\n" + "".join(
+            f"http://127.0.0.1:{port}/img/{i}.jpg\ta photograph of an astronaut number {i}\n" for i in range(N)))
+        stats = pairs.run(["--input", str(lst), "--output", str(tmp_path / "out"), "--direct_num_workers", "2",
+                           "--image.allow_private_networks", "true", "--image.per_host_rate", str(RATE),
+                           "--image.per_host_concurrency", "1", "--image.retries", "0"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    starts = sorted(server.starts)
+    assert len(starts) == N + 1  # every image once, and robots.txt once for the host
+    assert stats["counters"]["images"]["ok"] == N
+    assert server.peak == 1
+    # requests start at least 1/rate apart (a little slack for timer granularity)
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert min(gaps) >= 0.9 / RATE, min(gaps)
