@@ -109,6 +109,7 @@ with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"])) as p:
 """
 
 
+@pytest.mark.slow  # the pure rank test below covers the rule in the default suite
 def test_the_kept_copy_does_not_depend_on_the_hash_seed():
     """Ties (same URL, same text length; same text) are broken by content, never by set order."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -121,3 +122,20 @@ def test_the_kept_copy_does_not_depend_on_the_hash_seed():
     # one document survives (the same-URL pair ties on length and differs only in its opt-out
     # set; the three sites tie on text; the survivors are near-duplicates), the same one each time
     assert len(kept) == 1 and len(next(iter(kept))) == 2
+
+
+RANK_SCRIPT = """
+from pipeline.dedup.keys import text_rank, url_rank
+from pipeline.document import Document, TextBlock
+docs = [Document(url="https://same.example/a", nodes=[TextBlock("same text")], opt_out=frozenset(o))
+        for o in ({"p", "q", "r", "noai-x"}, {"s", "t", "u", "noai-y"}, {"v", "w"})]
+print(sorted(opt for opt in min(docs, key=url_rank).opt_out), min(docs, key=text_rank).opt_out == min(docs, key=url_rank).opt_out)
+"""
+
+
+def test_rank_tie_breaks_do_not_depend_on_the_hash_seed():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    outs = {subprocess.run([sys.executable, "-c", RANK_SCRIPT], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(seed), "PYTHONPATH": root}).stdout
+            for seed in range(12)}
+    assert len(outs) == 1, outs

@@ -14,9 +14,8 @@ import apache_beam as beam
 import pytest
 
 from flamingo.typedconfig import UsageError
-from pipeline.jobs import corpus
+from pipeline.jobs import corpus, report, runner
 from pipeline.jobs import output as out
-from pipeline.jobs import report, runner
 
 
 def lock_of(tmp_path, **fields) -> None:

@@ -65,6 +65,7 @@ def test_loaded_once_per_process_from_many_threads():
     assert all(g is got[0] for g in got)
 
 
+@pytest.mark.slow
 def test_a_transformers_tokenizer_loads_safely_from_concurrent_first_imports(tmp_path):
     """Beam runs a worker's bundles in threads: several SequencesFn.setup calls import transformers
     at once in a fresh process (it failed intermittently with "cannot import name 'AutoTokenizer'")."""
