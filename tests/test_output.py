@@ -122,3 +122,36 @@ def test_credentials_never_reach_config_json():
             "--project", "p"]
     assert out.redact(args) == ["--s3_secret_access_key=***", "--s3_access_key_id", "***",
                                 "--s3_session_token=***", "--project", "p"]
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_while_plotting_leaves_no_job_manifest(tmp_path, sample_crawl, corpus_output):
+    """The output on a tmpfs just big enough for the shards and stats.json (root: a private
+    mount namespace); the plots do not fit."""
+    import math
+    import shlex
+    import sys
+
+    from harness import private_tmp_supported
+
+    if not private_tmp_supported():
+        pytest.skip("needs unshare -m and mount (root)")
+    finished = corpus_output[0]
+    fits = sum(math.ceil(p.stat().st_size / 4096) * 4 for p in finished.rglob("*")
+               if p.is_file() and "plots" not in p.parts and p.name not in ("report.md", "manifest.json"))
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    code = (f"from pipeline.jobs import corpus; corpus.run(['--input', {str(sample_crawl)!r}, '--output', "
+            f"{str(disk)!r}, '--work_dir', {str(tmp_path / 'work')!r}, '--samples_per_shard', '4', "
+            "'--runner', 'FnApiRunner'])")
+    script = (f"mount -t tmpfs -o size={fits + 12}k full {shlex.quote(str(disk))} && "
+              f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}; echo exit=$?; ls -A {shlex.quote(str(disk))}")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": root})
+    lines = done.stdout.split()
+    assert "exit=1" in lines, done.stderr[-3000:]
+    assert "No space left on device" in done.stderr
+    listing = lines[lines.index("exit=1") + 1:]
+    assert "stats.json" in listing and "corpus-00000.tar" in listing  # it got as far as the plots
+    assert "manifest.json" not in listing and "_lock.json" not in listing
