@@ -100,8 +100,13 @@ def test_shipped_files_are_the_gguf_conversion_and_tokenise_identically(tmp_path
 
 @pytest.mark.slow
 def test_the_wheel_ships_the_tokenizer(tmp_path):
+    import shutil
+
+    src = tmp_path / "src"  # a copy: building in place would leave build/ in the checkout
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "bench", "tests", "build", "*.egg-info",
+                                                             "__pycache__", "demo-out", "out"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(tmp_path), ROOT], check=True, cwd=tmp_path)
+                    str(tmp_path), str(src)], check=True, cwd=tmp_path)
     names = zipfile.ZipFile(glob.glob(str(tmp_path / "*.whl"))[0]).namelist()
     for name in ("tokenizer.json", "tokenizer_config.json", "NOTICE"):
         assert f"pipeline/sequences/smollm2/{name}" in names
