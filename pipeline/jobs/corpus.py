@@ -3,9 +3,10 @@
     flamingo corpus --input 'crawl/*.warc.gz' --output out/ [--filter.min_words 50 ...] [Beam options]
 
 ReadCrawl → Extract → FilterText → Deduplicate → AttachImages → Sequences → AssignShards →
-WriteShards, then ``manifest.json``, ``stats.json``, ``report.md`` and ``config.json`` in
-the output directory. With no ``--runner`` the job runs on Beam's FnApiRunner with one
-worker process per core (offline; Prism would download a binary).
+WriteShards, with ``config.json`` written first and ``stats.json``, ``report.md`` and, last,
+``manifest.json`` at the end, in the output directory (local, ``gs://``, ``s3://``). With no
+``--runner`` the job runs on Beam's FnApiRunner with one worker process per core (offline;
+Prism would download a binary).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class CorpusConfig:
     shard_prefix: str = opt("corpus", "shard file names: PREFIX-00000.tar")
     max_repeat_docs: int = opt(10, "drop images whose perceptual hash is in more documents than this", min=1)
     keep_docs_without_images: bool = opt(False, "keep documents none of whose images survived")
-    keep_work: bool = opt(False, "keep OUTPUT/_work (the image store) after success")
+    keep_work: bool = opt(False, "keep --work_dir (the image store) after success")
     extract: ExtractOptions = section(ExtractOptions)
     filter: TextFilterConfig = section(TextFilterConfig)
     dedup: DedupConfig = section(DedupConfig)

@@ -12,8 +12,8 @@ Two inputs (``--input_kind auto`` tells them apart by extension):
 
 Then dedup by (image sha256, caption), optional CLIP-score filtering, fixed-size
 shards (``samples_per_shard`` candidate rows each, like img2dataset's
-``number_sample_per_shard``), and ``manifest.json``, ``stats.json``, ``report.md``,
-``config.json`` beside them. Local runs default to the multi-process FnApiRunner.
+``number_sample_per_shard``), and ``config.json``, ``stats.json``, ``report.md`` and, last,
+``manifest.json`` beside them. Local runs default to the multi-process FnApiRunner.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class PairsConfig:
     filter_list_captions: bool = opt(False, "run the caption rules on URL-list captions too")
     dedup: bool = opt(True, "drop repeated (image sha256, caption) pairs")
     downloader: str = opt("ours", "who fetches URL lists", choices=("ours", "img2dataset"))
-    keep_work: bool = opt(False, "keep OUTPUT/_work (the image store) after success")
+    keep_work: bool = opt(False, "keep --work_dir (the image store) after success")
     list: UrlListConfig = section(UrlListConfig)
     extract: ExtractOptions = section(ExtractOptions)
     caption: CaptionFilterConfig = section(CaptionFilterConfig)
