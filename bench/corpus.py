@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "WANDB_MODE": "disabled",
                "NO_ALBUMENTATIONS_UPDATE": "1", "TOKENIZERS_PARALLELISM": "false"}.items():
     os.environ.setdefault(_k, _v)
+# Beam's worker processes import this checkout too, from any working directory.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
 TARGET = 1.3  # the bound on Beam's overhead
 

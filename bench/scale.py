@@ -40,6 +40,8 @@ ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "WANDB_MODE": "disabl
        "NO_ALBUMENTATIONS_UPDATE": "1", "TOKENIZERS_PARALLELISM": "false"}
 for _k, _v in ENV.items():
     os.environ.setdefault(_k, _v)
+# Beam's worker processes import this checkout too, from any working directory.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
 RSS_TARGET, WALL_TARGET = 1.25, 4.5
 

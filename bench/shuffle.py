@@ -65,6 +65,19 @@ def pcollection_sizes(result) -> dict[str, tuple[int, float]]:
     return {pc: (counts[pc], (sizes[pc][1] / sizes[pc][0]) if sizes.get(pc, (0, 0))[0] else 0.0) for pc in counts}
 
 
+def stage_msecs(result) -> dict[str, float]:
+    """Top-level stage -> milliseconds its transforms spent (start + process + finish bundle),
+    as the SDK harness's execution-time monitoring reports them."""
+    from apache_beam.metrics import monitoring_infos as mi
+
+    out: dict[str, float] = defaultdict(float)
+    for info in result.monitoring_infos():
+        if info.urn == mi.TOTAL_MSECS_URN:
+            name = info.labels.get(mi.PTRANSFORM_LABEL, "")
+            out[name.split("/")[0] or "?"] += mi.extract_counter_value(info)
+    return dict(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pages", type=int, default=2000)
@@ -145,6 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     for stage, total in sorted(by_stage.items(), key=lambda kv: -kv[1]):
         print(f"| {stage} | {total / pages:,.0f} |")
     print(f"\ntotal: {sum(by_stage.values()) / pages:,.0f} bytes shuffled per input page")
+    msecs = stage_msecs(result)
+    print("\n| stage | ms per page (execution time) | share |\n|---|---|---|")
+    total = sum(msecs.values()) or 1.0
+    for stage, ms in sorted(msecs.items(), key=lambda kv: -kv[1]):
+        if ms / total >= 0.001:
+            print(f"| {stage} | {ms / pages:.2f} | {100 * ms / total:.1f}% |")
+    c = stats["counters"]
+    print(f"\nfunnel: pages {pages:,}, documents after filters {c['filter'].get('kept', 0):,}, unique "
+          f"{c['dedup'].get('unique', 0):,}, image URLs {sum(v for k, v in c['images'].items() if not k.startswith('source_')):,}"
+          f", kept documents {c['documents'].get('kept', 0):,}, sequences {stats['samples']:,}")
     return 0
 
 

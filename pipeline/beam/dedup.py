@@ -25,6 +25,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
+from pipeline.beam.combine import CombinePerKeyBounded, Smallest
 from pipeline.beam.joins import join_streamed
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.keys import content_hash, near_id, text_key, text_rank, url_key, url_rank
@@ -59,8 +60,10 @@ class FactsFn(beam.DoFn):
 
 
 class _KeepBest(beam.CombineFn):
-    """(count, best rank, best element) per key. A CombineFn rather than GroupByKey so that a
-    key with millions of copies (boilerplate pages) is reduced on many workers before the shuffle."""
+    """(count, best rank, best element) per key. A combine rather than GroupByKey so that a
+    key with millions of copies (boilerplate pages) is reduced on many workers before the
+    shuffle; with a bounded pre-combine table (``CombinePerKeyBounded``), since its
+    accumulators hold a document's facts."""
 
     def __init__(self, rank: Callable[[Any], tuple]) -> None:
         self.rank = rank
@@ -109,7 +112,7 @@ class KeepOnePerKey(beam.PTransform):
         return (
             facts
             | "Key" >> beam.Map(lambda kv: (key(kv[1]), kv))
-            | "Best" >> beam.CombinePerKey(_KeepBest(lambda kv: rank(kv[1])))
+            | "Best" >> CombinePerKeyBounded(_KeepBest(lambda kv: rank(kv[1])))
             | "Emit" >> beam.ParDo(_EmitBest(self.counter_name))
         )
 
@@ -141,7 +144,9 @@ class NearDuplicates(beam.PTransform):
             | "BandKeys" >> beam.FlatMap(_bands, bands=bands, rows=rows)
             | "GroupBuckets" >> beam.GroupByKey()
             | "StarPairs" >> beam.FlatMap(star_pairs)
-            | "OncePerPair" >> beam.Distinct()
+            | "AsKey" >> beam.Map(lambda pair: (pair, 0))
+            | "OncePerPair" >> CombinePerKeyBounded(Smallest())
+            | "Pair" >> beam.Keys()
         )
         sigs = facts | "Signatures" >> beam.MapTuple(lambda doc_id, f: (doc_id, f.sig))
         return join_streamed(sigs, pairs, "RepSig") | "ToMembers" >> beam.MapTuple(

@@ -26,10 +26,11 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
 from pipeline.beam.blobstore import BlobReader, BlobWriter
+from pipeline.beam.combine import CombinePerKeyBounded, Smallest
 from pipeline.beam.counters import count
 from pipeline.beam.joins import join_streamed
 from pipeline.beam.progress import ProgressSink
-from pipeline.images.outcomes import ImageOutcome, capped_union, image_refs, mark_repeated, outcome_of
+from pipeline.images.outcomes import ImageOutcome, image_refs, mark_repeated, outcome_of
 from pipeline.shards import format as sf
 
 
@@ -152,7 +153,7 @@ class FetchUnique(beam.PTransform):
     def expand(self, pcolls):
         requests, crawl = pcolls
         args = (self.config, self.crawl_root, self.image_root, self.progress_root)
-        one_copy = crawl | "OneCrawlCopy" >> beam.CombinePerKey(min)
+        one_copy = crawl | "OneCrawlCopy" >> CombinePerKeyBounded(Smallest())
         joined = (
             {"request": requests, "crawl": one_copy}
             | "JoinCrawlCopy" >> beam.CoGroupByKey()
@@ -195,9 +196,15 @@ class _UrlUse(beam.CombineFn):
         return (page if best is None or page < best else best), docs
 
     def merge_accumulators(self, accs):
-        accs = list(accs)
-        pages = [p for p, _ in accs if p is not None]
-        return (min(pages) if pages else None), capped_union((d for _, d in accs), self.cap)
+        best, docs = None, set()
+        for page, part in accs:  # one pass: a hot URL's partials may be many, streamed
+            if page is not None and (best is None or page < best):
+                best = page
+            for d in part:  # the union, cut at cap: its size is exactly min(cap, |union|)
+                if len(docs) >= self.cap:
+                    break
+                docs.add(d)
+        return best, frozenset(docs)
 
     def extract_output(self, acc):
         return acc
@@ -262,7 +269,7 @@ class AttachImages(beam.PTransform):
         requests = (
             refs
             | "PageAndDoc" >> beam.MapTuple(lambda url, ref: (url, (ref[2], ref[0])))
-            | "PerUrl" >> beam.CombinePerKey(_UrlUse(self.max_repeat_docs + 1))
+            | "PerUrl" >> CombinePerKeyBounded(_UrlUse(self.max_repeat_docs + 1))
         )
         fetched = (requests, crawl) | "FetchUnique" >> FetchUnique(
             self.config, self.crawl_root, self.image_root, self.batch_size, self.progress_root

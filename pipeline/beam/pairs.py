@@ -21,6 +21,7 @@ from apache_beam.io import fileio
 
 from pipeline.beam import files
 from pipeline.beam.blobstore import BlobReader, BlobWriter
+from pipeline.beam.combine import CombinePerKeyBounded, Smallest
 from pipeline.beam.counters import count
 from pipeline.beam.filter import DROPPED, FilterFn, caption_subjects, choose_caption, clip_subjects
 from pipeline.pairs import records as pr
@@ -118,7 +119,7 @@ class FetchPairs(beam.PTransform):
         requests = (
             refs
             | "Referer" >> beam.MapTuple(lambda url, ref: (url, ref[2]))
-            | "OnePerUrl" >> beam.CombinePerKey(min)
+            | "OnePerUrl" >> CombinePerKeyBounded(Smallest())
             | "AsRequest" >> beam.MapTuple(lambda url, page: (url, (page, None)))
         )
         fetched = (requests, crawl) | "FetchUnique" >> FetchUnique(*self.args, progress_root=self.progress_root)

@@ -250,6 +250,7 @@ def run_job(*, job: str, output: str, work_dir: str, beam_args: list[str], resum
     from pipeline.beam import files
     from pipeline.jobs import output as out
     from pipeline.jobs import report
+    from pipeline.shards.manifest import JOB_MANIFEST
 
     claim = out.claim(output, job=job, resume=resume, prefix=prefix, break_lock=break_lock)
     try:
@@ -259,7 +260,7 @@ def run_job(*, job: str, output: str, work_dir: str, beam_args: list[str], resum
             out.check_resume(output, record, not_shaping)
         # From here until the very end the output has no job-level manifest: whatever stops the
         # job (a kill, a full disk) leaves it looking unfinished.
-        files.delete([files.join(output, report.manifest.JOB_MANIFEST)])
+        files.delete([files.join(output, JOB_MANIFEST)])
         if not (resume and files.exists(files.join(output, out.CONFIG))):
             report.write_json(output, out.CONFIG, record)
         histograms_path = files.join(work_dir, "histograms.json")
