@@ -165,25 +165,29 @@ class _VerdictFn(beam.DoFn):
 
     def process(self, element) -> Iterator[Any]:
         _, grouped = element
-        kept = grouped["kept"]
-        if not kept:
-            return  # dropped (and counted) by the URL or exact-text stage
-        docs = grouped["docs"]
-        if len(docs) == 1 and len(kept) == 1:
-            chosen = docs
-        else:  # documents sharing an id (same URL and text): the ones whose facts survived
-            wanted = Counter(f.content for f in kept)
-            chosen = []
-            for doc in docs:
-                h = content_hash(doc)
-                if wanted[h] > 0:
-                    wanted[h] -= 1
-                    chosen.append(doc)
+        kept = grouped["kept"]  # empty: dropped (and counted) by the URL or exact-text stage
         reps = grouped.get("reps", [])
-        if self.threshold is not None and reps and is_near_duplicate(kept[0].sig, reps, self.threshold):
+        near = bool(kept) and self.threshold is not None and bool(reps) and is_near_duplicate(
+            kept[0].sig, reps, self.threshold)
+        chosen = self._chosen(grouped["docs"], kept) if kept else []
+        if near:
             self._near.inc(len(chosen))
-            return
-        yield from chosen
+        else:
+            yield from chosen
+
+    @staticmethod
+    def _chosen(docs: list, kept: list[Facts]) -> list:
+        """The documents whose facts survived (several only when documents share an id)."""
+        if len(docs) == 1 and len(kept) == 1:
+            return docs
+        wanted = Counter(f.content for f in kept)
+        chosen = []
+        for doc in docs:
+            h = content_hash(doc)
+            if wanted[h] > 0:
+                wanted[h] -= 1
+                chosen.append(doc)
+        return chosen
 
 
 class _CountFn(beam.DoFn):

@@ -253,6 +253,16 @@ class AssembleFn(beam.DoFn):
         self.progress.flush()
 
 
+class _WithImagesFn(beam.DoFn):
+    """(doc_id, doc) with at least one image node, else counted as Assemble would count it."""
+
+    def process(self, element):
+        if element[1].images:
+            yield element
+        else:
+            count("documents", "dropped_no_images")
+
+
 class AttachImages(beam.PTransform):
     """(docs keyed by id, crawl images (url, (blob, robots))) -> (doc_id, url, nodes)."""
 
@@ -265,6 +275,8 @@ class AttachImages(beam.PTransform):
 
     def expand(self, pcolls):
         docs, crawl = pcolls
+        if not self.keep_without:  # a document without a single image cannot be kept: not shuffled
+            docs = docs | "WithImages" >> beam.ParDo(_WithImagesFn())
         refs = docs | "ImageRefs" >> beam.FlatMap(image_refs)  # (url, (doc_id, position, page))
         requests = (
             refs
