@@ -1,6 +1,8 @@
-"""Beam layer of reading crawls: file patterns -> page records, and crawl images to the blob store.
+"""Beam layer of reading crawls: file patterns -> page records, and crawl images to the blob store;
+documents of the public interleaved corpora (OBELICS, MMC4), recognised by content, as Documents.
 
-Counters ``read/<reason>``: files, pages, image records, and every record dropped by reason.
+Counters ``read/<reason>``: files, pages, image records, corpus documents, and every record
+dropped by reason.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pipeline.beam import files
 from pipeline.beam.blobstore import BlobWriter
 from pipeline.beam.counters import count
 from pipeline.beam.progress import ProgressSink
-from pipeline.read import warc
+from pipeline.read import corpora, mmc4, obelics, warc
 from pipeline.shards import format as sf
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,11 @@ def _open(path: str):
 def plan_file_splits(meta, split_bytes: int = warc.SPLIT_BYTES):
     """A matched file -> ``(path, start, end)`` byte ranges (big per-record-gzip WARCs split)."""
     path, size = meta.path, meta.size_in_bytes
+    if not warc.is_warc(path) and not warc.is_html(path):
+        with _open(path) as f:
+            if corpora.sniff(f) == corpora.OBELICS:  # OBELICS parquet: one range per row group
+                return [(path, g, g + 1) for g in range(obelics.row_groups(f))]
+        return [(path, 0, size)]
     if not warc.is_warc(path) or size <= split_bytes:
         return [(path, 0, size)]
     with _open(path) as f:
@@ -37,10 +44,14 @@ def plan_file_splits(meta, split_bytes: int = warc.SPLIT_BYTES):
 
 
 class ReadRecordsFn(beam.DoFn):
-    """A file range -> page records (main) and crawl image blob names (``images``), streamed."""
+    """A file range -> page records (main), crawl image blob names (``images``) and, when
+    ``documents``, OBELICS/MMC4 Documents (``documents``), streamed. ``min_similarity``: MMC4
+    images matched to their sentence below this CLIP similarity are dropped."""
 
-    def __init__(self, crawl_root: str, progress_root: str | None = None):
+    def __init__(self, crawl_root: str, progress_root: str | None = None, *, documents: bool = False,
+                 min_similarity: float = 0.0):
         self.crawl_root, self.progress_root = crawl_root, progress_root
+        self.documents, self.min_similarity = documents, min_similarity
 
     def setup(self):
         self.progress = ProgressSink(self.progress_root)
@@ -61,8 +72,17 @@ class ReadRecordsFn(beam.DoFn):
                 data = f.read(warc.MAX_HTML_BYTES + 1)  # more is too large, compressed or not
             yield from self._records([warc.read_html_file(path, data, _sidecar(path))])
         else:
-            count("read", "unknown_file_type")
-            log.warning("skipping %s: neither WARC nor HTML", path)
+            with _open(path) as f:
+                kind = corpora.sniff(f) if self.documents else None
+                if kind is None:
+                    count("read", "unknown_file_type")
+                    log.warning("skipping %s: neither WARC, HTML, OBELICS nor MMC4", path)
+                    return
+                docs = (_obelics_docs(obelics.iter_rows(f, start, end)) if kind == corpora.OBELICS
+                        else _mmc4_docs(mmc4.open_lines(f), self.min_similarity))
+                for doc in docs:
+                    self.progress.add("pages_read")
+                    yield beam.pvalue.TaggedOutput("documents", doc)
 
     def _records(self, records):
         for rec in records:
@@ -88,6 +108,25 @@ class ReadRecordsFn(beam.DoFn):
         self.progress.flush()
 
 
+def _obelics_docs(rows):
+    for row in rows:
+        doc, reason = obelics.to_document(row)
+        count("read", "obelics_documents" if doc else reason)
+        if doc:
+            yield doc
+
+
+def _mmc4_docs(lines, min_similarity: float):
+    for line in lines:
+        obj = mmc4.parse_line(line)
+        doc, reason, dropped = mmc4.to_document(obj, min_similarity=min_similarity) if obj else (None, "mmc4_malformed", 0)
+        count("read", "mmc4_documents" if doc else reason)
+        if dropped:
+            count("read", "mmc4_images_below_similarity", dropped)
+        if doc:
+            yield doc
+
+
 def _sidecar(path: str) -> str | None:
     """The URL in ``PATH.url`` beside an HTML file, if there is one."""
     sidecar = path + ".url"
@@ -97,7 +136,8 @@ def _sidecar(path: str) -> str | None:
 
 
 class ReadCrawl(beam.PTransform):
-    """File patterns -> (pages, crawl images as ``(url, (blob name, X-Robots-Tag values))``).
+    """File patterns -> (pages, crawl images as ``(url, (blob name, X-Robots-Tag values))``), and
+    with ``documents=True`` a third PCollection: OBELICS/MMC4 documents among the inputs.
 
     The matched files are reshuffled before their splits are planned (planning reads each big
     file's head: 90,000 WARCs are planned on every worker at once, not one after another), and
@@ -108,10 +148,10 @@ class ReadCrawl(beam.PTransform):
     """
 
     def __init__(self, patterns: list[str], crawl_root: str, progress_root: str | None = None,
-                 split_bytes: int = warc.SPLIT_BYTES):
+                 split_bytes: int = warc.SPLIT_BYTES, *, documents: bool = False, min_similarity: float = 0.0):
         super().__init__()
         self.patterns, self.crawl_root, self.progress_root = patterns, crawl_root, progress_root
-        self.split_bytes = split_bytes
+        self.split_bytes, self.documents, self.min_similarity = split_bytes, documents, min_similarity
 
     def expand(self, pbegin):
         records = (
@@ -122,8 +162,11 @@ class ReadCrawl(beam.PTransform):
             | "Split" >> beam.FlatMap(plan_file_splits, split_bytes=self.split_bytes)
             | "SpreadSplits" >> beam.Reshuffle()
             | "ReadRecords"
-            >> beam.ParDo(ReadRecordsFn(self.crawl_root, self.progress_root)).with_outputs(
-                "images", main="pages"
+            >> beam.ParDo(ReadRecordsFn(self.crawl_root, self.progress_root, documents=self.documents,
+                                        min_similarity=self.min_similarity)).with_outputs(
+                "images", "documents", main="pages"
             )
         )
+        if self.documents:
+            return records.pages, records.images, records.documents
         return records.pages, records.images

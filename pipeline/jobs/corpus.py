@@ -1,8 +1,8 @@
-"""`flamingo corpus`: WARC/HTML in, M3W-style interleaved sequences out, on any Beam runner.
+"""`flamingo corpus`: WARC/HTML (or OBELICS/MMC4 documents) in, M3W-style interleaved sequences out.
 
     flamingo corpus --input 'crawl/*.warc.gz' --output out/ [--filter.min_words 50 ...] [Beam options]
 
-ReadCrawl → Extract → FilterText → Deduplicate → AttachImages → Sequences → AssignShards →
+ReadCrawl → Extract (OBELICS and MMC4 documents, recognised by content, join here) → FilterText → Deduplicate → AttachImages → Sequences → AssignShards →
 WriteShards, with ``config.json`` written first and ``stats.json``, ``report.md`` and, last,
 ``manifest.json`` at the end, in the output directory (local, ``gs://``, ``s3://``). With no
 ``--runner`` the job runs on Beam's FnApiRunner with one worker process per core (offline;
@@ -33,7 +33,8 @@ from pipeline.read import warc
 
 log = logging.getLogger(__name__)
 
-KNOWN_INPUTS = ".warc, .warc.gz, .arc, .arc.gz, .html, .htm, .html.gz, .htm.gz"
+KNOWN_INPUTS = (".warc, .warc.gz, .arc, .arc.gz, .html, .htm, .html.gz, .htm.gz; OBELICS parquet and MMC4 "
+                "jsonl (plain, .gz, .zip), whatever their names")
 # Options that change how the job runs, not what it writes: --resume accepts new values.
 NOT_SHAPING = ("keep_work", "split_mb", "image.threads", "image.per_host_concurrency", "image.per_host_rate",
                "image.retries", "image.backoff_base_s", "image.backoff_max_s", "image.max_retry_after_s",
@@ -54,6 +55,8 @@ class CorpusConfig:
     max_repeat_docs: int = opt(10, "drop images whose perceptual hash is in more documents than this", min=1)
     keep_docs_without_images: bool = opt(False, "keep documents none of whose images survived")
     keep_work: bool = opt(False, "keep --work_dir (the image store) after success")
+    mmc4_min_similarity: float = opt(0.0, "MMC4 inputs: drop images whose CLIP similarity to their matched "
+                                     "sentence ('matched_sim') is below this", min=-1.0, max=1.0)
     extract: ExtractOptions = section(ExtractOptions)
     filter: TextFilterConfig = section(TextFilterConfig)
     dedup: DedupConfig = section(DedupConfig)
@@ -86,11 +89,14 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
 
     work = (work_dir or f"{output.rstrip('/')}/_work").rstrip("/")
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
-    pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root, split_bytes=cfg.split_mb << 20)
+    pages, crawl_images, corpus_docs = p | "ReadCrawl" >> ReadCrawl(
+        inputs, crawl_root, progress_root, split_bytes=cfg.split_mb << 20, documents=True,
+        min_similarity=cfg.mmc4_min_similarity)
     # Extract runs fused with the read (see ReadCrawl); the documents, ~20x smaller than their
-    # HTML, are then spread over all workers for the rest of the job.
-    docs = (pages | "Extract" >> beam.ParDo(ExtractFn(cfg.extract, agent_token=cfg.image.agent_token))
-            | "SpreadDocs" >> beam.Reshuffle())
+    # HTML, are then spread over all workers for the rest of the job. OBELICS and MMC4 documents
+    # need no extraction and take the same road from here.
+    extracted = pages | "Extract" >> beam.ParDo(ExtractFn(cfg.extract, agent_token=cfg.image.agent_token))
+    docs = (extracted, corpus_docs) | "JoinDocs" >> beam.Flatten() | "SpreadDocs" >> beam.Reshuffle()
     kept = (docs | "FilterText" >> FilterText(cfg.filter)).kept
     unique = kept | "Deduplicate" >> Deduplicate(cfg.dedup)
     keyed = unique | "KeyByDocId" >> beam.Map(lambda d: (doc_id(d.url), d))
@@ -141,13 +147,24 @@ def check_assets(cfg: CorpusConfig) -> None:
                          "a Hugging Face tokenizer name or a local tokenizer directory") from None
 
 
+def is_known_input(path: str) -> bool:
+    """WARC or HTML by name; OBELICS or MMC4 by content."""
+    if warc.is_warc(path) or warc.is_html(path):
+        return True
+    from pipeline.beam import files
+    from pipeline.read import corpora
+
+    with files.open_read(path) as f:
+        return corpora.sniff(f) is not None
+
+
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict that is also written to ``stats.json``."""
     args, cfg, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
     output, work_dir = job_paths(args)
     beam_args = prepare_beam_args(beam_args)
     check_locality({"--output": output, "--work_dir": work_dir}, beam_args)
-    inputs = match_inputs(args.input, lambda p: warc.is_warc(p) or warc.is_html(p), KNOWN_INPUTS)
+    inputs = match_inputs(args.input, is_known_input, KNOWN_INPUTS)
     check_assets(cfg)
     return run_job(
         job="corpus", output=output, work_dir=work_dir, beam_args=beam_args, resume=args.resume,
