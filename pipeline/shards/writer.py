@@ -44,7 +44,8 @@ class _HashingWriter(io.RawIOBase):
         return self._f.write(b)
 
 
-def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
+def tar_info(name: str, size: int) -> tarfile.TarInfo:
+    """A tar header with fixed mtime, owner and mode: the same members give the same bytes."""
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = size, 0, 0o644
     info.uid = info.gid = 0
@@ -93,7 +94,7 @@ def write_shard(out_dir: str, name: str, samples: Iterable[sf.Sample]) -> Manife
                         raise ValueError(f"shard {name}: {sample.kind} sample among {kind} samples")
                     kind = sample.kind
                     for member, data in sf.encode(sample):
-                        tar.addfile(_tarinfo(member, len(data)), io.BytesIO(data))
+                        tar.addfile(tar_info(member, len(data)), io.BytesIO(data))
                     rows.append(index_row(sample))
                     n_images += len(sample.images) if kind == sf.KIND_INTERLEAVED else 1
         kind = kind or "empty"
