@@ -85,6 +85,9 @@ def summarize(hist: dict[int, int]) -> dict:
             "max": items[-1][0], "mean": round(total / n, 2)}
 
 
+SIZES = "sizes.json"
+
+
 def finish_job(out_dir: str, result, *, kind: str, prefix: str,
                histograms: dict[str, dict[int, int]] | None = None) -> dict:
     """Write stats.json, report.md (+ PNG plots) and, last, manifest.json; return the stats."""
@@ -101,6 +104,8 @@ def finish_job(out_dir: str, result, *, kind: str, prefix: str,
         "distributions": {k: summarize(v) for k, v in sorted(dists.items())},
     }
     write_report(out_dir, stats, dists)
+    # Samples per shard, as webdataset loaders look for it (open_clip's: no --train-num-samples).
+    write_json(out_dir, SIZES, {e.shard: e.samples for e in entries})
     # Last: only a job-level manifest marks the job finished.
     write_json(out_dir, manifest.JOB_MANIFEST, manifest.job_manifest(entries))
     return stats

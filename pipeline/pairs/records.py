@@ -104,13 +104,19 @@ def dedup_group(records: Iterable[PairRecord]) -> Iterator[PairRecord]:
         yield r if r.key == smallest else r.failed("duplicate_pair", f"same image and caption as {smallest}")
 
 
+EMPTY_EXIF = "{}"
+
+
 def to_sample(rec: PairRecord, image: bytes) -> sf.PairSample:
     """A successful record and its bytes -> the shard format's pair sample."""
     extra = {
         **rec.extra,
         "original_width": rec.original_width,
         "original_height": rec.original_height,
-        "exif": None,  # stripped by the image processor (privacy: GPS tags)
+        # Stripped by the image processor (privacy: GPS tags). An empty JSON object, as
+        # img2dataset writes for an image without tags: the same type (a JSON string) as its
+        # ``exif``, so our shards and img2dataset's load together in Hugging Face datasets.
+        "exif": EMPTY_EXIF,
     }
     if rec.page_url:
         extra["page_url"] = rec.page_url

@@ -34,7 +34,7 @@ def index_row(sample: sf.Sample) -> dict:
         "height": sample.height,
         "original_width": int(extra.get("original_width") or sample.width),
         "original_height": int(extra.get("original_height") or sample.height),
-        "exif": None,
+        "exif": extra.get("exif"),
         "sha256": sample.sha256,
         "page_url": extra.get("page_url"),
         "clip_score": extra.get("clip_score"),
