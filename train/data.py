@@ -28,7 +28,7 @@ import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from pipeline.shards import format as sf
-from pipeline.shards import reader
+from pipeline.shards import layouts, reader
 from train.collate import Example, SampleError, Vocab, collate, interleaved_example, pair_example
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,16 @@ def expand_paths(patterns: list[str]) -> list[str]:
     if not out:
         raise FileNotFoundError(f"no shards match {patterns}")
     return out
+
+
+def check_layout(urls: list[str], kind: str) -> None:
+    """Stop with one line when a dataset starts with another project's layout (MMC4, OBELICS)
+    or with samples all of the other kind, instead of skipping every sample with a warning."""
+    from flamingo.typedconfig import UsageError
+
+    problem = layouts.check_dataset(urls, kind)
+    if problem:
+        raise UsageError(problem)
 
 
 def stream_seed(*parts: object) -> int:

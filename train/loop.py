@@ -26,7 +26,7 @@ from train import optim as topt
 from train import precision as tprec
 from train.components import Components, build_components
 from train.config import TrainConfig, save
-from train.data import BatchStream, SampleBuilder, ShardStream, expand_paths
+from train.data import BatchStream, SampleBuilder, ShardStream, check_layout, expand_paths
 from train.mixture import Source, StepStats, accumulate
 from train.telemetry import Telemetry, count_params, gate_values, peak_flops, step_flops
 
@@ -69,8 +69,10 @@ def build_streams(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> l
             attach=cfg.data.image_attach,
             image_size=comp.image_size,
         )
+        urls = expand_paths(ds.paths)
+        check_layout(urls, ds.kind)
         dataset = ShardStream(
-            urls=expand_paths(ds.paths),
+            urls=urls,
             builder=builder,
             make_labels=comp.make_labels,
             label_ids=comp.label_ids,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from flamingo.typedconfig import ArgumentParser, UsageError, add_flags, config, opt, resolve
 from pipeline.shards import format as sf
-from pipeline.shards import reader
+from pipeline.shards import layouts, reader
 from pipeline.shards.manifest import JOB_MANIFEST
 
 SUMMARY = "validate shards and summarise them"
@@ -111,6 +111,9 @@ def inspect_paths(paths: list[str], *, show: int, max_images, max_tokens, out=No
                         raw.key, raw.members, max_images=max_images, max_tokens=max_tokens
                     )
                     if problems:
+                        foreign = layouts.sample_layout(raw.members)
+                        if foreign:  # named, not misread as a broken sample of ours
+                            problems = [f"{layouts.WHAT[foreign]}; {layouts.HOW[foreign]}"]
                         summary.invalid += 1
                         summary.problems.append({"shard": path, "key": raw.key, "problems": problems})
                         continue
@@ -229,6 +232,14 @@ def main(argv: list[str]) -> int:
         raise UsageError(str(e)) from None
     if not paths:
         raise UsageError("no shards match " + " ".join(args.paths))
+    try:
+        foreign = layouts.check_dataset(paths)
+    except OSError:
+        foreign = None  # unreadable: reported per shard below
+    if foreign:
+        e = UsageError(foreign)
+        e.exit_code = 1  # the data, not the command line, is wrong
+        raise e
     summary = inspect_paths(
         paths,
         show=0 if cfg.json else cfg.show,

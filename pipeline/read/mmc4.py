@@ -23,13 +23,14 @@ from collections.abc import Iterator
 from typing import IO
 
 from pipeline.document import Document, ImageNode, TextBlock
+from pipeline.shards.layouts import is_mmc4_document
 
 MAX_LINE_BYTES = 64 << 20  # one document; MMC4's largest are a few MB
 
 
 def looks_like(obj: object) -> bool:
     """Whether a parsed JSON line is an MMC4 document."""
-    return isinstance(obj, dict) and isinstance(obj.get("text_list"), list) and isinstance(obj.get("image_info"), list)
+    return is_mmc4_document(obj)
 
 
 def to_document(obj: dict, *, min_similarity: float = 0.0) -> tuple[Document | None, str, int]:

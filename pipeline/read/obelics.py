@@ -15,15 +15,16 @@ from collections.abc import Iterator
 from typing import IO
 
 from pipeline.document import Document, ImageNode, TextBlock
+from pipeline.shards.layouts import OBELICS_COLUMNS as COLUMNS
+from pipeline.shards.layouts import is_obelics_columns
 
-COLUMNS = ("texts", "images", "general_metadata")
 OPTIONAL = ("metadata",)
 MAGIC = b"PAR1"
 
 
 def has_schema(names: list[str]) -> bool:
     """Whether a parquet file's columns are OBELICS's."""
-    return all(c in names for c in COLUMNS)
+    return is_obelics_columns(names)
 
 
 def to_document(row: dict) -> tuple[Document | None, str]:
