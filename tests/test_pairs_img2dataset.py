@@ -126,7 +126,10 @@ def test_hugging_face_loads_ours_and_img2dataset_shards_together(img2dataset_out
 
 
 def test_open_clip_counts_our_pairs_from_sizes_json(ours_out):
-    """open_clip's webdataset loader needs no --train-num-samples: sizes.json gives the count."""
+    """open_clip's get_dataset_size (what its webdataset loader calls when --train-num-samples is
+    not given) counts our pairs from sizes.json. Its loader itself needs its own pinned
+    webdataset (open_clip_train 3.3.0's tar expansion breaks on our webdataset 0.2.111), so the
+    batches are not drawn here."""
     from open_clip_train.data import get_dataset_size
 
     shards = tars(ours_out)

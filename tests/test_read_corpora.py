@@ -84,5 +84,8 @@ def test_corpus_job_takes_obelics_and_mmc4(tmp_path):
     assert mmc4_sample.text("<image>").index("<image>") < mmc4_sample.text("<image>").index("Fishermen")
     assert [im.alt for im in by_url["http://news.example/harbour"].images] == ["a photo of astronaut",
                                                                               "a photo of coffee"]
+    from pipeline.cli import main as flamingo
+
+    assert flamingo(["inspect", str(tmp_path / "out")]) == 0
     # fetched once per URL (chelsea is in both corpora), robots.txt asked first, coffee's low match never fetched
     assert paths.count("/img/chelsea.jpg") == 1 and "/robots.txt" in paths

@@ -22,7 +22,8 @@ from pipeline.shards import index, manifest
 STAGES = ("read", "urllist", "extract", "filter", "dedup", "captions", "images", "image_refs", "documents",
           "sequences", "pairs", "clip", "write")
 STAGE_HELP = {
-    "read": "crawl records: pages go on, image records feed the image stage, the rest are dropped by reason",
+    "read": "crawl records: pages go on, image records feed the image stage, OBELICS/MMC4 documents skip "
+            "extraction, the rest are dropped by reason",
     "extract": "pages -> documents (main content, images in place); drops by reason",
     "filter": "documents through the text filters (language, length, Gopher rules, flagged words)",
     "dedup": "kept documents: duplicates by normalised URL, exact text, MinHash near-duplicates",
@@ -159,7 +160,7 @@ def _save(fig, out_dir: str, rel: str) -> None:
 
 
 _NOT_DROPS = {"ok", "kept", "success", "rows", "scored", "pages", "files", "image_records", "unique", "tokens", "shards",
-              "sequences", "images", "shards_already_complete"}
+              "sequences", "images", "shards_already_complete", "obelics_documents", "mmc4_documents"}
 
 
 def render_report(stats: dict, plots: list[str]) -> str:
