@@ -65,6 +65,7 @@ def test_corpus_job_takes_obelics_and_mmc4(tmp_path):
     inputs.mkdir()
     with PhotoServer() as server:
         write_obelics(inputs / "obelics-000.parquet", server.url)
+        write_obelics(inputs / "obelics-001.parquet", server.url)  # the same pages again: dedup drops them
         write_mmc4(inputs / "docs_shard_0_v2.jsonl.zip", server.url, "zip")
         (inputs / "notes.txt").write_text("not a corpus")
         stats = corpus.run(["--input", str(inputs), "--output", str(tmp_path / "out"), "--runner", "FnApiRunner",
@@ -72,7 +73,8 @@ def test_corpus_job_takes_obelics_and_mmc4(tmp_path):
 ])
         paths = sorted(server.paths)
     read = stats["counters"]["read"]
-    assert read["obelics_documents"] == 2 and read["mmc4_documents"] == 2
+    assert read["obelics_documents"] == 4 and read["mmc4_documents"] == 2
+    assert stats["counters"]["dedup"]["url_duplicate"] == 2
     assert read["mmc4_images_below_similarity"] == 1 and read["unknown_file_type"] == 1
     samples = list(reader.iter_samples([str(tmp_path / "out" / s) for s in stats["shards"]]))
     urls = {s.url for s in samples}
