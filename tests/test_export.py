@@ -139,3 +139,15 @@ def test_obelics_export_loads_in_hugging_face_with_every_image(shards, tmp_path)
         texts = [t for t in row["texts"] if t is not None]
         assert texts == [seg.text for seg in s.segments if isinstance(seg, sf.TextSegment)]
         assert json.loads(row["general_metadata"])["url"] == s.url
+
+
+def test_export_refuses_pair_shards_in_one_line(tmp_path):
+    from pipeline.shards.writer import write_shard
+
+    data = sample(0, 1).images[0].data
+    pair = sf.PairSample(key="p0", url="http://x.example/a.jpg", caption="a cat", image=data, width=320,
+                         height=240, sha256=sf.sha256_hex(data))
+    write_shard(str(tmp_path / "pairs"), "00000", [pair])
+    with pytest.raises(UsageError, match="samples are image-text pair samples, not interleaved sequences"):
+        run_export(tmp_path / "pairs", tmp_path / "out", "mmc4")
+    assert not (tmp_path / "out").exists()

@@ -63,7 +63,7 @@ def test_inspect_names_a_stray_mmc4_sample_among_ours(tmp_path, capsys):
 
 def test_train_stops_with_one_line_on_a_foreign_or_other_kind_dataset(tmp_path):
     write_mmc4_tar(tmp_path / "mmc4-000.tar")
-    with pytest.raises(UsageError, match="MMC4-style samples .* in a interleaved dataset; import MMC4"):
+    with pytest.raises(UsageError, match="MMC4-style samples .* in an interleaved dataset; import MMC4"):
         check_layout([str(tmp_path / "mmc4-000.tar")], "interleaved")
     ours = tmp_path / "ours"
     write_shards(ours, n_shards=1)

@@ -99,7 +99,7 @@ def first_samples_problem(layouts: list[str], path: str, expected: str | None = 
     top = Counter(layouts).most_common(1)[0][0]
     if top not in WHAT:
         return None  # invalid samples are reported one by one, as before
-    want = f" in a {expected} dataset" if expected else ""
+    want = f" in {'an' if expected[0] in 'aeiou' else 'a'} {expected} dataset" if expected else ""
     return f"{path}: the first {len(layouts)} samples are {WHAT[top]}{want}; {HOW[top]}"
 
 
