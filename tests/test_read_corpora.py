@@ -31,14 +31,24 @@ def test_obelics_row_keeps_reading_order_and_alt_text():
 
 def test_mmc4_images_stand_before_their_matched_sentence():
     doc, reason, dropped = mmc4.to_document(mmc4_docs(url)[0])
-    assert reason == "ok" and dropped == 0
+    assert reason == "ok" and dropped == {}
     assert kinds(doc) == ["txt", "img", "txt", "img", "txt"]
     assert [n.url for n in doc.images] == [url("rocket"), url("coffee")]
     assert isinstance(doc.nodes[2], TextBlock) and doc.nodes[2].text.startswith("Fishermen")
     doc, _, dropped = mmc4.to_document(mmc4_docs(url)[0], min_similarity=0.2)
-    assert dropped == 1 and [n.url for n in doc.images] == [url("rocket")]
-    bad = {**mmc4_docs(url)[0], "image_info": [{"raw_url": url("x"), "matched_text_index": 99}]}
-    assert mmc4.to_document(bad)[2] == 1
+    assert dropped == {"mmc4_image_below_similarity": 1} and [n.url for n in doc.images] == [url("rocket")]
+    bad = {**mmc4_docs(url)[0], "image_info": [{"raw_url": url("x"), "matched_text_index": 99}, {"url": "y"}]}
+    assert mmc4.to_document(bad)[2] == {"mmc4_image_without_sentence": 1, "mmc4_image_without_url": 1}
+
+
+def test_an_oversized_mmc4_line_is_skipped_not_held(tmp_path, monkeypatch):
+    monkeypatch.setattr(mmc4, "MAX_LINE_BYTES", 1000)
+    docs = mmc4_docs(url)
+    path = tmp_path / "docs.jsonl"
+    path.write_bytes(b'{"url": "' + b"x" * 5000 + b'"}\n' + "".join(json.dumps(d) + "\n" for d in docs).encode())
+    with open(path, "rb") as f:
+        lines = list(mmc4.open_lines(f))
+    assert lines[0] == b"" and [json.loads(line)["url"] for line in lines[1:]] == [d["url"] for d in docs]
 
 
 @pytest.mark.parametrize("compression", ["", "gz", "zip"])
@@ -75,7 +85,7 @@ def test_corpus_job_takes_obelics_and_mmc4(tmp_path):
     read = stats["counters"]["read"]
     assert read["obelics_documents"] == 4 and read["mmc4_documents"] == 2
     assert stats["counters"]["dedup"]["url_duplicate"] == 2
-    assert read["mmc4_images_below_similarity"] == 1 and read["unknown_file_type"] == 1
+    assert read["mmc4_image_below_similarity"] == 1 and read["unknown_file_type"] == 1
     samples = list(reader.iter_samples([str(tmp_path / "out" / s) for s in stats["shards"]]))
     urls = {s.url for s in samples}
     assert urls == {"http://news.example/harbour", "http://blog.example/bread", "http://news.example.org/harbour",

@@ -119,10 +119,10 @@ def _obelics_docs(rows):
 def _mmc4_docs(lines, min_similarity: float):
     for line in lines:
         obj = mmc4.parse_line(line)
-        doc, reason, dropped = mmc4.to_document(obj, min_similarity=min_similarity) if obj else (None, "mmc4_malformed", 0)
+        doc, reason, drops = mmc4.to_document(obj, min_similarity=min_similarity) if obj else (None, "mmc4_malformed", {})
         count("read", "mmc4_documents" if doc else reason)
-        if dropped:
-            count("read", "mmc4_images_below_similarity", dropped)
+        for why, n in drops.items():
+            count("read", why, n)
         if doc:
             yield doc
 

@@ -154,8 +154,11 @@ def is_known_input(path: str) -> bool:
     from pipeline.beam import files
     from pipeline.read import corpora
 
-    with files.open_read(path) as f:
-        return corpora.sniff(f) is not None
+    try:
+        with files.open_read(path) as f:
+            return corpora.sniff(f) is not None
+    except OSError:
+        return False  # unreadable here: the job reports it
 
 
 def run(argv: list[str] | None = None) -> dict:

@@ -33,41 +33,49 @@ def looks_like(obj: object) -> bool:
     return is_mmc4_document(obj)
 
 
-def to_document(obj: dict, *, min_similarity: float = 0.0) -> tuple[Document | None, str, int]:
-    """One MMC4 record -> ``(document or None, reason, images dropped below min_similarity)``."""
-    url = obj.get("url")
+def to_document(obj: dict, *, min_similarity: float = 0.0) -> tuple[Document | None, str, dict[str, int]]:
+    """One MMC4 record -> ``(document or None, reason, images dropped by reason)``."""
+    url = obj.get("url") if isinstance(obj, dict) else None
     if not looks_like(obj) or not isinstance(url, str) or not url:
-        return None, "mmc4_malformed", 0
+        return None, "mmc4_malformed", {}
     sentences = [s if isinstance(s, str) else "" for s in obj["text_list"]]
     before: dict[int, list[ImageNode]] = {}
-    dropped = 0
+    drops: dict[str, int] = {}
     for info in obj["image_info"]:
-        if not isinstance(info, dict) or not isinstance(info.get("raw_url"), str):
-            dropped += 1
+        reason = _image_problem(info, len(sentences), min_similarity)
+        if reason:
+            drops[reason] = drops.get(reason, 0) + 1
             continue
-        index = info.get("matched_text_index")
-        if not isinstance(index, int) or not 0 <= index < len(sentences):
-            dropped += 1
-            continue
-        sim = info.get("matched_sim")
-        if isinstance(sim, (int, float)) and sim < min_similarity:
-            dropped += 1
-            continue
-        before.setdefault(index, []).append(ImageNode(url=info["raw_url"]))
+        before.setdefault(info["matched_text_index"], []).append(ImageNode(url=info["raw_url"]))
     nodes: list = []
     for i, sentence in enumerate(sentences):
         nodes += before.get(i, [])
         if sentence.strip():
             nodes.append(TextBlock(sentence.strip()))
-    return Document(url=url, nodes=nodes), "ok", dropped
+    return Document(url=url, nodes=nodes), "ok", drops
+
+
+def _image_problem(info: object, n_sentences: int, min_similarity: float) -> str | None:
+    if not isinstance(info, dict) or not isinstance(info.get("raw_url"), str) or not info["raw_url"]:
+        return "mmc4_image_without_url"
+    index = info.get("matched_text_index")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n_sentences:
+        return "mmc4_image_without_sentence"
+    sim = info.get("matched_sim")
+    if isinstance(sim, (int, float)) and sim < min_similarity:
+        return "mmc4_image_below_similarity"
+    return None
 
 
 def open_lines(f: IO[bytes]) -> Iterator[bytes]:
-    """The JSON lines of a ``.jsonl``, gzip or zip file (every member of a zip, by name)."""
+    """The JSON lines of a ``.jsonl``, gzip or zip file (every member of a zip, by name). A line
+    over ``MAX_LINE_BYTES`` is skipped without being held (``b""``: counted as malformed)."""
     for stream in _streams(f):
-        for line in stream:
+        while line := stream.readline(MAX_LINE_BYTES + 1):
             if len(line) > MAX_LINE_BYTES:
-                yield b""  # counted as malformed, never parsed
+                while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass
+                yield b""
             elif line.strip():
                 yield line
 
