@@ -50,6 +50,12 @@ def test_inspect_names_obelics_and_mmc4_files(tmp_path, capsys):
         assert what in out.err and f"flamingo corpus --input {tmp_path / name}" in out.err
 
 
+def test_inspect_names_a_directory_of_obelics_parquet(tmp_path, capsys):
+    write_obelics(tmp_path / "part-0.parquet", lambda n: f"http://x.example/{n}.jpg")
+    code, out = run_inspect(capsys, tmp_path)
+    assert code == 2 and "is an OBELICS parquet file" in out.err and len(out.err.strip().splitlines()) == 1
+
+
 def test_inspect_names_a_stray_mmc4_sample_among_ours(tmp_path, capsys):
     write_shards(tmp_path, n_shards=1, per_shard=2)
     with tarfile.open(tmp_path / "corpus-00000.tar", "a") as tar:

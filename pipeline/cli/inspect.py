@@ -164,6 +164,13 @@ def _listing(path: str) -> list[str] | None:
     return os.listdir(local) if os.path.isdir(local) else None
 
 
+def _other_files(path: str) -> list[str]:
+    """A local directory's parquet and JSON-lines files (an OBELICS or MMC4 directory has no .tar)."""
+    if "://" in path or not os.path.isdir(path):
+        return []
+    return sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith((".parquet", ".jsonl", ".gz", ".zip")))
+
+
 def _size(f) -> int:
     try:
         return os.fstat(f.fileno()).st_size
@@ -231,7 +238,8 @@ def main(argv: list[str]) -> int:
     except sf.ShardFormatError as e:
         raise UsageError(str(e)) from None
     if not paths:
-        raise UsageError("no shards match " + " ".join(args.paths))
+        foreign = next((layouts.check_dataset(found) for found in map(_other_files, args.paths) if found), None)
+        raise UsageError(foreign or "no shards match " + " ".join(args.paths))
     try:
         foreign = layouts.check_dataset(paths)
     except OSError:
