@@ -128,6 +128,8 @@ def test_obelics_export_loads_in_hugging_face_with_every_image(shards, tmp_path)
     src, samples = shards
     manifest = run_export(src, tmp_path, "obelics")
     assert [f["file"] for f in manifest["files"]] == ["corpus-00000.parquet", "corpus-00001.parquet"]
+    again = run_export(src, tmp_path / "again", "obelics")
+    assert [f["sha256"] for f in again["files"]] == [f["sha256"] for f in manifest["files"]]
     ds = datasets.load_dataset("parquet", data_files=sorted(str(p) for p in tmp_path.glob("*.parquet")),
                                split="train", cache_dir=str(tmp_path / "hf-cache"))
     assert len(ds) == len(samples)
