@@ -3,7 +3,7 @@
 The baseline for `bench/corpus.py`. Each stage calls the same pure code the Beam job's DoFns
 call (``warc.iter_warc``, ``extract_with_reason``, ``Filter.check``, the dedup keys and
 ranks, ``mark_bucket``, ``process_image`` / ``ImageFetcher``, ``cut_sequences`` with the same
-tokenizer, ``shardwriter.write_shard``), and every global step (dedup, the repeated-image rule,
+tokenizer, ``pipeline.shards.writer.write_shard``), and every global step (dedup, the repeated-image rule,
 shard assignment) runs in the parent on the small things the workers return. It is written to
 be fast, not a strawman: files are read inside the workers, each worker carries a file from
 WARC bytes to filter verdict and MinHash bands in one go (no bytes cross a process boundary),
@@ -11,7 +11,7 @@ image bytes stay in the blob store, and only the few pages that share a dedup ke
 
 Phases (each a pool map, then a step in the parent):
 1. read + extract + filter + dedup keys + band keys, per file; crawl images to the blob store;
-2. URL, exact-text and MinHash-LSH dedup (star rule, as `transforms_text.NearDedup`);
+2. URL, exact-text and MinHash-LSH dedup (star rule, as `pipeline.beam.dedup.NearDedup`);
 3. each referenced image URL once: the crawl copy, else the safe HTTP fetcher; repeated pHash;
 4. assemble each document's surviving images in place and cut sequences;
 5. fixed-size shards in the job's (bucket, key) order, written in parallel; then the job files.

@@ -1,12 +1,12 @@
 """Cutting a document into M3W-style sequences (pure; no Beam).
 
 A document is a list of nodes in reading order: text (``str``) and images
-(``shardformat.ImageRef`` without bytes: they stay in the job's image store until the
+(``pipeline.shards.format.ImageRef`` without bytes: they stay in the job's image store until the
 shard is written). It is grouped into *units*: the text before the first image,
 then each image with the text that follows it up to the next image. Units are packed
 greedily into sequences of at most ``max_tokens`` tokens and ``max_images`` images,
 counted on the language-model layout (``text<image>text<|endofchunk|>…``, see
-``shardformat.layout_text``). An image never ends a sequence without the text after
+``pipeline.shards.format.layout_text``). An image never ends a sequence without the text after
 it: a unit that does not fit starts a new sequence, and a unit longer than a whole
 sequence is cut at a token boundary, its remaining text continuing in the next one.
 Each finished sequence is counted again exactly and trimmed if the joint

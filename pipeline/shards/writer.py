@@ -2,7 +2,7 @@
 
 A shard ``NAME`` becomes three files in the output directory, in this order:
 
-* ``NAME.tar``            the samples, members in :func:`shardformat.encode` order;
+* ``NAME.tar``            the samples, members in :func:`pipeline.shards.format.encode` order;
 * ``NAME.parquet``        one row per sample (the index);
 * ``NAME.manifest.json``  sample count, bytes and sha256 of the tar — written last,
   so its presence means the shard is complete.
