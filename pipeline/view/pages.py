@@ -81,13 +81,15 @@ def render_sample(view: SampleView, *, image_src: ImageSrc, shard_name: str = ""
                   shard_index: int | None = None, heading: str = "h1") -> Markup:
     """A sample as the model will see it: facts, then text and images in order."""
     facts = [("source", el("bdi", {"class": "url"}, view.url or "—"))]
+    if view.title:
+        facts.append(("title", el("bdi", {}, view.title)))
     if shard_name:
         facts.append(("shard", el("bdi", {}, shard_name)))
     if view.doc_id:
         facts.append(("document", _document_line(view, siblings, sibling_href, shard_index)))
     counts = [badge(view.num_tokens, view.max_tokens, "tokens") if view.num_tokens is not None else None,
               badge(len(view.images), view.max_images if view.kind == "interleaved" else None,
-                    "images" if view.kind != "frames" else "frames")]
+                    "images" if view.kind in ("interleaved", "pair") or len(view.images) < 2 else "frames")]
     facts.append(("counts", counts))
     if view.tokenizer:
         facts.append(("tokenizer", el("bdi", {}, view.tokenizer)))
@@ -98,6 +100,8 @@ def render_sample(view: SampleView, *, image_src: ImageSrc, shard_name: str = ""
     body = [el(heading, {}, el("span", {"class": "key"}, view.key), " ",
                el("span", {"class": "badge kind"}, view.kind)),
             el("dl", {"class": "facts"}, [[el("dt", {}, k), el("dd", {}, v)] for k, v in facts])]
+    if view.notice:
+        body.append(el("p", {"class": "note"}, view.notice))
     if view.problems:
         body.append(el("ul", {"class": "problems"}, [el("li", {}, p) for p in view.problems]))
     body.append(el("div", {"class": "flow"}, [_block(view, b, image_src) for b in view.blocks]))
@@ -261,7 +265,8 @@ def search_page(catalog: Catalog, query: str, shard: int | None, start: tuple[in
     shards = [shard] if shard is not None else [s.index for s in catalog.shards]
     found, more = catalog.search(query, shards, start) if query else ([], None)
     where = f"in {catalog.shards[shard].name}" if shard is not None else f"in {len(shards)} shards"
-    body = [el("h1", {}, f"{len(found)}{'+' if more else ''} samples matching “", el("bdi", {}, query), f"” {where}")]
+    count = f"{len(found)}{'+' if more else ''} sample{'' if len(found) == 1 and not more else 's'}"
+    body = [el("h1", {}, f"{count} matching “", el("bdi", {}, query), f"” {where}")]
     if found:
         body.append(_rows_table(found, catalog, with_shard=shard is None))
     if more:
