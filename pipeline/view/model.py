@@ -68,7 +68,7 @@ class SampleView:
 
     @property
     def text(self) -> str:
-        return "".join(b.text for b in self.blocks if b.kind == "text")
+        return " ".join(b.text for b in self.blocks if b.kind == "text")
 
 
 def build(key: str, members: dict[str, bytes], problems: list[str] = (), *,

@@ -52,7 +52,7 @@ def document(title: str, body: Markup, *, crumbs: Markup | None = None, search: 
                   el("input", {"type": "search", "name": "q", "value": search, "placeholder": "URL or text",
                                "aria-label": "search all shards"}),
                   el("button", {"type": "submit"}, "Search"))
-    top = el("header", {"class": "top"},
+    top = el("header", {"class": "top static" if inline_css else "top"},
              el("a", {"class": "brand", "href": "/"}, "flamingo view") if not inline_css
              else el("span", {"class": "brand"}, "flamingo"),
              el("span", {"class": "crumbs"}, crumbs or ""), form)
