@@ -108,13 +108,16 @@ def to_sample(item: DroppedItem, load: Callable[[str], bytes | None]) -> sf.Inte
     segments: list[sf.Segment] = []
     images: list[sf.ImageRef] = []
     missing: list[dict] = []
+    after_text = False  # blocks of text with no image between them join into one segment
     for node in item.nodes:
         if isinstance(node, str):
-            if segments and isinstance(segments[-1], sf.TextSegment):
+            if after_text:
                 segments[-1] = sf.TextSegment(segments[-1].text + "\n\n" + node)
             elif node:
                 segments.append(sf.TextSegment(node))
+                after_text = True
             continue
+        after_text = False
         ext = node.blob.rsplit(".", 1)[-1].lower() if node.blob else ""
         data = load(node.blob) if node.blob and ext in sf.IMAGE_EXTS and len(images) < sf.MAX_IMAGES else None
         if data:
