@@ -177,6 +177,7 @@ def allowed_hosts(host: str, port: int) -> set[str] | None:
 def handler_for(app: App, hosts: set[str] | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
         server_version = "flamingo-view"
         sys_version = ""
 
