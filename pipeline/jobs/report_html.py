@@ -26,6 +26,10 @@ from pipeline.view.model import SampleView, build
 from pipeline.view.pages import document, sample_card
 
 DROPPED_DIR = "dropped"
+# Counters that count what went on rather than a drop. finish_job passes report.md's own set;
+# this default is the same list, for callers without one (bench/corpus_baseline.py).
+NOT_DROPS = frozenset({"ok", "kept", "success", "rows", "scored", "pages", "files", "image_records", "unique",
+                       "tokens", "shards", "sequences", "images", "shards_already_complete"})
 KEPT_IN_GALLERY = 12
 THUMB_PX = 160
 
@@ -190,7 +194,7 @@ def _dropped_card(view: SampleView, src) -> Markup:
 
 
 def write_report_html(out_dir: str, stats: dict, dists: dict[str, list], *, stages: tuple[str, ...],
-                      not_drops: set[str], kept: int = KEPT_IN_GALLERY) -> str:
+                      not_drops: frozenset[str] | set[str] = NOT_DROPS, kept: int = KEPT_IN_GALLERY) -> str:
     """Write ``OUT/report.html`` (atomically) and return its path."""
     catalog, picks = kept_sample(out_dir, stats.get("shards", []), kept)
     kept_views = []

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from importlib import resources
 
 from pipeline.view.catalog import Catalog
-from pipeline.view.markup import Markup, anchor_id, el, esc, url
+from pipeline.view.markup import Markup, anchor_id, el, url
 from pipeline.view.model import ImageView, SampleView
 
 PER_PAGE = 50
