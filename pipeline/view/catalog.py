@@ -82,8 +82,17 @@ def _text(v) -> str:
     return v if isinstance(v, str) else "" if v is None else str(v)
 
 
-def display_name(path: str) -> str:
-    return path.rstrip("/").rsplit("/", 1)[-1]
+def display_names(paths: list[str]) -> list[str]:
+    """Each path's file name, with as many parent folders as it takes to tell them apart
+    (``corpus/dropped/dropped-00000.tar`` beside ``pairs/dropped/dropped-00000.tar``)."""
+    parts = [p.rstrip("/").split("/") for p in paths]
+    out = []
+    for mine in parts:
+        depth = 1
+        while depth < len(mine) and sum(other[-depth:] == mine[-depth:] for other in parts) > 1:
+            depth += 1
+        out.append("/".join(mine[-depth:]))
+    return out
 
 
 def sibling_path(tar_path: str, suffix: str) -> str:
@@ -96,7 +105,8 @@ class Catalog:
     first use) and a small cache of recently read samples."""
 
     def __init__(self, paths: Iterable[str]):
-        self.shards = [Shard(i, p, display_name(p)) for i, p in enumerate(paths)]
+        paths = list(paths)
+        self.shards = [Shard(i, p, n) for i, (p, n) in enumerate(zip(paths, display_names(paths)))]
         self._tables: dict[int, Table] = {}
         self._locks = [threading.Lock() for _ in self.shards]
         self._lock = threading.Lock()
@@ -255,6 +265,31 @@ class Catalog:
                 table.texts[row] = text
                 self._text_chars += len(text)
         return text
+
+    def peek(self, i: int, start: int, stop: int) -> dict[int, dict[str, bytes]]:
+        """The small ``json``/``txt`` members of rows ``start..stop-1`` (a list page), in one walk
+        over their bytes (rows are contiguous in the tar), seeking past the images."""
+        table = self.table(i)
+        rows = [r for r in range(start, min(stop, len(table))) if table.offsets[r] >= 0]
+        if not rows:
+            return {}
+        begin = min(table.offsets[r] for r in rows)
+        end = max(table.offsets[r] + table.sizes[r] for r in rows)
+        if end - begin > 64 * tarseek.MAX_REGION_BYTES:
+            return {}
+        by_offset = {table.offsets[r]: r for r in rows}
+        out: dict[int, dict[str, bytes]] = {}
+        current = None
+        with reader.open_shard(self.shards[i].path) as f:
+            for m in tarseek.walk(f, _small_text, begin, end):
+                if m.offset in by_offset:
+                    current = by_offset[m.offset]
+                if current is None or m.key != table.columns["key"][current]:
+                    current = None  # a row the index does not place here: leave it out
+                    continue
+                if m.data is not None:
+                    out.setdefault(current, {}).setdefault(m.suffix, m.data)
+        return out
 
     # ------------------------------------------------------------------------------ documents
 

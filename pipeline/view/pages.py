@@ -88,7 +88,7 @@ def render_sample(view: SampleView, *, image_src: ImageSrc, shard_name: str = ""
     if view.doc_id:
         facts.append(("document", _document_line(view, siblings, sibling_href, shard_index)))
     counts = [badge(view.num_tokens, view.max_tokens, "tokens") if view.num_tokens is not None else None,
-              badge(len(view.images), view.max_images if view.kind == "interleaved" else None,
+              badge(len(view.images), view.max_images if view.kind == "interleaved" and not view.dropped else None,
                     "images" if view.kind in ("interleaved", "pair") or len(view.images) < 2 else "frames")]
     facts.append(("counts", counts))
     if view.tokenizer:
@@ -202,21 +202,41 @@ def home(catalog: Catalog) -> str:
     return document("flamingo view", body)
 
 
+def row_facts(members: dict[str, bytes]) -> dict:
+    """What a list row shows beyond the index: a text excerpt, a dropped sample's reason."""
+    from pipeline.view.catalog import searchable_text
+
+    facts = {"excerpt": excerpt(searchable_text({k: v for k, v in members.items() if k in ("json", "txt")}), 200)}
+    try:
+        meta = json.loads(members.get("json", b"{}"))
+        dropped = meta.get("extra", {}).get("dropped") if isinstance(meta, dict) else None
+        if isinstance(dropped, dict):
+            facts["dropped"] = f"{dropped.get('stage')}/{dropped.get('reason')}"
+    except (ValueError, AttributeError):
+        pass
+    return facts
+
+
 def _row_cells(i: int, row: dict) -> list[Markup]:
     key = row.get("key") or ""
     has_images = (row.get("num_images") or 0) > 0 or "caption" in row or row.get("num_images") is None
     thumb = el("img", {"src": url("/thumb", s=i, k=key), "alt": "", "loading": "lazy"}) if has_images else ""
-    if row.get("num_tokens") is not None:
+    facts = row.get("facts") or {}
+    if facts.get("dropped"):
+        what = [el("span", {"class": "badge dropped"}, facts["dropped"])]
+    elif row.get("num_tokens") is not None:
         what = [el("span", {"class": "badge"}, f"{row['num_tokens']} tok"),
                 el("span", {"class": "badge"}, f"{row.get('num_images') or 0} img")]
         if row.get("doc_id"):
             what.append(el("span", {"class": "muted"}, f"seq {row.get('seq_index')}"))
     else:
-        what = [el("div", {"class": "excerpt"}, excerpt(row.get("caption") or "", 160))]
+        what = []
+    text = facts.get("excerpt") or excerpt(row.get("caption") or "", 200)
     return [el("td", {"class": "thumb"}, thumb),
             el("td", {}, el("a", {"class": "key", "href": url("/sample", s=i, k=key)}, key),
-               el("div", {"class": "url"}, el("bdi", {}, row.get("url") or ""))),
-            el("td", {}, what)]
+               el("div", {"class": "url"}, el("bdi", {}, row.get("url") or "")),
+               el("div", {"class": "excerpt"}, text) if text else None),
+            el("td", {"class": "what"}, what)]
 
 
 def _rows_table(rows: list[tuple[int, dict]], catalog: Catalog, with_shard: bool) -> Markup:
@@ -236,7 +256,9 @@ def shard_page(catalog: Catalog, i: int, page: int, per_page: int = PER_PAGE) ->
     shard, table = catalog.shards[i], catalog.table(i)
     pages = max(1, -(-len(table) // per_page))
     page = min(max(page, 0), pages - 1)
-    rows = [(i, table.row(r)) for r in range(page * per_page, min(len(table), (page + 1) * per_page))]
+    first, stop = page * per_page, min(len(table), (page + 1) * per_page)
+    peeked = catalog.peek(i, first, stop)
+    rows = [(i, {**table.row(r), "facts": row_facts(peeked.get(r, {}))}) for r in range(first, stop)]
     nav = _pager(lambda p: url("/shard", s=i, page=p), page, pages)
     body = [el("h1", {}, el("bdi", {}, shard.name), " ", el("span", {"class": "badge kind"}, shard.kind or "?")),
             el("p", {"class": "muted"}, f"{len(table):,} samples · rows from the {table.source}"),
