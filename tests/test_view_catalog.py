@@ -161,3 +161,20 @@ def test_siblings_of_a_document(shards):
     sibs = catalog.siblings(sample.doc_id)
     assert [seq for _, _, seq in sibs] == [0, 1, 2]
     assert sample.key in {k for _, k, _ in sibs}
+
+
+def test_shards_on_another_filesystem(shards):
+    """Any fsspec filesystem the jobs read (here fsspec's in-memory one): index, seeks, search."""
+    import fsspec
+
+    from pipeline.cli.view import shard_paths
+
+    fs = fsspec.filesystem("memory")
+    for suffix in (".tar", ".parquet", ".manifest.json"):
+        fs.pipe(f"/view-test/corpus-00000{suffix}", open(shards["interleaved"][:-4] + suffix, "rb").read())
+    paths = shard_paths(["memory://view-test/*.tar"])
+    assert len(paths) == 1 and paths[0].endswith("/view-test/corpus-00000.tar") and "://" in paths[0]
+    catalog = Catalog(paths)
+    assert catalog.shards[0].kind == "interleaved" and catalog.table(0).source == "index"
+    assert catalog.read(0, vs.FIVE_KEY).members == members_by_stream(shards["interleaved"])[vs.FIVE_KEY]
+    assert [r["key"] for _, r in catalog.search(vs.KNOWN_WORD, [0])[0]] == [vs.ordinary(12)[-2].key]

@@ -109,7 +109,8 @@ def histogram(values: list[float], title: str, *, width: int = 340, height: int 
 
 def drop_reasons(counters: dict, stages: tuple[str, ...], not_drops: set[str]) -> dict[str, list[tuple[str, int]]]:
     out = {}
-    for ns in [s for s in stages if s in counters]:  # stages only: not e.g. dropped_sample/items
+    # Stages only (not e.g. dropped_sample/items), and not write: it counts what the shards hold.
+    for ns in [s for s in stages if s in counters and s != "write"]:
         rows = [(k, v) for k, v in counters[ns].items() if v and k not in not_drops and not k.startswith("source_")]
         if rows:
             out[ns] = sorted(rows, key=lambda kv: (-kv[1], kv[0]))
