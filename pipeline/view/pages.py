@@ -298,10 +298,10 @@ def search_page(catalog: Catalog, query: str, shard: int | None, start: tuple[in
     return document(f"search: {query}", body, crumbs=Markup("search"), search=query)
 
 
-def sample_page(catalog: Catalog, i: int, view: SampleView) -> str:
+def sample_page(catalog: Catalog, i: int, view: SampleView, per_page: int = PER_PAGE) -> str:
     table = catalog.table(i)
     row = table.by_key.get(view.key, 0)
-    per = PER_PAGE
+    per = per_page
     nav = el("nav", {"class": "pager"},
              el("a", {"href": url("/shard", s=i, page=row // per)}, f"back to {catalog.shards[i].name}"),
              el("a", {"href": url("/sample", s=i, k=table.columns["key"][row - 1]), "rel": "prev"}, "prev sample")

@@ -98,7 +98,7 @@ class App:
 
     def sample(self, q) -> Response:
         i, key = self._shard(q), self._key(q)
-        return self._page(200, pages.sample_page(self.catalog, i, self._view(i, key)))
+        return self._page(200, pages.sample_page(self.catalog, i, self._view(i, key), self.per_page))
 
     def media(self, q) -> Response:
         i, key, member = self._shard(q), self._key(q), q.get("m", "")
