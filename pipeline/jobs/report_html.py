@@ -66,8 +66,11 @@ def _value(counters: dict, ns: str, name) -> int | None:
 def funnel_steps(kind: str, counters: dict) -> dict[str, list[tuple[str, int]]]:
     out = {}
     for name, steps in FUNNELS.get(kind, {}).items():
-        values = [(label, _value(counters, ns, c)) for label, ns, c in steps]
-        values = [(label, v) for label, v in values if v is not None]
+        values: list[tuple[str, int]] = []
+        for label, ns, c in steps:
+            v = _value(counters, ns, c)
+            if v is not None or values:  # after the first counted step, a missing counter is a 0
+                values.append((label, v or 0))
         if values:
             out[name] = values
     return out
@@ -166,12 +169,12 @@ def render(stats: dict, *, kept: list[SampleView], dropped: dict[tuple[str, str]
                     [[el("a", {"href": f"#{anchor_id('drop', ns, r)}"}, f"{r} ({n})"), " "] for r, n in shown if n]
                     or "none kept for this stage")]
     body.append(el("h2", {"id": "distributions"}, "Distributions"))
-    summaries = stats.get("distributions", {})
+    summaries = {k: d for k, d in stats.get("distributions", {}).items() if d.get("count")}
     head = el("tr", {}, [el("th", {}, h) for h in ("", "count", "min", "p50", "p90", "max", "mean")])
-    body.append(el("table", {"class": "rows"}, head,
+    body.append(el("p", {}, "No samples were written.") if not summaries else el("table", {"class": "rows"}, head,
                    [el("tr", {}, el("td", {}, name.replace("_", " ")),
                        [el("td", {"class": "num"}, d.get(k, "")) for k in ("count", "min", "p50", "p90", "max", "mean")])
-                    for name, d in summaries.items() if d.get("count")]))
+                    for name, d in summaries.items()]))
     body.append(el("div", {"class": "hists"},
                    [histogram(v, name.replace("_", " ")) for name, v in sorted(dists.items()) if v]))
     body += [el("h2", {"id": "kept"}, f"Kept samples ({len(kept)} of {stats.get('samples', 0):,}, chosen by key hash)"),
