@@ -277,7 +277,7 @@ def assign_shards(records: list, size: int, buckets: int = 64) -> list[tuple[int
 
 
 def finish(out: str, counts: Counter) -> dict:
-    """manifest.json, stats.json and report.md with plots, as `report.finish_job` writes them."""
+    """manifest.json, stats.json, report.md with plots and report.html, as `report.finish_job` writes them."""
     manifest.write_job_manifest(out)
     entries = manifest.read_manifests(out)
     counters: dict[str, dict[str, int]] = defaultdict(dict)
@@ -293,6 +293,9 @@ def finish(out: str, counts: Counter) -> dict:
     plots = report.plot(out, dists, counters)
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(report.render_report(stats, plots))
+    from pipeline.jobs.report_html import write_report_html  # report.html, as finish_job writes it
+
+    write_report_html(out, stats, dists, stages=report.STAGES)
     return stats
 
 

@@ -16,8 +16,11 @@ import apache_beam as beam
 from pipeline.beam.blobstore import get_blob, put_blob
 from pipeline.beam.counters import count
 from pipeline.beam.progress import ProgressSink
+from pipeline.dropped import from_document, from_image, from_repeated
 from pipeline.images.outcomes import ImageOutcome, drop_repeated, image_refs, outcome_of
 from pipeline.shards import format as sf
+
+DROPPED = "dropped"  # issue 17: tag of the dropped-items outputs
 
 
 class FetchImagesFn(beam.DoFn):
@@ -67,8 +70,10 @@ class FetchImagesFn(beam.DoFn):
 class AssembleFn(beam.DoFn):
     """(doc_id, {"doc", "images"}) -> (doc_id, url, nodes) with the surviving images in place."""
 
-    def __init__(self, keep_docs_without_images: bool = False, progress_root: str | None = None):
+    def __init__(self, keep_docs_without_images: bool = False, progress_root: str | None = None,
+                 keep_dropped: bool = False):
         self.keep_without, self.progress_root = keep_docs_without_images, progress_root
+        self.keep_dropped = keep_dropped  # issue 17: dropped documents to the DROPPED output
 
     def setup(self):
         self.progress = ProgressSink(self.progress_root)
@@ -98,6 +103,9 @@ class AssembleFn(beam.DoFn):
                                        node.alt or node.caption, outcome.ext))
         if not kept and not self.keep_without:
             count("documents", "dropped_no_images")
+            if self.keep_dropped:  # issue 17: the dropped-items sample (pipeline/beam/dropped.py)
+                statuses = {i: o.status for i, o in fates.items()}
+                yield beam.pvalue.TaggedOutput(DROPPED, from_document("documents", "dropped_no_images", doc, statuses))
             return
         count("documents", "kept")
         self.progress.add("documents_kept")
@@ -133,14 +141,19 @@ class FetchUnique(beam.PTransform):
 
 
 class AttachImages(beam.PTransform):
-    """(docs keyed by id, crawl images (url, (blob, robots))) -> (doc_id, url, nodes)."""
+    """(docs keyed by id, crawl images (url, (blob, robots))) -> (doc_id, url, nodes).
+
+    With ``keep_dropped``, ``self.dropped`` is set (once applied) to the DroppedItems of this
+    stage: refused image URLs, repeated images and documents left without images (issue 17)."""
 
     def __init__(self, config, crawl_root, image_root, *, max_repeat_docs: int = 10,
-                 keep_docs_without_images: bool = False, batch_size: int = 64, progress_root=None):
+                 keep_docs_without_images: bool = False, batch_size: int = 64, progress_root=None,
+                 keep_dropped: bool = False):
         super().__init__()
         self.config, self.crawl_root, self.image_root = config, crawl_root, image_root
         self.max_repeat_docs, self.keep_without = max_repeat_docs, keep_docs_without_images
         self.batch_size, self.progress_root = batch_size, progress_root
+        self.keep_dropped, self.dropped = keep_dropped, None
 
     def expand(self, pcolls):
         docs, crawl = pcolls
@@ -151,21 +164,40 @@ class AttachImages(beam.PTransform):
         per_ref = fetched | "PerReference" >> beam.FlatMap(
             lambda e: [(e[2], doc_id, i) for doc_id, i, _ in e[1]]
         )
-        ok = (
+        by_phash = (
             per_ref
             | "OnlyOk" >> beam.Filter(lambda t: t[0].status == "ok")
             | "ByPhash" >> beam.Map(lambda t: (t[0].phash or t[0].sha256, (t[1], t[2], t[0])))
             | "GroupByPhash" >> beam.GroupByKey()
-            | "DropRepeated" >> beam.FlatMap(drop_repeated, max_docs=self.max_repeat_docs)
         )
+        ok = by_phash | "DropRepeated" >> beam.FlatMap(drop_repeated, max_docs=self.max_repeat_docs)
         failed = (
             per_ref
             | "OnlyFailed" >> beam.Filter(lambda t: t[0].status != "ok")
             | "FailedByDoc" >> beam.Map(lambda t: (t[1], (t[2], t[0])))
         )
         images = (ok, failed) | "AllFates" >> beam.Flatten()
-        return (
+        assembled = (
             {"doc": docs, "images": images}
             | "GroupByDoc" >> beam.CoGroupByKey()
-            | "Assemble" >> beam.ParDo(AssembleFn(self.keep_without, self.progress_root))
+            | "Assemble" >> beam.ParDo(AssembleFn(self.keep_without, self.progress_root, self.keep_dropped))
+            .with_outputs(DROPPED, main="docs")
         )
+        if self.keep_dropped:  # issue 17: the dropped-items sample (pipeline/beam/dropped.py)
+            refused = fetched | "DroppedImages" >> beam.FlatMap(
+                lambda e: [from_image(e[0], e[1], e[2])] if e[2].status != "ok" else [])
+            repeated = by_phash | "RepeatedImages" >> beam.FlatMap(_repeated_item, max_docs=self.max_repeat_docs)
+            self.dropped = (refused, repeated, assembled[DROPPED]) | "DroppedOfImages" >> beam.Flatten()
+        return assembled.docs
+
+
+def _repeated_item(element, max_docs: int):
+    """(phash, [(doc_id, i, outcome)]) -> one DroppedItem when the image is in too many documents."""
+    phash, refs = element
+    docs, first = set(), None
+    for doc_id, _, outcome in refs:
+        docs.add(doc_id)
+        if first is None or outcome.sha256 < first.sha256:
+            first = outcome
+    if len(docs) > max_docs:
+        yield from_repeated(phash, first, len(docs))

@@ -41,6 +41,8 @@ class CorpusConfig:
     max_repeat_docs: int = opt(10, "drop images whose perceptual hash is in more documents than this", min=1)
     keep_docs_without_images: bool = opt(False, "keep documents none of whose images survived")
     keep_work: bool = opt(False, "keep OUTPUT/_work (the image store) after success")
+    dropped_per_reason: int = opt(8, "keep this many of each stage's drops per reason as shards in "
+                                  "OUTPUT/dropped/, for the report and flamingo view (0: none)", min=0, max=1000)
     extract: ExtractOptions = section(ExtractOptions)
     filter: TextFilterConfig = section(TextFilterConfig)
     dedup: DedupConfig = section(DedupConfig)
@@ -78,13 +80,23 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
     # HTML, are then spread over all workers for the rest of the job.
     docs = (pages | "Extract" >> beam.ParDo(ExtractFn(cfg.extract, agent_token=cfg.image.agent_token))
             | "SpreadDocs" >> beam.Reshuffle())
-    kept = (docs | "FilterText" >> FilterText(cfg.filter)).kept
-    unique = kept | "Deduplicate" >> Deduplicate(cfg.dedup)
+    filtered = docs | "FilterText" >> FilterText(cfg.filter)
+    unique = filtered.kept | "Deduplicate" >> Deduplicate(cfg.dedup)
     keyed = unique | "KeyByDocId" >> beam.Map(lambda d: (doc_id(d.url), d))
-    assembled = (keyed, crawl_images) | "AttachImages" >> AttachImages(
+    attach = AttachImages(
         cfg.image, crawl_root, image_root, max_repeat_docs=cfg.max_repeat_docs,
         keep_docs_without_images=cfg.keep_docs_without_images, progress_root=progress_root,
+        keep_dropped=cfg.dropped_per_reason > 0,
     )
+    assembled = (keyed, crawl_images) | "AttachImages" >> attach
+    # --- issue 17: a bounded sample of what the stages dropped -> OUTPUT/dropped/ --------------
+    if cfg.dropped_per_reason:
+        from pipeline.beam.dropped import SampleDropped, document_drops
+
+        by_filter = filtered.dropped | "DroppedByFilter" >> beam.MapTuple(document_drops("filter"))
+        ((by_filter, attach.dropped) | "AllDropped" >> beam.Flatten()
+         | "SampleDropped" >> SampleDropped(output, image_root, cfg.dropped_per_reason))
+    # --- end issue 17 --------------------------------------------------------------------------
     seqs = assembled | "Sequences" >> beam.ParDo(SequencesFn(cfg.tokenizer, cfg.max_tokens, cfg.max_images))
     return (
         seqs

@@ -1,4 +1,4 @@
-"""Job outputs for people and machines: ``stats.json``, ``report.md`` and its plots.
+"""Job outputs for people and machines: ``stats.json``, ``report.md`` and its plots, ``report.html``.
 
 Counters come from Beam's metrics (every drop reason of every stage); distributions
 come from the shards' parquet indexes, so they describe exactly what was written.
@@ -98,6 +98,10 @@ def finish_job(out_dir: str, result, *, kind: str) -> dict:
     plots = plot(out_dir, dists, counters)
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write(render_report(stats, plots))
+    # --- issue 17: the same report as a page, with galleries (pipeline/jobs/report_html.py) ---
+    from pipeline.jobs.report_html import write_report_html
+
+    write_report_html(out_dir, stats, dists, stages=STAGES, not_drops=_NOT_DROPS)
     return stats
 
 

@@ -92,9 +92,10 @@ def write_shard(out_dir: str, name: str, samples: Iterable[sf.Sample]) -> Manife
                     if kind and sample.kind != kind:
                         raise ValueError(f"shard {name}: {sample.kind} sample among {kind} samples")
                     kind = sample.kind
+                    start = tar.offset  # where this sample's first header goes (stream mode too)
                     for member, data in sf.encode(sample):
                         tar.addfile(_tarinfo(member, len(data)), io.BytesIO(data))
-                    rows.append(index_row(sample))
+                    rows.append(index_row(sample, start, tar.offset - start))
                     n_images += len(sample.images) if kind == sf.KIND_INTERLEAVED else 1
         kind = kind or "empty"
         table = pa.Table.from_pylist(rows, schema=index_schema(kind))
