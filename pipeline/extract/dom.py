@@ -23,8 +23,11 @@ DROP_TAGS = (
     "script", "style", "template", "svg", "math", "iframe", "frame", "frameset", "object",
     "embed", "applet", "canvas", "select", "textarea", "input", "button", "option", "map",
     "dialog", "audio", "video", "link", "meta", "head",
+    "rt", "rp",  # ruby annotations: pronunciation over the base text, read as a second copy
 )
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
 class ParseError(ValueError):
     """The page could not be parsed; ``reason`` is a snake_case drop reason."""
 

@@ -10,6 +10,7 @@ figure's images and a caption block right after them. Link-dominated blocks
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -24,6 +25,12 @@ _KIND = {"h1": "heading", "h2": "heading", "h3": "heading", "h4": "heading", "h5
 # Cells join into their row's block; every other block-level tag starts a new block.
 _BREAK_TAGS = (BLOCK_TAGS - {"td", "th"}) | {"figure", "picture", "caption"}
 
+
+# Invisible in a browser, but they split words for a substring search or a tokenizer: soft
+# hyphens (German and French sites hyphenate long words with them), zero-width spaces, word
+# joiners, stray byte order marks. Zero-width (non-)joiners stay: they shape Indic and
+# Persian script.
+_INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 
 _CONTAINER_TAGS = frozenset({"p", "div", "section", "article", "body"})
 
@@ -65,6 +72,8 @@ class Linearizer:
             return
         joined, link_chars = "".join(self._parts), self._link_chars
         self._parts, self._link_chars = [], 0
+        if _INVISIBLE.search(joined):
+            joined = _INVISIBLE.sub("", joined)
         text = joined.strip("\n") if self._kind == "pre" else " ".join(joined.split())
         if not text:
             return
