@@ -32,7 +32,9 @@ UNLIKELY = re.compile(
     r"disqus|footer|gdpr|masthead|menu|modal|navbar|newsletter|outbrain|pagination|popup|promo|"
     r"recommend|related|remark|repl(?:y|ies)|rss|share|sharing|shoutbox|sidebar|signup|"
     r"skyscraper|social|sponsor|subscri|supplemental|taboola|toolbar|trending|skip|"
-    r"\bmost ?popular\b|\bmore ?stories\b"
+    r"\bmost ?popular\b|\bmore ?stories\b|"
+    # Bylines, dates, author boxes and post metadata: not the body (and often its "without")
+    r"\bauthor|\bbyline|\bbio\b|\bmeta\b|\bpostmeta|\butility\b|\bdateline|\bcopyright"
 )
 # Names that also label parts of an article (a card's or a table's header, a page-builder
 # widget, a collapsed "read more" text, a paywalled body): furniture only when small.

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pipeline.document import Node, TextBlock
+from pipeline.document import ImageNode, Node, TextBlock
 from pipeline.extract.boilerplate import BLOCK_TAGS
 from pipeline.extract.dom import HtmlElement, text_of
 from pipeline.extract.images import image_node
@@ -31,6 +31,17 @@ _BREAK_TAGS = (BLOCK_TAGS - {"td", "th"}) | {"figure", "picture", "caption"}
 # joiners, stray byte order marks. Zero-width (non-)joiners stay: they shape Indic and
 # Persian script.
 _INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
+
+_PROSE_KINDS = frozenset({"p", "quote", "li"})
+_MIN_PROSE = 40
+_SENTENCE_END = re.compile(r"\w[.!?…][\"'”’»)]*(?:\s|$)")
+
+
+def is_prose(block: TextBlock) -> bool:
+    """A paragraph that reads as sentences: long enough, ending one somewhere."""
+    return (block.kind in _PROSE_KINDS and len(block.text) >= _MIN_PROSE
+            and _SENTENCE_END.search(block.text) is not None)
+
 
 _CONTAINER_TAGS = frozenset({"p", "div", "section", "article", "body"})
 
@@ -155,6 +166,18 @@ class Linearizer:
         if tag in _BREAK_TAGS:
             self._flush()
             self._kind = context[-1]
+
+    def walk_prose(self, root: HtmlElement) -> None:
+        """Append only the prose of ``root``'s subtree: paragraphs that read as sentences, not
+        headlines, bylines, dates, captions or images (for blocks around the main content)."""
+        self._flush()
+        start = len(self.nodes)
+        self.walk(root)
+        self._flush()
+        added = self.nodes[start:]
+        if added:
+            self.seen_urls.difference_update(n.url for n in added if isinstance(n, ImageNode))
+            self.nodes[start:] = [n for n in added if isinstance(n, TextBlock) and is_prose(n)]
 
     def finish(self) -> list[Node]:
         self._flush()

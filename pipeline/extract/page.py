@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields, replace
 from pipeline.document import Document, TextBlock
 from pipeline.extract.boilerplate import main_content
 from pipeline.extract.charset import decode_html
+from pipeline.extract.expand import widen
 from pipeline.extract.dom import HtmlElement, ParseError, clean_tree, parse_html
 from pipeline.extract.furniture import remove_furniture
 from pipeline.extract.linearize import Linearizer
@@ -79,8 +80,8 @@ def _nodes(body: HtmlElement, base_url: str, opts: ExtractOptions) -> tuple[list
     remove_furniture(body)
     content = main_content(body) or [body]
     lin = Linearizer(base_url=base_url, max_link_density=opts.max_link_density)
-    for el in content:
-        lin.walk(el)
+    for el, core in widen(content):
+        lin.walk(el) if core else lin.walk_prose(el)
     nodes = lin.finish()
     if not opts.include_captions:
         nodes = [n for n in nodes if not (isinstance(n, TextBlock) and n.kind == "caption")]
