@@ -33,14 +33,20 @@ _BREAK_TAGS = (BLOCK_TAGS - {"td", "th"}) | {"figure", "picture", "caption"}
 _INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 
 _PROSE_KINDS = frozenset({"p", "quote", "li"})
-_MIN_PROSE = 40
+_MIN_PROSE = 40  # with a sentence end
+_MIN_RUN_ON = 150  # without one (a standfirst often has no final stop; a headline is shorter)
+_MIN_PROSE_HEADING = 80  # a lead set as a heading: long, and ends a sentence
 _SENTENCE_END = re.compile(r"\w[.!?…][\"'”’»)]*(?:\s|$)")
 
 
 def is_prose(block: TextBlock) -> bool:
-    """A paragraph that reads as sentences: long enough, ending one somewhere."""
-    return (block.kind in _PROSE_KINDS and len(block.text) >= _MIN_PROSE
-            and _SENTENCE_END.search(block.text) is not None)
+    """A block that reads as sentences rather than a headline, byline, date or caption."""
+    n = len(block.text)
+    if block.kind == "heading":
+        return n >= _MIN_PROSE_HEADING and _SENTENCE_END.search(block.text) is not None
+    if block.kind not in _PROSE_KINDS or n < _MIN_PROSE:
+        return False
+    return n >= _MIN_RUN_ON or _SENTENCE_END.search(block.text) is not None
 
 
 _CONTAINER_TAGS = frozenset({"p", "div", "section", "article", "body"})
