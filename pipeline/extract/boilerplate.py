@@ -153,7 +153,40 @@ def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> d
         else:
             for run in _loose_runs(el):
                 _credit(scores, el, run, loose=True)
-    return {el: s * (1 - lengths.link_density(el)) for el, s in scores.items()}
+    roots = _semantic_roots(body)
+    return {el: s * (1 - lengths.link_density(el)) * _semantic_weight(el, roots)
+            for el, s in scores.items()}
+
+
+_ARTICLE_WEIGHT = 1.5
+_MAIN_WEIGHT = 1.25
+
+
+def _semantic_roots(body: HtmlElement) -> dict[HtmlElement, float]:
+    """Elements whose markup says "the article is in here", with the weight they lend.
+
+    The page's only <article> (several are a list of teasers) and schema.org articleBody
+    weigh most, <main> less (it often wraps sidebars too)."""
+    roots: dict[HtmlElement, float] = {}
+    articles = list(body.iter("article"))
+    if len(articles) == 1:
+        roots[articles[0]] = _ARTICLE_WEIGHT
+    for el in body.iter("main"):
+        roots.setdefault(el, _MAIN_WEIGHT)
+    for el in body.xpath(".//*[@itemprop='articleBody']"):
+        roots[el] = _ARTICLE_WEIGHT
+    return roots
+
+
+def _semantic_weight(el: HtmlElement, roots: dict[HtmlElement, float]) -> float:
+    if not roots:
+        return 1.0
+    weight = roots.get(el, 1.0)
+    for anc in el.iterancestors():
+        w = roots.get(anc)
+        if w is not None and w > weight:
+            weight = w
+    return weight
 
 
 def _sibling_joins(
