@@ -26,6 +26,7 @@ from pipeline.extract.dom import HtmlElement, ParseError, clean_tree, parse_html
 from pipeline.extract.furniture import remove_furniture
 from pipeline.extract.linearize import Linearizer
 from pipeline.extract.meta import DEFAULT_ROBOTS_NAMES, page_meta
+from pipeline.extract.noise import clean_nodes
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class ExtractOptions:
     max_link_density: float = 0.5  # a text block more link than this is navigation
     robots_names: frozenset[str] = DEFAULT_ROBOTS_NAMES
     include_captions: bool = True
+    remove_noise: bool = True  # drop ad markers, stubs, prompts, bylines, credits (extract.noise)
 
 
 _DEFAULT_OPTIONS = ExtractOptions()
@@ -83,6 +85,8 @@ def _nodes(body: HtmlElement, base_url: str, opts: ExtractOptions) -> tuple[list
     for el, core in widen(content):
         lin.walk(el) if core else lin.walk_prose(el)
     nodes = lin.finish()
+    if opts.remove_noise:
+        nodes, _ = clean_nodes(nodes)
     if not opts.include_captions:
         nodes = [n for n in nodes if not (isinstance(n, TextBlock) and n.kind == "caption")]
     seen = sum(lin.dropped[k] for k in lin.dropped if k != "link_block") + len(lin.seen_urls)

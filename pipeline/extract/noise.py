@@ -1,0 +1,148 @@
+"""In-article noise: short blocks inside the article's container that are not the article.
+
+Advertisement markers, "read more" stubs, share / print / newsletter / follow / rating
+prompts, bylines and date lines, photo credits, copyright and licence notes, and headings
+left with nothing under them (a "Related articles" heading whose link list was dropped).
+They sit inside the article's own container, so neither furniture names nor scoring see
+them; each is recognised from its own text. The phrase lists are the common ones in the
+languages of the web we crawl most (English, German, French, Spanish, Italian, Portuguese,
+Polish, Dutch), not any one site's wording. Only short blocks are judged, so a paragraph of
+prose that merely mentions "newsletter" or a date stays.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.document import ImageNode, Node, TextBlock
+
+_SHORT = 120  # prompts, stubs, markers: a line, not a paragraph
+_META_SHORT = 100  # date and byline lines
+_NOTICE_SHORT = 300  # copyright and licence notices run to a few sentences
+_DATE_LINE_WORDS = 4  # words beside the dates and times in a date line ("Updated: ..., 10:27")
+
+_AD_WORDS = (r"advertisement|advertising|advertorial|anzeige|werbung|reklame|publicidad|"
+             r"publicité|pubblicità|publicidade|reklama|advertentie|sponsored(?: content)?|"
+             r"gesponsert|promoted|ad")
+# The whole block is the marker, or the marker opens a short block ("ANZEIGE - ...").
+_AD_MARKER = re.compile(rf"^[\W_]*(?:{_AD_WORDS})[\W_]*$|^[\W_]*(?:{_AD_WORDS})\s*[:\-–—|.]")
+_STUB = re.compile(
+    r"^[\W_]*(?:read (?:more|the (?:full|whole|rest))|continue reading|keep reading|learn more|"
+    r"weiterlesen|weiter ?lesen|mehr lesen|mehr erfahren|mehr dazu|zum (?:artikel|beitrag)|weiter\b|"
+    r"lire la suite|en savoir plus|leer más|seguir leyendo|continua(?:re)? a leggere|leggi (?:tutto|anche)|"
+    r"leia mais|czytaj (?:więcej|dalej|też)|lees (?:meer|verder))")
+_TRAILING_STUB = re.compile(
+    r"\s*(?:\[?…\]?|\.\.\.|\[\.\.\.\])?\s*(?:read more|continue reading|weiterlesen|mehr lesen|"
+    r"lire la suite|leer más|leggi tutto|czytaj (?:więcej|dalej))\W*$")
+_PROMPT = re.compile(
+    r"\bshare (?:this|on|via|it)\b|\bteilen\b|\bpartager\b|\bcompartir\b|\bcondividi|udostępnij|"
+    r"\bprint (?:this|article|page)\b|drucken\b|\bimprimer\b|\bimprimir\b|\bdrukuj\b|"
+    r"newsletter|\bsubscri|abonnier|\babonnez|suscr[ií]b|iscriviti|subskrypc|"
+    r"follow us|folgen sie uns|folge uns|s[ií]guenos|suivez[- ]nous|seguici|obserwuj nas|"
+    r"leave a (?:comment|reply)|kommentar (?:schreiben|verfassen)|kommentare schreiben|"
+    r"schreibe?n? (?:sie )?einen kommentar|comment(?:s)? (?:below|section)|"
+    r"was this (?:article|page|post) (?:helpful|useful)|(?:artikel|beitrag|seite) (?:bewerten|teilen)|"
+    r"(?:war|ist) (?:der|dieser) (?:artikel|beitrag) (?:hilfreich|nützlich)|^\W*bewerten\W*$|"
+    r"^\W*gefällt mir\W*$|like this:|\bpin it\b|bei pinterest|download (?:the|our) .{0,40}\bapps?\b|"
+    r"\bdonate\b|\bspenden\b|support (?:our|us|independent)|unterstütze[n]? (?:sie )?(?:uns|unsere)")
+_DATE = re.compile(
+    r"\b\d{1,2}\.\s?\d{1,2}\.\s?(?:\d{4}|\d{2})\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|"
+    r"\b\d{1,2}:\d{2}\b|\b\d{1,2}\.?\s+(?:jan|feb|mär|mar|apr|mai|may|jun|jul|aug|sep|okt|oct|nov|"
+    r"dez|dec|janv|févr|avr|juil|déc|ene|abr|ago|dic|sty|lut|kwi|maj|cze|lip|sie|wrz|paź|lis|gru)"
+    r"[a-zäéû]*\.?\s+\d{4}|\b(?:january|february|march|april|may|june|july|august|september|"
+    r"october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.? \d{1,2},? \d{4}")
+_BYLINE = re.compile(
+    r"^\W*(?:by|von|por|par|di|door|autor(?:in)?|author|verfasst von|posted by|written by|"
+    r"geschrieben von)\b|\b(?:updated|aktualisiert|publiziert|veröffentlicht|published|posted|"
+    r"erstellt|modified|last modified|mis à jour|publié|actualizado|publicado)\b\s*(?:am|on|le|el)?\s*:?|"
+    r"\bmin(?:ute)?s? read\b|\blesezeit\b|\btemps de lecture\b|"
+    r"\b(?:kategorie|category|categories|kategorien|tags?|schlagw[öo]rter|themen|topics|"
+    r"rubrik|catégorie|categoría|etiquetas)\s*:")
+_CREDIT = re.compile(
+    r"^\W*(?:fotos?|bild(?:er)?|titelbild|photos?|image|credits?|crédito|cr[ée]dit photo|quelle|"
+    r"source|grafik|illustration|video|symbolbild)\s*:|\b(?:bild|foto|photo) via\b|"
+    r"\b(?:foto|photo|bild|image|picture)\s*(?:credit)?\s*:\s*\S")
+_NOTICE = re.compile(
+    r"©|\(c\) ?\d{4}|\bcopyright\b|all rights reserved|alle rechte vorbehalten|"
+    r"tous droits réservés|todos los derechos|prawem autorskim|urheberrechtlich geschützt|"
+    r"\blizenz cc|\bcc[- ]by\b|creative commons")
+_DIGIT = re.compile(r"\d")
+_SENTENCE = re.compile(r"\w[.!?…][\"'”’»)]*(?:\s|$)")
+
+
+def noise_reason(text: str) -> str | None:
+    """Why a text block is in-article noise ("ad_marker", "stub", "prompt", "byline_date",
+    "credit", "notice"), or None when it is not."""
+    n = len(text)
+    if n > _NOTICE_SHORT:
+        return None
+    text = text.lower()  # the patterns are lowercase: re.IGNORECASE is ~4x slower
+    if n <= _SHORT:
+        if _AD_MARKER.search(text):
+            return "ad_marker"
+        if _STUB.search(text) and n <= 60:
+            return "stub"
+        if _PROMPT.search(text):
+            return "prompt"
+    if n <= _META_SHORT:
+        if _BYLINE.search(text) and not _is_sentence(text, len(text.split())):
+            return "byline_date"
+        if _DIGIT.search(text) and _DATE.search(text) and len(_DATE.sub(" ", text).split()) <= _DATE_LINE_WORDS:
+            return "byline_date"
+        if _CREDIT.search(text):
+            return "credit"
+    return "notice" if _NOTICE.search(text) else None
+
+
+def _is_sentence(text: str, words: int) -> bool:
+    """Several words ending a sentence: a short paragraph, not a date line."""
+    return words >= 8 and _SENTENCE.search(text) is not None
+
+
+_TRAILING_CREDIT = re.compile(r"\s*©[^.!?]*$")
+_TRAILING_STUB_CASED = re.compile(_TRAILING_STUB.pattern, re.I)
+
+
+def strip_tail(text: str) -> str:
+    """A paragraph without a trailing "... Read more" stub or "© Photo: agency" credit."""
+    if len(text) <= 60:
+        return text
+    # Only the tail can match; searching a long paragraph from every position costs ~10%.
+    head, tail = text[:-60], text[-60:]
+    new_tail = _TRAILING_STUB_CASED.sub("", tail)
+    if "©" in new_tail:
+        new_tail = _TRAILING_CREDIT.sub("", new_tail)
+    return text if new_tail is tail else head + new_tail
+
+
+def drop_orphan_headings(nodes: list[Node]) -> list[Node]:
+    """Without the headings that end the document: what they introduced ("Related
+    articles", "About the author") was furniture or a link list and is gone."""
+    end = len(nodes)
+    while end and isinstance(nodes[end - 1], TextBlock) and nodes[end - 1].kind == "heading":
+        end -= 1
+    return nodes[:end]
+
+
+def clean_nodes(nodes: list[Node]) -> tuple[list[Node], dict[str, int]]:
+    """``nodes`` without in-article noise, and how many blocks went for each reason."""
+    kept: list[Node] = []
+    dropped: dict[str, int] = {}
+    for node in nodes:
+        if isinstance(node, ImageNode):
+            kept.append(node)
+            continue
+        if node.kind in ("pre", "table"):
+            kept.append(node)
+            continue
+        text = strip_tail(node.text)
+        reason = noise_reason(text)
+        if reason:
+            dropped[reason] = dropped.get(reason, 0) + 1
+            continue
+        kept.append(node if text == node.text else TextBlock(text=text, kind=node.kind))
+    before = len(kept)
+    kept = drop_orphan_headings(kept)
+    if len(kept) < before:
+        dropped["orphan_heading"] = before - len(kept)
+    return kept, dropped
