@@ -147,7 +147,12 @@ def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> d
     """
     lengths = lengths or TextLengths()
     scores: dict[HtmlElement, float] = {}
+    # Blocks inside a link are a teaser card's text, not prose (link density, which counts
+    # links below an element, cannot see a link around it).
+    in_link = {d for a in body.iter("a") if len(a) for d in a.iterdescendants()}
     for el in body.iter("p", "pre", "td", "blockquote", "div", "section", "article"):
+        if in_link and el in in_link:
+            continue
         if el.tag in ("p", "pre", "td", "blockquote") or not _has_block_child(el):
             _credit(scores, el.getparent(), text_of(el))
         else:
