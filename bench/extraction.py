@@ -76,7 +76,7 @@ def _report_docs(results: list) -> None:
     n_img = [len(d.images) if d else 0 for d in docs]
     print(f"image nodes kept per page: mean {sum(n_img) / len(n_img):.2f}, pages with >=1: "
           f"{sum(1 for n in n_img if n)}/{len(n_img)}")
-    methods = Counter(getattr(d, "method", "main") if d else f"none:{r}" for d, r in results)
+    methods = Counter(d.method if d else f"none:{r}" for d, r in results)
     print("documents by method: " + ", ".join(f"{k} {v}" for k, v in sorted(methods.items())))
 
 

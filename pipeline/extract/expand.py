@@ -70,3 +70,34 @@ def widen(picked: list[HtmlElement], lengths: TextLengths | None = None) -> list
 
 def _tags(elements) -> list[HtmlElement]:
     return [el for el in elements if isinstance(el.tag, str)]
+
+
+_CARD_CHARS = 600  # a teaser card: a headline link and an excerpt
+_CARD_LEVELS = 3
+_HEADLINE_SHARE = 0.2
+_MIN_HEADLINE = 15
+
+
+def teaser_cards(body: HtmlElement, lengths: TextLengths | None = None) -> list[HtmlElement]:
+    """Teaser cards under ``body``: small blocks where a headline link stands beside an
+    excerpt (lists of other articles, whose excerpts read as prose). Outermost first."""
+    lengths = lengths or TextLengths()
+    cards: list[HtmlElement] = []
+    seen: set[HtmlElement] = set()
+    for a in body.iter("a"):
+        link = lengths.text(a)
+        if link < _MIN_HEADLINE:
+            continue
+        anc = a.getparent()
+        for _ in range(_CARD_LEVELS):
+            if anc is None or anc is body or anc in seen:
+                break
+            total = lengths.text(anc)
+            if total > _CARD_CHARS:
+                break
+            if total > link + _MIN_HEADLINE and link >= _HEADLINE_SHARE * total:
+                cards.append(anc)
+                seen.add(anc)
+                break
+            anc = anc.getparent()
+    return cards

@@ -101,13 +101,13 @@ def _has_lead(el: HtmlElement) -> bool:
     return False
 
 
-def furniture_signal(el: HtmlElement) -> tuple[bool, bool, bool] | None:
+def furniture_signal(el: HtmlElement, names: bool = True) -> tuple[bool, bool, bool] | None:
     """None when ``el`` is not furniture, else (True, comment block, weak).
 
     Furniture: a furniture tag or ARIA role, or a class/id with a furniture-like name and no
     content-like name. Weak furniture (a weak name) is judged by its size later. A <header>,
     or a header-named block inside an article, is kept when it holds a lead. The article's
-    own containers are never furniture.
+    own containers are never furniture. With ``names`` False only tags and roles count.
     """
     tag = el.tag
     cls = el.get("class")
@@ -121,7 +121,7 @@ def furniture_signal(el: HtmlElement) -> tuple[bool, bool, bool] | None:
         return True, cc or idc, False
     if tag == "header":  # the page's header, or an article's: headline, byline, date, lead
         return None if _has_lead(el) else (True, False, False)
-    if tag == "a" or cm or idm:
+    if not names or tag == "a" or cm or idm:
         return None
     if cf or idf:
         return True, cc or idc, False
@@ -132,8 +132,9 @@ def furniture_signal(el: HtmlElement) -> tuple[bool, bool, bool] | None:
     return None
 
 
-def remove_furniture(body: HtmlElement) -> None:
-    """Drop navigation, banners, comment and share blocks under ``body``, in place.
+def remove_furniture(body: HtmlElement, *, names: bool = True) -> None:
+    """Drop navigation, banners, comment and share blocks under ``body``, in place; with
+    ``names`` False, only what tags and ARIA roles mark (the fallback's looser pass).
 
     Decisions are made in document order and a doomed subtree is dropped at once: an
     element's decision depends only on its own subtree, which no earlier drop touches.
@@ -145,7 +146,7 @@ def remove_furniture(body: HtmlElement) -> None:
     while i < n:
         el = elements[i]
         i += 1
-        signal = furniture_signal(el)
+        signal = furniture_signal(el, names)
         if signal is None:
             continue
         _, comments, weak = signal

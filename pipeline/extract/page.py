@@ -19,13 +19,14 @@ from collections import Counter
 from dataclasses import dataclass, fields, replace
 
 from pipeline.document import Document, TextBlock
-from pipeline.extract.boilerplate import main_content
+from pipeline.extract.boilerplate import TextLengths, main_content
 from pipeline.extract.charset import decode_html
-from pipeline.extract.expand import widen
-from pipeline.extract.dom import HtmlElement, ParseError, clean_tree, parse_html
+from pipeline.extract.expand import teaser_cards, widen
+from pipeline.extract.dom import HtmlElement, ParseError, clean_tree, drop, parse_html
 from pipeline.extract.furniture import remove_furniture
 from pipeline.extract.linearize import Linearizer
-from pipeline.extract.meta import DEFAULT_ROBOTS_NAMES, page_meta
+from pipeline.extract.fallback import graft_templates, schema_article_body
+from pipeline.extract.meta import DEFAULT_ROBOTS_NAMES, PageMeta, page_meta
 from pipeline.extract.noise import clean_nodes
 
 log = logging.getLogger(__name__)
@@ -76,14 +77,17 @@ def _precheck(html: bytes | str, max_bytes: int) -> str | None:
     return "not_html" if controls > max(2, len(head) // 100) else None
 
 
-def _nodes(body: HtmlElement, base_url: str, opts: ExtractOptions) -> tuple[list, Counter, int]:
-    """Main-content nodes, image drop counts, and the number of images outside the content."""
-    all_images = sum(1 for _ in body.iter("img"))
-    remove_furniture(body)
-    content = main_content(body) or [body]
-    lin = Linearizer(base_url=base_url, max_link_density=opts.max_link_density)
-    for el, core in widen(content):
-        lin.walk(el) if core else lin.walk_prose(el)
+Content = tuple[list, Counter, int]  # nodes, image drop counts, images outside the content
+# Main content holding less than this share of the prose on the (furniture-free) page missed
+# most of the article: a box beside it won, or the page is a run of equal sections.
+_MIN_PROSE_SHARE = 0.4
+
+
+def _linearizer(base_url: str, opts: ExtractOptions) -> Linearizer:
+    return Linearizer(base_url=base_url, max_link_density=opts.max_link_density)
+
+
+def _finish(lin: Linearizer, all_images: int, opts: ExtractOptions) -> Content:
     nodes = lin.finish()
     if opts.remove_noise:
         nodes, _ = clean_nodes(nodes)
@@ -91,6 +95,69 @@ def _nodes(body: HtmlElement, base_url: str, opts: ExtractOptions) -> tuple[list
         nodes = [n for n in nodes if not (isinstance(n, TextBlock) and n.kind == "caption")]
     seen = sum(lin.dropped[k] for k in lin.dropped if k != "link_block") + len(lin.seen_urls)
     return nodes, lin.dropped, max(0, all_images - seen)
+
+
+def _content(root: HtmlElement, base_url: str, opts: ExtractOptions, *, loose: bool) -> tuple[Content, HtmlElement | None]:
+    """The main content, and the furniture-free body it came from (None without a body).
+
+    ``loose``: the fallback's selection, with furniture judged by tags and roles only."""
+    clean_tree(root)
+    body = root.find("body")
+    if body is None:
+        return ([], Counter(), 0), None
+    all_images = sum(1 for _ in body.iter("img"))
+    remove_furniture(body, names=not loose)
+    content = main_content(body) or [body]
+    lin = _linearizer(base_url, opts)
+    for el, core in widen(content):
+        lin.walk(el) if core else lin.walk_prose(el)
+    return _finish(lin, all_images, opts), body
+
+
+def _page_prose(body: HtmlElement, base_url: str, opts: ExtractOptions) -> Content:
+    """Every prose block of the furniture-free page, in order, teaser cards left out: a
+    looser selection. Changes ``body``."""
+    for card in teaser_cards(body):
+        drop(card)
+    lin = _linearizer(base_url, opts)
+    lin.walk_prose(body)
+    return _finish(lin, sum(1 for _ in body.iter("img")), opts)
+
+
+def _text_len(nodes: list) -> int:
+    return sum(len(n.text) + 2 for n in nodes if isinstance(n, TextBlock))
+
+
+def _select(source: bytes | str, root: HtmlElement, meta: PageMeta, opts: ExtractOptions) -> tuple[str, Content]:
+    """(method, content) of the first method that finds enough text (see Document.method):
+    "main"; "page_prose" when main keeps under _MIN_PROSE_SHARE of the page's prose;
+    "fallback" (a fresh parse, templates grafted, furniture by tags and roles only) when
+    main finds too little; "schema_org" (JSON-LD articleBody) when that is twice as long
+    as the best of them, or the only text. The longest result when none is enough."""
+    main, body = _content(root, meta.base_url, opts, loose=False)
+    best = "main", main
+    main_len = _text_len(main[0])
+    if main_len >= opts.min_text_chars:
+        # The page's whole text bounds its prose: only when main is short beside it is
+        # the prose pass worth its cost.
+        if main_len < _MIN_PROSE_SHARE * TextLengths.text(body):
+            prose = _page_prose(body, meta.base_url, opts)
+            if main_len < _MIN_PROSE_SHARE * _text_len(prose[0]):
+                best = "page_prose", prose
+    else:
+        loose_root = parse_html(source)
+        graft_templates(loose_root)
+        loose, _ = _content(loose_root, meta.base_url, opts, loose=True)
+        if _text_len(loose[0]) > main_len:
+            best = "fallback", loose
+    found = _text_len(best[1][0])
+    # A script shorter than twice what we found cannot hold a body twice as long: skip parsing.
+    if sum(len(s) for s in meta.ld_json if "articleBody" in s) >= max(2 * found, opts.min_text_chars):
+        paragraphs = schema_article_body(meta.ld_json)
+        nodes = [TextBlock(text=p) for p in paragraphs]
+        if _text_len(nodes) >= max(2 * found, opts.min_text_chars):
+            best = "schema_org", (nodes, Counter(), 0)
+    return best
 
 
 def extract_with_reason(
@@ -113,13 +180,10 @@ def extract_with_reason(
         text, charset = decode_html(html, http_charset)
         # Bytes already valid UTF-8 go to the parser as they are: re-encoding costs ~5%.
         utf8 = charset == "utf-8" and isinstance(html, bytes) and not html.startswith(BOM_UTF8)
-        root = parse_html(html if utf8 else text)
+        source = html if utf8 else text
+        root = parse_html(source)
         meta = page_meta(root, url, opts.robots_names)
-        clean_tree(root)
-        body = root.find("body")
-        if body is None:
-            return None, "no_main_content"
-        nodes, dropped, outside = _nodes(body, meta.base_url, opts)
+        method, (nodes, dropped, outside) = _select(source, root, meta, opts)
     except ParseError as exc:
         return None, exc.reason
     except (ValueError, TypeError, LookupError, RecursionError, MemoryError) as exc:
@@ -130,7 +194,8 @@ def extract_with_reason(
     if outside:
         images["outside_main_content"] = outside
     doc = Document(url=url, nodes=nodes, title=meta.title, lang=meta.lang,
-                   canonical_url=meta.canonical_url, opt_out=meta.opt_out, dropped_images=images)
+                   canonical_url=meta.canonical_url, opt_out=meta.opt_out, dropped_images=images,
+                   method=method)
     if len(doc.text) < opts.min_text_chars:
         return None, "no_main_content"
     return doc, None
