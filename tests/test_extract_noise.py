@@ -87,3 +87,7 @@ def test_noise_out_of_an_extracted_article():
     kept = extract_document(f"<html><body><article><p>{P1}</p><p>ADVERTISEMENT</p><p>{P2}</p>"
                             "</article></body></html>", URL, remove_noise=False)
     assert "ADVERTISEMENT" in kept.text
+
+
+def test_copyright_sign_glued_to_the_year():
+    assert noise_reason("©2021 Example Media GmbH") == "notice"

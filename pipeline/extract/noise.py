@@ -35,9 +35,9 @@ _TRAILING_STUB = re.compile(
     r"\s*(?:\[?…\]?|\.\.\.|\[\.\.\.\])?\s*(?:read more|continue reading|weiterlesen|mehr lesen|"
     r"lire la suite|leer más|leggi tutto|czytaj (?:więcej|dalej))\W*$")
 _PROMPT = re.compile(
-    r"\bshare (?:this|on|via|it)\b|\bteilen\b|\bpartager\b|\bcompartir\b|\bcondividi|udostępnij|"
-    r"\bprint (?:this|article|page)\b|drucken\b|\bimprimer\b|\bimprimir\b|\bdrukuj\b|"
-    r"newsletter|\bsubscri|abonnier|\babonnez|suscr[ií]b|iscriviti|subskrypc|"
+    r"\bshare (?:this|on|via|it)\b|\bteilen\b|\bpartager\b|\bcompartir\b|\bcondividi|\budostępnij|"
+    r"\bprint (?:this|article|page)\b|\bdrucken\b|\bimprimer\b|\bimprimir\b|\bdrukuj\b|"
+    r"\bnewsletter|\bsubscri|\babonnier|\babonnez|\bsuscr[ií]b|\biscriviti|\bsubskrypc|"
     r"follow us|folgen sie uns|folge uns|s[ií]guenos|suivez[- ]nous|seguici|obserwuj nas|"
     r"leave a (?:comment|reply)|kommentar (?:schreiben|verfassen)|kommentare schreiben|"
     r"schreibe?n? (?:sie )?einen kommentar|comment(?:s)? (?:below|section)|"
@@ -67,6 +67,34 @@ _NOTICE = re.compile(
     r"tous droits réservés|todos los derechos|prawem autorskim|urheberrechtlich geschützt|"
     r"\blizenz cc|\bcc[- ]by\b|creative commons")
 _DIGIT = re.compile(r"\d")
+# Cheap gates before the patterns above (each costs microseconds per block, and most blocks
+# are prose): a pattern is tried only when the block holds a word it needs, as its first
+# word where the pattern is anchored at the start. Each set lists those words.
+_AD_FIRST = frozenset(
+    "advertisement advertising advertorial anzeige werbung reklame publicidad publicité "
+    "pubblicità publicidade reklama advertentie sponsored gesponsert promoted ad".split())
+_STUB_FIRST = frozenset(
+    "read continue keep learn weiterlesen weiter mehr zum lire en leer seguir continua "
+    "continuare leggi leia czytaj lees".split())
+_PROMPT_WORDS = frozenset(
+    "share teilen partager compartir udostępnij print drucken imprimer imprimir drukuj "
+    "iscriviti follow folgen folge síguenos siguenos suivez seguici obserwuj comment comments "
+    "reply kommentar kommentare helpful useful bewerten hilfreich nützlich gefällt like pin "
+    "pinterest download donate spenden support unterstütze unterstützen".split())
+_PROMPT_STEMS = ("condividi", "newsletter", "subscri", "abonnier", "abonnez", "suscr", "subskrypc")
+_BYLINE_FIRST = frozenset(
+    "by von por par di door autor autorin author verfasst posted written geschrieben".split())
+_BYLINE_WORDS = frozenset(
+    "updated aktualisiert publiziert veröffentlicht published posted erstellt modified last mis "
+    "publié actualizado publicado read lesezeit lecture kategorie category categories "
+    "kategorien tag tags schlagwörter schlagworter themen topics rubrik catégorie categoría "
+    "etiquetas".split())
+_CREDIT_WORDS = frozenset(
+    "foto fotos bild bilder titelbild photo photos image credit credits crédito crédit quelle "
+    "source grafik illustration video symbolbild picture".split())
+_NOTICE_WORDS = frozenset(
+    "c copyright rights rechte droits derechos prawem urheberrechtlich lizenz cc creative".split())
+_GATE_SPLIT = re.compile(r"\W+")
 _SENTENCE = re.compile(r"\w[.!?…][\"'”’»)]*(?:\s|$)")
 
 
@@ -76,22 +104,30 @@ def noise_reason(text: str) -> str | None:
     n = len(text)
     if n > _NOTICE_SHORT:
         return None
-    text = text.lower()  # the patterns are lowercase: re.IGNORECASE is ~4x slower
+    lower = text.lower()  # the patterns are lowercase: re.IGNORECASE is ~4x slower
+    words = [w for w in _GATE_SPLIT.split(lower) if w]
+    if not words:
+        return None
+    first = words[0]
     if n <= _SHORT:
-        if _AD_MARKER.search(text):
+        if first in _AD_FIRST and _AD_MARKER.search(lower):
             return "ad_marker"
-        if _STUB.search(text) and n <= 60:
+        if n <= 60 and first in _STUB_FIRST and _STUB.search(lower):
             return "stub"
-        if _PROMPT.search(text):
+        if (not _PROMPT_WORDS.isdisjoint(words) or any(w.startswith(_PROMPT_STEMS) for w in words)) \
+                and _PROMPT.search(lower):
             return "prompt"
     if n <= _META_SHORT:
-        if _BYLINE.search(text) and not _is_sentence(text, len(text.split())):
+        if (first in _BYLINE_FIRST or not _BYLINE_WORDS.isdisjoint(words)) \
+                and _BYLINE.search(lower) and not _is_sentence(lower, len(words)):
             return "byline_date"
-        if _DIGIT.search(text) and _DATE.search(text) and len(_DATE.sub(" ", text).split()) <= _DATE_LINE_WORDS:
+        if _DIGIT.search(lower) and _DATE.search(lower) \
+                and len(_DATE.sub(" ", lower).split()) <= _DATE_LINE_WORDS:
             return "byline_date"
-        if _CREDIT.search(text):
+        if not _CREDIT_WORDS.isdisjoint(words) and _CREDIT.search(lower):
             return "credit"
-    return "notice" if _NOTICE.search(text) else None
+    notice = "©" in lower or not _NOTICE_WORDS.isdisjoint(words)
+    return "notice" if notice and _NOTICE.search(lower) else None
 
 
 def _is_sentence(text: str, words: int) -> bool:
