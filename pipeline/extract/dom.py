@@ -40,7 +40,8 @@ def parse_html(text: str | bytes) -> HtmlElement:
     """An lxml tree of ``text`` (str, or bytes known to be UTF-8); raises ParseError
     ('too_deep' | 'unparseable' | 'empty_document')."""
     parser = etree.HTMLParser(
-        encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True, huge_tree=False
+        encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True, huge_tree=False,
+        collect_ids=False,  # no lookups by id: skipping the id table saves ~5% of parsing
     )
     try:
         # Bytes with an explicit encoding: lxml refuses str input carrying an XML declaration.
@@ -94,3 +95,35 @@ def clean_tree(root: HtmlElement) -> None:
         # once hidden parts are gone) is "please enable JavaScript".
         if not any(True for _ in ns.iter("img")):
             drop(ns)
+
+
+# In C: ~3x faster than " ".join(text.split()) in Python. normalize-space() collapses XML
+# whitespace only, so a no-break space counts as a character here (a few per page).
+_TEXT_LEN = etree.XPath("string-length(normalize-space())")
+
+
+class TextLengths:
+    """Whitespace-normalised text lengths and link densities of one page's elements.
+
+    Link text lengths are cached per ``<a>``: nested candidates share their links, and the
+    same links are asked about again when siblings of the winner are judged.
+    """
+
+    def __init__(self) -> None:
+        self._links: dict[HtmlElement, int] = {}
+
+    @staticmethod
+    def text(el: HtmlElement) -> int:
+        return int(_TEXT_LEN(el))
+
+    def link_density(self, el: HtmlElement) -> float:
+        total = self.text(el)
+        if not total:
+            return 0.0
+        cache, links = self._links, 0
+        for a in el.iter("a"):
+            n = cache.get(a)
+            if n is None:
+                n = cache[a] = int(_TEXT_LEN(a))
+            links += n
+        return min(1.0, links / total)

@@ -10,8 +10,7 @@ whose prose joins the document and whose headlines, bylines, dates and link list
 
 from __future__ import annotations
 
-from pipeline.extract.boilerplate import TextLengths
-from pipeline.extract.dom import HtmlElement
+from pipeline.extract.dom import HtmlElement, TextLengths
 
 _BOUNDARY_TAGS = frozenset({"article", "main"})
 _MAX_BOUNDARY_LEVELS = 8  # an article container further up than this is the page wrapper
@@ -20,6 +19,7 @@ _STOP = frozenset({"body", "html"})
 # A block around the article with more of its text in links than this is a teaser list or
 # navigation (headline links over excerpts), even where each excerpt reads as prose.
 _MAX_LINK_DENSITY = 0.15
+_MIN_CANDIDATE = 40  # characters: shorter holds no prose block (linearize.is_prose)
 
 
 def _is_boundary(el: HtmlElement) -> bool:
@@ -65,7 +65,7 @@ def widen(picked: list[HtmlElement], lengths: TextLengths | None = None) -> list
         node, level = node.getparent(), level + 1
     lengths = lengths or TextLengths()
     return [(el, core) for el, core in before + middle + after
-            if core or lengths.link_density(el) <= _MAX_LINK_DENSITY]
+            if core or (lengths.text(el) >= _MIN_CANDIDATE and lengths.link_density(el) <= _MAX_LINK_DENSITY)]
 
 
 def _tags(elements) -> list[HtmlElement]:

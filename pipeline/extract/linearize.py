@@ -89,7 +89,7 @@ class Linearizer:
             return
         joined, link_chars = "".join(self._parts), self._link_chars
         self._parts, self._link_chars = [], 0
-        if _INVISIBLE.search(joined):
+        if not joined.isascii() and _INVISIBLE.search(joined):
             joined = _INVISIBLE.sub("", joined)
         text = joined.strip("\n") if self._kind == "pre" else " ".join(joined.split())
         if not text:

@@ -139,13 +139,19 @@ _TRAILING_CREDIT = re.compile(r"\s*©[^.!?]*$")
 _TRAILING_STUB_CASED = re.compile(_TRAILING_STUB.pattern, re.I)
 
 
+_STUB_TAIL_WORDS = ("more", "reading", "lesen", "suite", "más", "tutto", "czytaj")
+
+
 def strip_tail(text: str) -> str:
     """A paragraph without a trailing "... Read more" stub or "© Photo: agency" credit."""
     if len(text) <= 60:
         return text
     # Only the tail can match; searching a long paragraph from every position costs ~10%.
     head, tail = text[:-60], text[-60:]
-    new_tail = _TRAILING_STUB_CASED.sub("", tail)
+    lower = tail.lower()
+    new_tail = tail
+    if any(w in lower for w in _STUB_TAIL_WORDS):
+        new_tail = _TRAILING_STUB_CASED.sub("", new_tail)
     if "©" in new_tail:
         new_tail = _TRAILING_CREDIT.sub("", new_tail)
     return text if new_tail is tail else head + new_tail

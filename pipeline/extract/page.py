@@ -19,10 +19,10 @@ from collections import Counter
 from dataclasses import dataclass, fields, replace
 
 from pipeline.document import Document, TextBlock
-from pipeline.extract.boilerplate import TextLengths, main_content
+from pipeline.extract.boilerplate import main_content
 from pipeline.extract.charset import decode_html
 from pipeline.extract.expand import teaser_cards, widen
-from pipeline.extract.dom import HtmlElement, ParseError, clean_tree, drop, parse_html
+from pipeline.extract.dom import HtmlElement, ParseError, TextLengths, clean_tree, drop, parse_html
 from pipeline.extract.furniture import remove_furniture
 from pipeline.extract.linearize import Linearizer
 from pipeline.extract.fallback import graft_templates, schema_article_body
@@ -106,10 +106,11 @@ def _content(root: HtmlElement, base_url: str, opts: ExtractOptions, *, loose: b
     if body is None:
         return ([], Counter(), 0), None
     all_images = sum(1 for _ in body.iter("img"))
-    remove_furniture(body, names=not loose)
-    content = main_content(body) or [body]
+    lengths = TextLengths()  # link lengths cached across the passes over this tree
+    remove_furniture(body, names=not loose, lengths=lengths)
+    content = main_content(body, lengths) or [body]
     lin = _linearizer(base_url, opts)
-    for el, core in widen(content):
+    for el, core in widen(content, lengths):
         lin.walk(el) if core else lin.walk_prose(el)
     return _finish(lin, all_images, opts), body
 
