@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from lxml import etree
+
 from pipeline.extract.dom import HtmlElement, TextLengths, text_of
 
 # Candidate weights from class/id, matched against lowercased values.
@@ -37,6 +39,7 @@ _MIN_PARAGRAPH = 25
 _SENTENCE_END = re.compile(r"[.!?…](?:\s|$)")
 _ANCESTOR_LEVELS = 5
 _CHUNK_LEVELS = 2
+_RIVAL_SHARE = 0.75  # a candidate scoring this share of the best is its rival
 
 
 def hint(el: HtmlElement) -> str:
@@ -105,7 +108,7 @@ def _credit(
         anc = anc.getparent()
 
 
-def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> dict[HtmlElement, float]:
+def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> "_LinkDiscounted":
     """Readability scores: each prose paragraph feeds its ancestors, decaying with distance.
 
     Paragraphs are p/pre/td/blockquote, div-like elements with inline children only, and
@@ -125,10 +128,44 @@ def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> d
             for run in _loose_runs(el):
                 _credit(scores, el, run, loose=True)
     roots = _semantic_roots(body)
-    return {el: s * (1 - lengths.link_density(el)) * _semantic_weight(el, roots)
-            for el, s in scores.items()}
+    if roots:
+        for el in scores:
+            scores[el] *= _semantic_weight(el, roots)
+    return _LinkDiscounted(scores, lengths)
 
 
+class _LinkDiscounted(dict):
+    """Scores discounted by link density, computed when first asked for: only the top
+    candidates, their rivals and the winner's siblings are ever asked (link density is the
+    costly part of scoring). ``raw`` holds the undiscounted scores."""
+
+    def __init__(self, raw: dict[HtmlElement, float], lengths: TextLengths) -> None:
+        super().__init__()
+        self.raw, self.lengths = raw, lengths
+
+    def __missing__(self, el: HtmlElement) -> float:
+        value = self[el] = self.raw[el] * (1 - self.lengths.link_density(el))
+        return value
+
+    def get(self, el: HtmlElement, default: float = 0.0) -> float:  # type: ignore[override]
+        return self[el] if el in self.raw else default
+
+    def ranked(self, share: float) -> list[tuple[HtmlElement, float]]:
+        """(element, discounted score) of every candidate scoring at least ``share`` of the
+        best, best first. A discount never raises a score, so once a raw score falls below
+        ``share`` of the best discounted one, no later candidate can qualify."""
+        best, out = 0.0, []
+        for el, raw in sorted(self.raw.items(), key=lambda kv: -kv[1]):
+            if raw < share * best:
+                break
+            score = self[el]
+            best = max(best, score)
+            out.append((el, score))
+        out.sort(key=lambda kv: -kv[1])
+        return [(el, sc) for el, sc in out if sc >= share * best]
+
+
+_ARTICLE_BODY = etree.XPath(".//*[@itemprop='articleBody']")
 _ARTICLE_WEIGHT = 1.5
 _MAIN_WEIGHT = 1.25
 
@@ -144,7 +181,7 @@ def _semantic_roots(body: HtmlElement) -> dict[HtmlElement, float]:
         roots[articles[0]] = _ARTICLE_WEIGHT
     for el in body.iter("main"):
         roots.setdefault(el, _MAIN_WEIGHT)
-    for el in body.xpath(".//*[@itemprop='articleBody']"):
+    for el in _ARTICLE_BODY(body):
         roots[el] = _ARTICLE_WEIGHT
     return roots
 
@@ -197,12 +234,12 @@ def main_content(body: HtmlElement, lengths: TextLengths | None = None) -> list[
     """The elements holding the article, in document order; [] when nothing scores."""
     lengths = lengths or TextLengths()
     scores = score_candidates(body, lengths)
-    if not scores:
+    if not scores.raw:
         return []
-    top = max(scores, key=scores.__getitem__)
-    top_score = scores[top]
+    ranked = scores.ranked(_RIVAL_SHARE)
+    top, top_score = ranked[0]
     # Several near-equal candidates under one ancestor: the article is that ancestor.
-    rivals = [el for el, s in scores.items() if el is not top and s >= 0.75 * top_score]
+    rivals = [el for el, _ in ranked[1:]]
     top = _common_container(top, rivals)
     parent = top.getparent()
     if parent is None:

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from lxml import etree
 
-from pipeline.extract.dom import HtmlElement, TextLengths, drop, text_of
+from pipeline.extract.dom import HtmlElement, TextLengths, drop, is_hidden, text_of
 
 # Matched against each word of a class/id value (see _words), so a name is judged by its
 # words: "APageRoot" is not a "pager", "non-paywall" is no paywall. Two-word names
@@ -73,18 +73,20 @@ def hint_words(value: str) -> str:
 # Flags per word, shared by every value holding it: names repeat their words far more than
 # whole values (page builders add a unique id word per element), and the patterns run ~10x
 # faster on one word than on a value. Cleared when it grows past a bound.
-_WORD_FLAGS: dict[str, tuple[bool, bool, bool]] = {}
+_WORD_FLAGS: dict[str, tuple[bool, bool, bool, bool]] = {}
 _MAX_WORDS = 1 << 17
 _PAIR_FIRST = frozenset({"most", "more", "read"})  # "most popular", "more stories", "read more"
 
 
-def _word_flags(word: str) -> tuple[bool, bool, bool]:
+def _word_flags(word: str) -> tuple[bool, bool, bool, bool]:
+    """(furniture-like, weak, content-like, comment) for one word of a name."""
     flags = _WORD_FLAGS.get(word)
     if flags is None:
         if len(_WORD_FLAGS) >= _MAX_WORDS:
             _WORD_FLAGS.clear()
         flags = _WORD_FLAGS[word] = (
-            bool(UNLIKELY.search(word)), bool(WEAK.search(word)), bool(_COMMENTS.search(word)))
+            bool(UNLIKELY.search(word)), bool(WEAK.search(word)), bool(MAYBE.search(word)),
+            bool(_COMMENTS.search(word)))
     return flags
 
 
@@ -92,25 +94,40 @@ def _word_flags(word: str) -> tuple[bool, bool, bool]:
 def hint_flags(value: str) -> tuple[bool, bool, bool, bool]:
     """(furniture-like, weakly furniture-like, content-like, comment block) for one class or
     id attribute value."""
-    unlikely = weak = comment = False
+    unlikely = weak = content = comment = False
     prev = ""
     for word in _words(value):
-        u, w, c = _word_flags(word)
+        u, w, m, c = _word_flags(word)
         if prev in _PAIR_FIRST:  # the two-word names, as one word
-            pu, pw, pc = _word_flags(prev + word)
-            u, w, c = u or pu, w or pw, c or pc
-        unlikely, weak, comment, prev = unlikely or u, weak or w, comment or c, word
-    return unlikely, weak, bool(MAYBE.search(value.lower())), comment
+            pu, pw, pm, pc = _word_flags(prev + word)
+            u, w, m, c = u or pu, w or pw, m or pm, c or pc
+        unlikely, weak, content, comment = unlikely or u, weak or w, content or m, comment or c
+        prev = word
+    return unlikely, weak, content, comment
 
 
-def prose_len(el: HtmlElement) -> int:
-    """Characters in the paragraphs under ``el``: what an article is made of."""
-    return sum(len(text_of(p)) for p in el.iter("p"))
+def prose_len(el: HtmlElement, cache: dict[HtmlElement, int] | None = None) -> int:
+    """Characters in the paragraphs under ``el``: what an article is made of. ``cache``
+    holds (and receives) each paragraph's length."""
+    if cache is None:
+        return sum(len(text_of(p)) for p in el.iter("p"))
+    total = 0
+    for p in el.iter("p"):
+        n = cache.get(p)
+        if n is None:
+            n = cache[p] = len(text_of(p))
+        total += n
+    return total
 
 
-def _plain_len(el: HtmlElement, lengths: TextLengths) -> float:
-    """Characters of whitespace-normalised text outside links."""
-    return lengths.text(el) * (1 - lengths.link_density(el))
+_LINK_TEXTS = etree.XPath(".//a//text()")
+
+
+def _plain_len(el: HtmlElement) -> int:
+    """Characters of text outside links (whitespace-normalised, roughly: link texts are
+    counted as they stand). One XPath for all the links, not one per link."""
+    links = len(" ".join("".join(_LINK_TEXTS(el)).split()))
+    return TextLengths.text(el) - links
 
 
 def _in_article(el: HtmlElement) -> bool:
@@ -119,14 +136,20 @@ def _in_article(el: HtmlElement) -> bool:
 
 _SENTENCE = re.compile(r"\w[.!?…][\"'”’»)]?(?:\s|$)")
 _LEAD_TAGS = ("p", "div", "h2", "h3", "span", "section")
+_LEAD_CHARS = 80
 
 
 def _has_lead(el: HtmlElement) -> bool:
     """Whether a header holds a lead: a sentence-ending block of 80+ characters (an article
     header is otherwise headline, byline and date, which the article text goes without)."""
+    if TextLengths.text(el) < _LEAD_CHARS:
+        return False
     for e in el.iter(_LEAD_TAGS):
-        text = " ".join(text_of(e).split())
-        if len(text) >= 80 and _SENTENCE.search(text) and not any(True for _ in e.iter("a")):
+        raw = text_of(e)
+        if len(raw) < _LEAD_CHARS:  # normalising only shortens
+            continue
+        text = " ".join(raw.split())
+        if len(text) >= _LEAD_CHARS and _SENTENCE.search(text) and next(e.iter("a"), None) is None:
             return True
     return False
 
@@ -175,31 +198,36 @@ def furniture_signal(el: HtmlElement, names: bool = True) -> tuple[bool, bool, b
     return signal
 
 
-def remove_furniture(body: HtmlElement, *, names: bool = True, lengths: TextLengths | None = None) -> None:
-    """Drop navigation, banners, comment and share blocks under ``body``, in place; with
-    ``names`` False, only what tags and ARIA roles mark (the fallback's looser pass).
+def remove_furniture(body: HtmlElement, *, names: bool = True) -> None:
+    """Drop hidden elements, navigation, banners, comment and share blocks under ``body``,
+    in place; with ``names`` False, only what tags and ARIA roles mark (the fallback's
+    looser pass) besides hidden elements.
 
     Decisions are made in document order and a doomed subtree is dropped at once: an
     element's decision depends only on its own subtree, which no earlier drop touches.
     """
-    lengths = lengths or TextLengths()
-    body_prose = prose_len(body)
-    body_plain = -1.0  # computed on the first weak candidate: most pages have few
+    paragraphs: dict[HtmlElement, int] = {}  # keeps the proxies alive, so lookups hit
+    body_prose = prose_len(body, paragraphs)
+    body_plain = -1  # computed on the first weak candidate: most pages have few
     elements = list(body.iterdescendants(etree.Element))
     i, n = 0, len(elements)
     while i < n:
         el = elements[i]
         i += 1
+        if is_hidden(el):
+            i += sum(1 for _ in el.iterdescendants(etree.Element))
+            drop(el)
+            continue
         signal = furniture_signal(el, names)
         if signal is None:
             continue
         _, comments, weak = signal
         if weak:
             if body_plain < 0:
-                body_plain = _plain_len(body, lengths)
-            doomed = _plain_len(el, lengths) < _WEAK_SHARE * body_plain
+                body_plain = _plain_len(body)
+            doomed = _plain_len(el) < _WEAK_SHARE * body_plain
         else:
-            doomed = comments or prose_len(el) < 0.5 * body_prose
+            doomed = comments or prose_len(el, paragraphs) < 0.5 * body_prose
         if doomed:
             i += sum(1 for _ in el.iterdescendants(etree.Element))  # skip the subtree
             drop(el)

@@ -107,7 +107,7 @@ def _content(root: HtmlElement, base_url: str, opts: ExtractOptions, *, loose: b
         return ([], Counter(), 0), None
     all_images = sum(1 for _ in body.iter("img"))
     lengths = TextLengths()  # link lengths cached across the passes over this tree
-    remove_furniture(body, names=not loose, lengths=lengths)
+    remove_furniture(body, names=not loose)
     content = main_content(body, lengths) or [body]
     lin = _linearizer(base_url, opts)
     for el, core in widen(content, lengths):
