@@ -14,6 +14,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from lxml import etree
+
 from pipeline.document import ImageNode, Node, TextBlock
 from pipeline.extract.boilerplate import BLOCK_TAGS
 from pipeline.extract.dom import HtmlElement, text_of
@@ -123,31 +125,31 @@ class Linearizer:
 
     def walk(self, root: HtmlElement) -> None:
         """Append the nodes of ``root``'s subtree (its tail excluded)."""
-        # Stack items: (element, entering) — on exit we flush blocks and emit the tail.
-        stack: list[tuple[HtmlElement, bool]] = [(root, True)]
+        # libxml2 walks the tree (iterwalk: ~2.5x faster than a Python stack of children);
+        # on "end" we flush blocks and emit the tail. Tags are read once, on "start".
+        walker = etree.iterwalk(root, events=("start", "end"))
         # Kinds set by the open elements, innermost last: the kind a block resumes with
         # after a nested block closes. The bottom entry comes from root's ancestors.
         context = [_ancestor_kind(root)]
-        while stack:
-            el, entering = stack.pop()
-            tag = el.tag if isinstance(el.tag, str) else ""
-            if not entering:
+        tags: list[str] = []  # tags of the open elements ("" for a comment, an image unit)
+        for event, el in walker:
+            if event == "start":
+                tag = el.tag
+                if not isinstance(tag, str):  # comment or processing instruction
+                    tags.append("")
+                elif tag == "figure" or tag == "img":
+                    self._figure(el) if tag == "figure" else self._image(el)
+                    walker.skip_subtree()  # its "end" still comes
+                    tags.append("")
+                else:
+                    self._enter(el, tag, context)
+                    tags.append(tag)
+                continue
+            tag = tags.pop()
+            if tag:
                 self._leave(tag, context)
-                if el is not root:
-                    self._text(el.tail)
-                continue
-            if tag in ("figure", "img"):
-                self._figure(el) if tag == "figure" else self._image(el)
-                if el is not root:
-                    self._text(el.tail)
-                continue
-            if not tag:  # comment or processing instruction left by the parser
-                if el is not root:
-                    self._text(el.tail)
-                continue
-            self._enter(el, tag, context)
-            stack.append((el, False))
-            stack.extend((child, True) for child in reversed(el))
+            if el is not root:
+                self._text(el.tail)
 
     def _enter(self, el: HtmlElement, tag: str, context: list[str]) -> None:
         if tag in _BREAK_TAGS:
