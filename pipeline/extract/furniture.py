@@ -203,20 +203,22 @@ def remove_furniture(body: HtmlElement, *, names: bool = True) -> None:
     in place; with ``names`` False, only what tags and ARIA roles mark (the fallback's
     looser pass) besides hidden elements.
 
-    Decisions are made in document order and a doomed subtree is dropped at once: an
-    element's decision depends only on its own subtree, which no earlier drop touches.
+    Decisions are made in document order, a doomed subtree is not looked into, and the
+    drops wait for the end of the walk: an element's decision depends only on its own
+    subtree, which holds no earlier doomed element (ancestors come first).
     """
     paragraphs: dict[HtmlElement, int] = {}  # keeps the proxies alive, so lookups hit
     body_prose = prose_len(body, paragraphs)
     body_plain = -1  # computed on the first weak candidate: most pages have few
-    elements = list(body.iterdescendants(etree.Element))
-    i, n = 0, len(elements)
-    while i < n:
-        el = elements[i]
-        i += 1
+    doomed: list[HtmlElement] = []
+    walker = etree.iterwalk(body, events=("start",))  # libxml2 walks; ~2.5x a Python loop
+    next(walker)  # body itself
+    for _, el in walker:
+        if not isinstance(el.tag, str):
+            continue
         if is_hidden(el):
-            i += sum(1 for _ in el.iterdescendants(etree.Element))
-            drop(el)
+            doomed.append(el)
+            walker.skip_subtree()
             continue
         signal = furniture_signal(el, names)
         if signal is None:
@@ -225,9 +227,11 @@ def remove_furniture(body: HtmlElement, *, names: bool = True) -> None:
         if weak:
             if body_plain < 0:
                 body_plain = _plain_len(body)
-            doomed = _plain_len(el) < _WEAK_SHARE * body_plain
+            drop_it = _plain_len(el) < _WEAK_SHARE * body_plain
         else:
-            doomed = comments or prose_len(el, paragraphs) < 0.5 * body_prose
-        if doomed:
-            i += sum(1 for _ in el.iterdescendants(etree.Element))  # skip the subtree
-            drop(el)
+            drop_it = comments or prose_len(el, paragraphs) < 0.5 * body_prose
+        if drop_it:
+            doomed.append(el)
+            walker.skip_subtree()
+    for el in doomed:
+        drop(el)
