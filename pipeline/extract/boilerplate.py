@@ -118,7 +118,7 @@ def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> "
     scores: dict[HtmlElement, float] = {}
     # Blocks inside a link are a teaser card's text, not prose (link density, which counts
     # links below an element, cannot see a link around it).
-    in_link = {d for a in body.iter("a") if len(a) for d in a.iterdescendants()}
+    in_link = set(_IN_LINK(body))
     for el in body.iter("p", "pre", "td", "blockquote", "div", "section", "article"):
         if in_link and el in in_link:
             continue
@@ -127,36 +127,36 @@ def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> "
         else:
             for run in _loose_runs(el):
                 _credit(scores, el, run, loose=True)
-    roots = _semantic_roots(body)
-    if roots:
-        for el in scores:
-            scores[el] *= _semantic_weight(el, roots)
-    return _LinkDiscounted(scores, lengths)
+    return _LinkDiscounted(scores, lengths, _semantic_roots(body))
 
 
 class _LinkDiscounted(dict):
-    """Scores discounted by link density, computed when first asked for: only the top
-    candidates, their rivals and the winner's siblings are ever asked (link density is the
-    costly part of scoring). ``raw`` holds the undiscounted scores."""
+    """Scores discounted by link density and weighted by article markup, computed when
+    first asked for: only the top candidates, their rivals and the winner's siblings are
+    ever asked (link density and the ancestor walk are the costly part of scoring).
+    ``raw`` holds the paragraph scores alone."""
 
-    def __init__(self, raw: dict[HtmlElement, float], lengths: TextLengths) -> None:
+    def __init__(self, raw: dict[HtmlElement, float], lengths: TextLengths,
+                 roots: dict[HtmlElement, float]) -> None:
         super().__init__()
-        self.raw, self.lengths = raw, lengths
+        self.raw, self.lengths, self.roots = raw, lengths, roots
+        self.max_weight = max(roots.values(), default=1.0)
 
     def __missing__(self, el: HtmlElement) -> float:
-        value = self[el] = self.raw[el] * (1 - self.lengths.link_density(el))
+        value = self.raw[el] * (1 - self.lengths.link_density(el)) * _semantic_weight(el, self.roots)
+        self[el] = value
         return value
 
     def get(self, el: HtmlElement, default: float = 0.0) -> float:  # type: ignore[override]
         return self[el] if el in self.raw else default
 
     def ranked(self, share: float) -> list[tuple[HtmlElement, float]]:
-        """(element, discounted score) of every candidate scoring at least ``share`` of the
-        best, best first. A discount never raises a score, so once a raw score falls below
-        ``share`` of the best discounted one, no later candidate can qualify."""
+        """(element, final score) of every candidate scoring at least ``share`` of the best,
+        best first. A final score is at most raw x max_weight, so once that falls below
+        ``share`` of the best final score, no later candidate can qualify."""
         best, out = 0.0, []
         for el, raw in sorted(self.raw.items(), key=lambda kv: -kv[1]):
-            if raw < share * best:
+            if raw * self.max_weight < share * best:
                 break
             score = self[el]
             best = max(best, score)
@@ -166,6 +166,7 @@ class _LinkDiscounted(dict):
 
 
 _ARTICLE_BODY = etree.XPath(".//*[@itemprop='articleBody']")
+_IN_LINK = etree.XPath(".//a//*")
 _ARTICLE_WEIGHT = 1.5
 _MAIN_WEIGHT = 1.25
 
