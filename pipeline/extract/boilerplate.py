@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -86,17 +87,18 @@ def _loose_runs(el: HtmlElement) -> list[str]:
 
 def _credit(
     scores: dict[HtmlElement, float], parent: HtmlElement | None, raw: str, loose: bool = False
-) -> None:
+) -> int:
     """A prose paragraph feeds its parent and (decaying) ancestors; short text feeds nothing.
 
     Loose text must also hold a sentence end: outside a <p>, titles and datelines
-    ("Updated 11:21 pm, Tuesday, November 19") are as common as prose.
+    ("Updated 11:21 pm, Tuesday, November 19") are as common as prose. Returns the
+    paragraph's length when it scored, else 0.
     """
     if len(raw) < _MIN_PARAGRAPH:  # normalising only shortens; most runs end here
-        return
+        return 0
     text = " ".join(raw.split())
     if len(text) < _MIN_PARAGRAPH or (loose and not _SENTENCE_END.search(text)):
-        return
+        return 0
     score = 1 + text.count(",") + min(len(text) // 100, 3)
     anc = parent
     for level in range(_ANCESTOR_LEVELS):
@@ -106,6 +108,7 @@ def _credit(
             scores[anc] = _TAG_PRIOR.get(anc.tag, 0) + class_weight(anc)
         scores[anc] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
         anc = anc.getparent()
+    return len(text)
 
 
 def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> "_LinkDiscounted":
@@ -119,15 +122,18 @@ def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> "
     # Blocks inside a link are a teaser card's text, not prose (link density, which counts
     # links below an element, cannot see a link around it).
     in_link = set(_IN_LINK(body))
+    total = 0  # characters of the paragraphs that scored: the page's prose
     for el in body.iter("p", "pre", "td", "blockquote", "div", "section", "article"):
         if in_link and el in in_link:
             continue
         if el.tag in ("p", "pre", "td", "blockquote") or not _has_block_child(el):
-            _credit(scores, el.getparent(), text_of(el))
+            total += _credit(scores, el.getparent(), text_of(el))
         else:
             for run in _loose_runs(el):
-                _credit(scores, el, run, loose=True)
-    return _LinkDiscounted(scores, lengths, _semantic_roots(body))
+                total += _credit(scores, el, run, loose=True)
+    discounted = _LinkDiscounted(scores, lengths, _semantic_roots(body))
+    discounted.prose_chars = total
+    return discounted
 
 
 class _LinkDiscounted(dict):
@@ -141,6 +147,7 @@ class _LinkDiscounted(dict):
         super().__init__()
         self.raw, self.lengths, self.roots = raw, lengths, roots
         self.max_weight = max(roots.values(), default=1.0)
+        self.prose_chars = 0
 
     def __missing__(self, el: HtmlElement) -> float:
         value = self.raw[el] * (1 - self.lengths.link_density(el)) * _semantic_weight(el, self.roots)
@@ -231,12 +238,22 @@ def _common_container(top: HtmlElement, rivals: list[HtmlElement]) -> HtmlElemen
     return top
 
 
-def main_content(body: HtmlElement, lengths: TextLengths | None = None) -> list[HtmlElement]:
-    """The elements holding the article, in document order; [] when nothing scores."""
+class Selection(NamedTuple):
+    elements: list[HtmlElement]  # the article's elements in document order; [] for none
+    prose_chars: int  # characters of the page's paragraphs that scored
+
+
+def main_content(body: HtmlElement, lengths: TextLengths | None = None) -> Selection:
+    """The elements holding the article, and how much paragraph text the page holds."""
     lengths = lengths or TextLengths()
     scores = score_candidates(body, lengths)
     if not scores.raw:
-        return []
+        return Selection([], scores.prose_chars)
+    found = _pick(scores, lengths)
+    return Selection(found, scores.prose_chars)
+
+
+def _pick(scores: "_LinkDiscounted", lengths: TextLengths) -> list[HtmlElement]:
     ranked = scores.ranked(_RIVAL_SHARE)
     top, top_score = ranked[0]
     # Several near-equal candidates under one ancestor: the article is that ancestor.

@@ -209,7 +209,6 @@ def remove_furniture(body: HtmlElement, *, names: bool = True) -> None:
     """
     paragraphs: dict[HtmlElement, int] = {}  # keeps the proxies alive, so lookups hit
     body_prose = prose_len(body, paragraphs)
-    body_plain = -1  # computed on the first weak candidate: most pages have few
     doomed: list[HtmlElement] = []
     walker = etree.iterwalk(body, events=("start",))  # libxml2 walks; ~2.5x a Python loop
     next(walker)  # body itself
@@ -225,9 +224,7 @@ def remove_furniture(body: HtmlElement, *, names: bool = True) -> None:
             continue
         _, comments, weak = signal
         if weak:
-            if body_plain < 0:
-                body_plain = _plain_len(body)
-            drop_it = _plain_len(el) < _WEAK_SHARE * body_plain
+            drop_it = _plain_len(el) < _WEAK_SHARE * body_prose
         else:
             drop_it = comments or prose_len(el, paragraphs) < 0.5 * body_prose
         if drop_it:

@@ -81,6 +81,7 @@ Content = tuple[list, Counter, int]  # nodes, image drop counts, images outside 
 # Main content holding less than this share of the prose on the (furniture-free) page missed
 # most of the article: a box beside it won, or the page is a run of equal sections.
 _MIN_PROSE_SHARE = 0.4
+_PROSE_CHECK_MARGIN = 1.75  # the scored paragraphs undercount list and loose prose
 
 
 def _linearizer(base_url: str, opts: ExtractOptions) -> Linearizer:
@@ -97,22 +98,26 @@ def _finish(lin: Linearizer, all_images: int, opts: ExtractOptions) -> Content:
     return nodes, lin.dropped, max(0, all_images - seen)
 
 
-def _content(root: HtmlElement, base_url: str, opts: ExtractOptions, *, loose: bool) -> tuple[Content, HtmlElement | None]:
-    """The main content, and the furniture-free body it came from (None without a body).
+def _content(
+    root: HtmlElement, base_url: str, opts: ExtractOptions, *, loose: bool
+) -> tuple[Content, HtmlElement | None, int]:
+    """The main content, the furniture-free body it came from (None without a body), and
+    the characters of paragraph text on the furniture-free page (see main_content).
 
     ``loose``: the fallback's selection, with furniture judged by tags and roles only."""
     clean_tree(root)
     body = root.find("body")
     if body is None:
-        return ([], Counter(), 0), None
+        return ([], Counter(), 0), None, 0
     all_images = sum(1 for _ in body.iter("img"))
     lengths = TextLengths()  # link lengths cached across the passes over this tree
     remove_furniture(body, names=not loose)
-    content = main_content(body, lengths) or [body]
+    content, page_prose = main_content(body, lengths)
+    content = content or [body]
     lin = _linearizer(base_url, opts)
     for el, core in widen(content, lengths):
         lin.walk(el) if core else lin.walk_prose(el)
-    return _finish(lin, all_images, opts), body
+    return _finish(lin, all_images, opts), body, page_prose
 
 
 def _page_prose(body: HtmlElement, base_url: str, opts: ExtractOptions) -> Content:
@@ -135,20 +140,20 @@ def _select(source: bytes | str, root: HtmlElement, meta: PageMeta, opts: Extrac
     "fallback" (a fresh parse, templates grafted, furniture by tags and roles only) when
     main finds too little; "schema_org" (JSON-LD articleBody) when that is twice as long
     as the best of them, or the only text. The longest result when none is enough."""
-    main, body = _content(root, meta.base_url, opts, loose=False)
+    main, body, page_prose = _content(root, meta.base_url, opts, loose=False)
     best = "main", main
     main_len = _text_len(main[0])
     if main_len >= opts.min_text_chars:
-        # The page's whole text bounds its prose: only when main is short beside it is
-        # the prose pass worth its cost.
-        if main_len < _MIN_PROSE_SHARE * TextLengths.text(body):
+        # Only when main is short beside the paragraphs that scored (counted while scoring,
+        # a rougher measure than the prose pass: hence the margin) is that pass worth its cost.
+        if main_len < _PROSE_CHECK_MARGIN * _MIN_PROSE_SHARE * page_prose:
             prose = _page_prose(body, meta.base_url, opts)
             if main_len < _MIN_PROSE_SHARE * _text_len(prose[0]):
                 best = "page_prose", prose
     else:
         loose_root = parse_html(source)
         graft_templates(loose_root)
-        loose, _ = _content(loose_root, meta.base_url, opts, loose=True)
+        loose, _, _ = _content(loose_root, meta.base_url, opts, loose=True)
         if _text_len(loose[0]) > main_len:
             best = "fallback", loose
     found = _text_len(best[1][0])
