@@ -125,6 +125,10 @@ def _page_prose(body: HtmlElement, base_url: str, opts: ExtractOptions) -> Conte
     looser selection. Changes ``body``."""
     for card in teaser_cards(body):
         drop(card)
+    return _prose_pass(body, base_url, opts)
+
+
+def _prose_pass(body: HtmlElement, base_url: str, opts: ExtractOptions) -> Content:
     lin = _linearizer(base_url, opts)
     lin.walk_prose(body)
     return _finish(lin, sum(1 for _ in body.iter("img")), opts)
@@ -146,7 +150,10 @@ def _select(source: bytes | str, root: HtmlElement, meta: PageMeta, opts: Extrac
     if main_len >= opts.min_text_chars:
         # Only when main is short beside the paragraphs that scored (counted while scoring,
         # a rougher measure than the prose pass: hence the margin) is that pass worth its cost.
-        if main_len < _PROSE_CHECK_MARGIN * _MIN_PROSE_SHARE * page_prose:
+        # Teaser cards only lower the page's prose: worth finding once it is clear that
+        # main falls short with them counted.
+        if main_len < _PROSE_CHECK_MARGIN * _MIN_PROSE_SHARE * page_prose \
+                and main_len < _MIN_PROSE_SHARE * _text_len(_prose_pass(body, meta.base_url, opts)[0]):
             prose = _page_prose(body, meta.base_url, opts)
             if main_len < _MIN_PROSE_SHARE * _text_len(prose[0]):
                 best = "page_prose", prose
