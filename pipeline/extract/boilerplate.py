@@ -18,6 +18,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from pipeline.extract.dom import HtmlElement, TextLengths, text_of
+from pipeline.extract.furniture import Landmarks
 
 # Candidate weights from class/id, matched against lowercased values.
 POSITIVE = re.compile(
@@ -111,7 +112,9 @@ def _credit(
     return len(text)
 
 
-def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> "_LinkDiscounted":
+def score_candidates(
+    body: HtmlElement, lengths: TextLengths | None = None, marks: Landmarks | None = None
+) -> "_LinkDiscounted":
     """Readability scores: each prose paragraph feeds its ancestors, decaying with distance.
 
     Paragraphs are p/pre/td/blockquote, div-like elements with inline children only, and
@@ -131,7 +134,7 @@ def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> "
         else:
             for run in _loose_runs(el):
                 total += _credit(scores, el, run, loose=True)
-    discounted = _LinkDiscounted(scores, lengths, _semantic_roots(body))
+    discounted = _LinkDiscounted(scores, lengths, _semantic_roots(body, marks))
     discounted.prose_chars = total
     return discounted
 
@@ -178,18 +181,20 @@ _ARTICLE_WEIGHT = 1.5
 _MAIN_WEIGHT = 1.25
 
 
-def _semantic_roots(body: HtmlElement) -> dict[HtmlElement, float]:
+def _semantic_roots(body: HtmlElement, marks: Landmarks | None) -> dict[HtmlElement, float]:
     """Elements whose markup says "the article is in here", with the weight they lend.
 
     The page's only <article> (several are a list of teasers) and schema.org articleBody
-    weigh most, <main> less (it often wraps sidebars too)."""
+    weigh most, <main> less (it often wraps sidebars too). ``marks`` from the furniture
+    walk, or found here."""
+    if marks is None:
+        marks = Landmarks(list(body.iter("article")), list(body.iter("main")), _ARTICLE_BODY(body))
     roots: dict[HtmlElement, float] = {}
-    articles = list(body.iter("article"))
-    if len(articles) == 1:
-        roots[articles[0]] = _ARTICLE_WEIGHT
-    for el in body.iter("main"):
+    if len(marks.articles) == 1:
+        roots[marks.articles[0]] = _ARTICLE_WEIGHT
+    for el in marks.mains:
         roots.setdefault(el, _MAIN_WEIGHT)
-    for el in _ARTICLE_BODY(body):
+    for el in marks.bodies:
         roots[el] = _ARTICLE_WEIGHT
     return roots
 
@@ -243,10 +248,13 @@ class Selection(NamedTuple):
     prose_chars: int  # characters of the page's paragraphs that scored
 
 
-def main_content(body: HtmlElement, lengths: TextLengths | None = None) -> Selection:
-    """The elements holding the article, and how much paragraph text the page holds."""
+def main_content(
+    body: HtmlElement, lengths: TextLengths | None = None, marks: Landmarks | None = None
+) -> Selection:
+    """The elements holding the article, and how much paragraph text the page holds.
+    ``marks``: the article markup the furniture walk met (else sought here)."""
     lengths = lengths or TextLengths()
-    scores = score_candidates(body, lengths)
+    scores = score_candidates(body, lengths, marks)
     if not scores.raw:
         return Selection([], scores.prose_chars)
     found = _pick(scores, lengths)

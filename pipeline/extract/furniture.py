@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -154,7 +155,7 @@ def _has_lead(el: HtmlElement) -> bool:
     return False
 
 
-def furniture_signal(el: HtmlElement, names: bool = True) -> tuple[bool, bool, bool] | None:
+def furniture_signal(el: HtmlElement, names: bool = True, tag: str | None = None) -> tuple[bool, bool, bool] | None:
     """None when ``el`` is not furniture, else (True, comment block, weak).
 
     Furniture: a furniture tag or ARIA role, or a class/id with a furniture-like name and no
@@ -163,8 +164,8 @@ def furniture_signal(el: HtmlElement, names: bool = True) -> tuple[bool, bool, b
     own containers are never furniture. With ``names`` False only tags and roles count.
     """
     # Every element of every page comes here: the common "no signal" paths return early,
-    # with as few attribute reads as they need.
-    tag = el.tag
+    # with as few attribute reads as they need (``tag``: el.tag, when the caller has it).
+    tag = tag or el.tag
     if tag in PROTECTED_TAGS:
         return None
     role = el.get("role")
@@ -198,10 +199,19 @@ def furniture_signal(el: HtmlElement, names: bool = True) -> tuple[bool, bool, b
     return signal
 
 
-def remove_furniture(body: HtmlElement, *, names: bool = True) -> None:
+class Landmarks(NamedTuple):
+    """Article markup met on the furniture walk (found there: a separate scan of the tree
+    for each costs as much as the walk's attribute reads)."""
+
+    articles: list[HtmlElement]  # <article> elements
+    mains: list[HtmlElement]  # <main> elements
+    bodies: list[HtmlElement]  # schema.org itemprop="articleBody" elements
+
+
+def remove_furniture(body: HtmlElement, *, names: bool = True) -> Landmarks:
     """Drop hidden elements, navigation, banners, comment and share blocks under ``body``,
     in place; with ``names`` False, only what tags and ARIA roles mark (the fallback's
-    looser pass) besides hidden elements.
+    looser pass) besides hidden elements. Returns the article markup that stays.
 
     Decisions are made in document order, a doomed subtree is not looked into, and the
     drops wait for the end of the walk: an element's decision depends only on its own
@@ -210,16 +220,24 @@ def remove_furniture(body: HtmlElement, *, names: bool = True) -> None:
     paragraphs: dict[HtmlElement, int] = {}  # keeps the proxies alive, so lookups hit
     body_prose = prose_len(body, paragraphs)
     doomed: list[HtmlElement] = []
+    marks = Landmarks([], [], [])
     walker = etree.iterwalk(body, events=("start",))  # libxml2 walks; ~2.5x a Python loop
     next(walker)  # body itself
     for _, el in walker:
-        if not isinstance(el.tag, str):
+        tag = el.tag
+        if not isinstance(tag, str):
             continue
         if is_hidden(el):
             doomed.append(el)
             walker.skip_subtree()
             continue
-        signal = furniture_signal(el, names)
+        if tag == "article" or tag == "main":
+            (marks.articles if tag == "article" else marks.mains).append(el)
+        itemprop = el.get("itemprop")
+        if itemprop is not None and itemprop.lower() == "articlebody":
+            marks.bodies.append(el)
+            continue  # never furniture
+        signal = furniture_signal(el, names, tag)
         if signal is None:
             continue
         _, comments, weak = signal
@@ -232,3 +250,4 @@ def remove_furniture(body: HtmlElement, *, names: bool = True) -> None:
             walker.skip_subtree()
     for el in doomed:
         drop(el)
+    return marks

@@ -12,16 +12,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from lxml import etree
-
 from pipeline.extract.dom import HtmlElement, text_of
 
 from pipeline.document import OPT_OUT_SIGNALS
 
 # Robots meta names we honour besides "robots": common AI/dataset crawlers and our own.
 DEFAULT_ROBOTS_NAMES = frozenset({"robots", "ccbot", "gptbot", "googlebot", "flamingobot"})
-# In C: pages carry dozens of other scripts, each a Python step in the loop below.
-_LD_JSON = etree.XPath("//script[@type='application/ld+json']")
 _LANG = re.compile(r"^[a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{1,8})*$")
 
 
@@ -61,9 +57,13 @@ def page_meta(root: HtmlElement, url: str, robots_names: frozenset[str] = DEFAUL
     """Metadata of a parsed page whose address is ``url``."""
     meta = PageMeta(base_url=url, lang=_clean_lang(root.get("lang") or root.get("xml:lang")))
     opt_out: set[str] = set()
-    for el in root.iter("title", "meta", "link", "base"):
+    ld_json: list[str] = []
+    for el in root.iter("title", "meta", "link", "base", "script"):  # one scan of the tree
         tag = el.tag
-        if tag == "title" and not meta.title:
+        if tag == "script":
+            if (el.get("type") or "").strip().lower() == "application/ld+json" and el.text:
+                ld_json.append(el.text)
+        elif tag == "title" and not meta.title:
             meta.title = " ".join((text_of(el) or "").split())
         elif tag == "base" and el.get("href") and meta.base_url == url:
             meta.base_url = _safe_join(url, el.get("href")) or url
@@ -79,5 +79,5 @@ def page_meta(root: HtmlElement, url: str, robots_names: frozenset[str] = DEFAUL
             elif equiv == "content-language" and meta.lang is None:
                 meta.lang = _clean_lang(content)
     meta.opt_out = frozenset(opt_out)
-    meta.ld_json = tuple(s.text for s in _LD_JSON(root) if s.text)
+    meta.ld_json = tuple(ld_json)
     return meta

@@ -94,6 +94,8 @@ _CREDIT_WORDS = frozenset(
     "source grafik illustration video symbolbild picture".split())
 _NOTICE_WORDS = frozenset(
     "c copyright rights rechte droits derechos prawem urheberrechtlich lizenz cc creative".split())
+_NOTICE_STEMS = ("(c)", "copyright", "rights", "rechte", "droits", "derechos", "prawem",
+                 "urheberrecht", "lizenz", "cc-by", "cc by", "creative commons")
 _GATE_SPLIT = re.compile(r"\W+")
 _SENTENCE = re.compile(r"\w[.!?…][\"'”’»)]*(?:\s|$)")
 
@@ -105,6 +107,9 @@ def noise_reason(text: str) -> str | None:
     if n > _NOTICE_SHORT:
         return None
     lower = text.lower()  # the patterns are lowercase: re.IGNORECASE is ~4x slower
+    if n > _SHORT:  # only a notice is this long: substring gates beat splitting into words
+        notice = "©" in lower or any(w in lower for w in _NOTICE_STEMS)
+        return "notice" if notice and _NOTICE.search(lower) else None
     words = [w for w in _GATE_SPLIT.split(lower) if w]
     if not words:
         return None

@@ -18,6 +18,8 @@ from codecs import BOM_UTF8
 from collections import Counter
 from dataclasses import dataclass, fields, replace
 
+from lxml import etree
+
 from pipeline.document import Document, TextBlock
 from pipeline.extract.boilerplate import main_content
 from pipeline.extract.charset import decode_html
@@ -81,6 +83,7 @@ Content = tuple[list, Counter, int]  # nodes, image drop counts, images outside 
 # Main content holding less than this share of the prose on the (furniture-free) page missed
 # most of the article: a box beside it won, or the page is a run of equal sections.
 _MIN_PROSE_SHARE = 0.4
+_COUNT_IMAGES = etree.XPath("count(.//img)")  # no element objects made, unlike iter()
 _PROSE_CHECK_MARGIN = 1.75  # the scored paragraphs undercount list and loose prose
 
 
@@ -109,10 +112,10 @@ def _content(
     body = root.find("body")
     if body is None:
         return ([], Counter(), 0), None, 0
-    all_images = sum(1 for _ in body.iter("img"))
+    all_images = int(_COUNT_IMAGES(body))
     lengths = TextLengths()  # link lengths cached across the passes over this tree
-    remove_furniture(body, names=not loose)
-    content, page_prose = main_content(body, lengths)
+    marks = remove_furniture(body, names=not loose)
+    content, page_prose = main_content(body, lengths, marks)
     content = content or [body]
     lin = _linearizer(base_url, opts)
     for el, core in widen(content, lengths):
@@ -131,7 +134,7 @@ def _page_prose(body: HtmlElement, base_url: str, opts: ExtractOptions) -> Conte
 def _prose_pass(body: HtmlElement, base_url: str, opts: ExtractOptions) -> Content:
     lin = _linearizer(base_url, opts)
     lin.walk_prose(body)
-    return _finish(lin, sum(1 for _ in body.iter("img")), opts)
+    return _finish(lin, int(_COUNT_IMAGES(body)), opts)
 
 
 def _text_len(nodes: list) -> int:
