@@ -126,10 +126,15 @@ def score_candidates(
     # links below an element, cannot see a link around it).
     in_link = set(_IN_LINK(body))
     total = 0  # characters of the paragraphs that scored: the page's prose
+    texts = marks.texts if marks is not None else {}  # <p> texts the furniture pass read
     for el in body.iter("p", "pre", "td", "blockquote", "div", "section", "article"):
         if in_link and el in in_link:
             continue
-        if el.tag in ("p", "pre", "td", "blockquote") or not _has_block_child(el):
+        tag = el.tag
+        if tag == "p":
+            text = texts.get(el)
+            total += _credit(scores, el.getparent(), text_of(el) if text is None else text)
+        elif tag in ("pre", "td", "blockquote") or not _has_block_child(el):
             total += _credit(scores, el.getparent(), text_of(el))
         else:
             for run in _loose_runs(el):
@@ -188,7 +193,7 @@ def _semantic_roots(body: HtmlElement, marks: Landmarks | None) -> dict[HtmlElem
     weigh most, <main> less (it often wraps sidebars too). ``marks`` from the furniture
     walk, or found here."""
     if marks is None:
-        marks = Landmarks(list(body.iter("article")), list(body.iter("main")), _ARTICLE_BODY(body))
+        marks = Landmarks(list(body.iter("article")), list(body.iter("main")), _ARTICLE_BODY(body), {})
     roots: dict[HtmlElement, float] = {}
     if len(marks.articles) == 1:
         roots[marks.articles[0]] = _ARTICLE_WEIGHT

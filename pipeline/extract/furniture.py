@@ -107,17 +107,17 @@ def hint_flags(value: str) -> tuple[bool, bool, bool, bool]:
     return unlikely, weak, content, comment
 
 
-def prose_len(el: HtmlElement, cache: dict[HtmlElement, int] | None = None) -> int:
+def prose_len(el: HtmlElement, cache: dict[HtmlElement, str] | None = None) -> int:
     """Characters in the paragraphs under ``el``: what an article is made of. ``cache``
-    holds (and receives) each paragraph's length."""
+    holds (and receives) each paragraph's text."""
     if cache is None:
         return sum(len(text_of(p)) for p in el.iter("p"))
     total = 0
     for p in el.iter("p"):
-        n = cache.get(p)
-        if n is None:
-            n = cache[p] = len(text_of(p))
-        total += n
+        text = cache.get(p)
+        if text is None:
+            text = cache[p] = text_of(p)
+        total += len(text)
     return total
 
 
@@ -140,19 +140,19 @@ _LEAD_TAGS = ("p", "div", "h2", "h3", "span", "section")
 _LEAD_CHARS = 80
 
 
+# Blocks that could be a lead, found in C: a header can hold hundreds of menu elements.
+_LEAD_BLOCKS = etree.XPath(
+    ".//*[self::p or self::div or self::h2 or self::h3 or self::span or self::section]"
+    "[not(.//a)][string-length(normalize-space()) >= $n]")
+
+
 def _has_lead(el: HtmlElement) -> bool:
-    """Whether a header holds a lead: a sentence-ending block of 80+ characters (an article
-    header is otherwise headline, byline and date, which the article text goes without)."""
+    """Whether a header holds a lead: a sentence-ending block of 80+ characters without
+    links (an article header is otherwise headline, byline and date, which the article
+    text goes without)."""
     if TextLengths.text(el) < _LEAD_CHARS:
         return False
-    for e in el.iter(_LEAD_TAGS):
-        raw = text_of(e)
-        if len(raw) < _LEAD_CHARS:  # normalising only shortens
-            continue
-        text = " ".join(raw.split())
-        if len(text) >= _LEAD_CHARS and _SENTENCE.search(text) and next(e.iter("a"), None) is None:
-            return True
-    return False
+    return any(_SENTENCE.search(" ".join(text_of(e).split())) for e in _LEAD_BLOCKS(el, n=_LEAD_CHARS))
 
 
 def furniture_signal(el: HtmlElement, names: bool = True, tag: str | None = None) -> tuple[bool, bool, bool] | None:
@@ -206,6 +206,7 @@ class Landmarks(NamedTuple):
     articles: list[HtmlElement]  # <article> elements
     mains: list[HtmlElement]  # <main> elements
     bodies: list[HtmlElement]  # schema.org itemprop="articleBody" elements
+    texts: dict[HtmlElement, str]  # each <p>'s text, for scoring to reuse
 
 
 def remove_furniture(body: HtmlElement, *, names: bool = True) -> Landmarks:
@@ -217,10 +218,10 @@ def remove_furniture(body: HtmlElement, *, names: bool = True) -> Landmarks:
     drops wait for the end of the walk: an element's decision depends only on its own
     subtree, which holds no earlier doomed element (ancestors come first).
     """
-    paragraphs: dict[HtmlElement, int] = {}  # keeps the proxies alive, so lookups hit
+    paragraphs: dict[HtmlElement, str] = {}  # keeps the proxies alive, so lookups hit
     body_prose = prose_len(body, paragraphs)
     doomed: list[HtmlElement] = []
-    marks = Landmarks([], [], [])
+    marks = Landmarks([], [], [], paragraphs)
     walker = etree.iterwalk(body, events=("start",))  # libxml2 walks; ~2.5x a Python loop
     next(walker)  # body itself
     for _, el in walker:
