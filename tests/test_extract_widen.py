@@ -59,7 +59,7 @@ def test_class_names_are_judged_by_their_words(value, furniture):
     assert hint_flags(value)[0] is furniture
 
 
-@pytest.mark.parametrize("value", ["non-paywall", "js_readmore", "card-header", "elementor-widget-wrap"])
+@pytest.mark.parametrize("value", ["non-paywall", "readmore-text", "card-header", "elementor-widget-wrap"])
 def test_weak_names_only_drop_small_blocks(value):
     flags = hint_flags(value)
     assert flags[1] and not flags[0]
@@ -70,3 +70,15 @@ def test_weak_names_only_drop_small_blocks(value):
     small = (f"<html><body><div class='{value}'><p>A small box of text.</p></div>"
              f"<article><p>{P1}</p><p>{P2}</p><p>{P3}</p></article></body></html>")
     assert "small box" not in extract_document(small, URL).text
+
+
+@pytest.mark.parametrize("value, furniture", [
+    ("related-articles", True),  # the furniture word names the block, the content word its items
+    ("post-footer", True),
+    ("p-body-main p-body-main--withSidebar", False),  # a separate content name vetoes
+    ("block-body js-reply-container", False),  # "js-" names are script hooks, not roles
+    ("news commentary", False),  # an opinion piece, not a comment thread
+])
+def test_content_names_veto_only_from_their_own_class_name(value, furniture):
+    unlikely, _, content, _ = hint_flags(value)
+    assert (unlikely and not content) is furniture

@@ -29,7 +29,7 @@ from pipeline.extract.dom import HtmlElement, TextLengths, drop, is_hidden, text
 # words: "APageRoot" is not a "pager", "non-paywall" is no paywall. Two-word names
 # ("most popular") are matched on the two words joined.
 UNLIKELY = re.compile(
-    r"\bads?\b|\bnav\b|advert|agegate|banner|breadcrumb|combx|comment|communit|consent|cookie|"
+    r"\bads?\b|\bnav\b|advert|agegate|banner|breadcrumb|combx|comment(?!ary)|communit|consent|cookie|"
     r"disqus|footer|gdpr|masthead|menu|modal|navbar|newsletter|outbrain|pagination|popup|promo|"
     r"recommend|related|remark|repl(?:y|ies)|rss|share|sharing|shoutbox|sidebar|signup|"
     r"skyscraper|social|sponsor|subscri|supplemental|taboola|toolbar|trending|skip|"
@@ -41,7 +41,7 @@ UNLIKELY = re.compile(
 # widget, a collapsed "read more" text, a paywalled body): furniture only when small.
 WEAK = re.compile(r"header|widget|paywall|\bpager\b|\breadmore\b")
 MAYBE = re.compile(r"and|article|body|column|content|main|shadow|story|entry|post")
-_COMMENTS = re.compile(r"comment|disqus|repl(?:y|ies)")
+_COMMENTS = re.compile(r"comment(?!ary)|disqus|repl(?:y|ies)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 # Not <form>: ASP.NET-style pages wrap the whole page in one. <header> is weak: inside an
@@ -91,19 +91,36 @@ def _word_flags(word: str) -> tuple[bool, bool, bool, bool]:
     return flags
 
 
-@lru_cache(maxsize=1 << 15)
-def hint_flags(value: str) -> tuple[bool, bool, bool, bool]:
-    """(furniture-like, weakly furniture-like, content-like, comment block) for one class or
-    id attribute value."""
+def _name_flags(name: str) -> tuple[bool, bool, bool, bool]:
+    """(furniture-like, weak, content-like, comment) for one class name (or id)."""
     unlikely = weak = content = comment = False
     prev = ""
-    for word in _words(value):
+    for word in _words(name):
         u, w, m, c = _word_flags(word)
         if prev in _PAIR_FIRST:  # the two-word names, as one word
             pu, pw, pm, pc = _word_flags(prev + word)
             u, w, m, c = u or pu, w or pw, m or pm, c or pc
         unlikely, weak, content, comment = unlikely or u, weak or w, content or m, comment or c
         prev = word
+    return unlikely, weak, content, comment
+
+
+@lru_cache(maxsize=1 << 15)
+def hint_flags(value: str) -> tuple[bool, bool, bool, bool]:
+    """(furniture-like, weakly furniture-like, content-like, comment block) for one class or
+    id attribute value.
+
+    Content-like means some class name is content-like and furniture-like at once never:
+    in one name the furniture word says what the block is ("related-articles",
+    "post-footer"); a separate content name vetoes it ("p-body-main p-body-main--withSidebar").
+    Names starting "js-" are script hooks, not roles, and are left out."""
+    unlikely = weak = content = comment = False
+    for name in value.split():
+        if name.startswith(("js-", "js_")):
+            continue
+        u, w, m, c = _name_flags(name)
+        unlikely, weak, comment = unlikely or u, weak or w, comment or c
+        content = content or (m and not u and not w)
     return unlikely, weak, content, comment
 
 
