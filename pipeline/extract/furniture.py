@@ -56,6 +56,7 @@ _NO_HINT = (False, False, False, False)
 # A weak-named block is furniture unless it holds this share of the page's non-link text.
 _WEAK_SHARE = 0.25
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_TABLE_TAGS = frozenset({"table", "thead", "tbody", "tr", "th", "td"})
 
 
 def _words(value: str) -> list[str]:
@@ -152,6 +153,11 @@ def _in_article(el: HtmlElement) -> bool:
     return any(True for _ in el.iterancestors("article", "main"))
 
 
+def _in_item(el: HtmlElement) -> bool:
+    parent = el.getparent()
+    return parent is not None and parent.tag in ("li", "dd")
+
+
 _SENTENCE = re.compile(r"\w[.!?…][\"'”’»)]?(?:\s|$)")
 _LEAD_TAGS = ("p", "div", "h2", "h3", "span", "section")
 _LEAD_CHARS = 80
@@ -199,12 +205,15 @@ def furniture_signal(el: HtmlElement, names: bool = True, tag: str | None = None
     if structural:
         signal = True, cc or idc, False
     elif tag == "header":  # the page's header, or an article's: headline, byline, date, lead
-        signal = None if _has_lead(el) else (True, False, False)
+        # ... but in a list item it heads the item (an accordion's question, a card).
+        signal = None if _has_lead(el) or _in_item(el) else (True, False, False)
     elif not names or tag == "a" or cm or idm:
         return None
     elif cf or idf:
         signal = True, cc or idc, False
     elif cw or idw:
+        if tag in _TABLE_TAGS:  # a table's "header" or "widget" styling: tabular content
+            return None
         if _in_article(el) and "header" in hint_words(f"{cls or ''} {ident or ''}"):
             signal = None if _has_lead(el) else (True, False, False)
         else:
