@@ -91,3 +91,9 @@ def test_noise_out_of_an_extracted_article():
 
 def test_copyright_sign_glued_to_the_year():
     assert noise_reason("©2021 Example Media GmbH") == "notice"
+
+
+def test_text_is_nfc_normalised():
+    # U+09DF (precomposed) is spelled U+09AF U+09BC in NFC; "e" + combining acute becomes "é".
+    doc = _doc(f"<p>{P1}</p><p>Cafe\u0301 und \u09df sind hier dieselben Zeichen wie anderswo, so ist es.</p>")
+    assert "Café und \u09af\u09bc sind" in doc.text

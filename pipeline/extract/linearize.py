@@ -11,6 +11,7 @@ figure's images and a caption block right after them. Link-dominated blocks
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -91,8 +92,13 @@ class Linearizer:
             return
         joined, link_chars = "".join(self._parts), self._link_chars
         self._parts, self._link_chars = [], 0
-        if not joined.isascii() and _INVISIBLE.search(joined):
-            joined = _INVISIBLE.sub("", joined)
+        if not joined.isascii():
+            if _INVISIBLE.search(joined):
+                joined = _INVISIBLE.sub("", joined)
+            # One spelling per character (composed where Unicode composes): a page's
+            # precomposed letters and a query's decomposed ones must compare equal.
+            if not unicodedata.is_normalized("NFC", joined):
+                joined = unicodedata.normalize("NFC", joined)
         text = joined.strip("\n") if self._kind == "pre" else " ".join(joined.split())
         if not text:
             return
