@@ -43,6 +43,7 @@ from pipeline.document import TextBlock  # noqa: E402
     ("Folgen Sie uns auf Twitter und Instagram", "prompt"),
     ("Was this article helpful?", "prompt"),
     ("Updated: 11.04.2020, 10:27", "byline_date"),
+    ("Stand: 05.02.2020", "byline_date"),
     ("By Jane Smith", "byline_date"),
     ("4 min read", "byline_date"),
     ("24. März 2004, 19:49 | Genesis", "byline_date"),
@@ -59,6 +60,8 @@ def test_noise_lines(text, reason):
     "The council will share the cost of the new bridge with the county, it said on Monday.",
     "On 12.03.2019 the court ruled that the contract had been void from the start.",
     "Preheat the oven to 200 °C and line a tray with baking paper.",
+    "Deadline: 03.11.2019 (postmark)",  # a date line with a label of its own is information
+    "— Jane Doe (@janedoe) January 24, 2020",  # attribution of an embedded post
 ])
 def test_prose_is_not_noise(text):
     assert noise_reason(text) is None

@@ -57,7 +57,12 @@ _BYLINE = re.compile(
     r"erstellt|modified|last modified|mis à jour|publié|actualizado|publicado)\b\s*(?:am|on|le|el)?\s*:?|"
     r"\bmin(?:ute)?s? read\b|\blesezeit\b|\btemps de lecture\b|"
     r"\b(?:kategorie|category|categories|kategorien|tags?|schlagw[öo]rter|themen|topics|"
-    r"rubrik|catégorie|categoría|etiquetas)\s*:")
+    r"rubrik|catégorie|categoría|etiquetas|stand|datum|date)\s*:")
+# A date line that opens with a label of its own ("Deadline: 1 March", "Termin: ...") is
+# the article's information; publication labels are caught by _BYLINE first.
+_LABEL = re.compile(r"^\W*[^\W\d][\w ]{0,30}:")
+# An attribution under a quote or an embedded post ("— Name (@handle) January 24, 2020").
+_ATTRIBUTION = re.compile(r"^\s*[—–]")
 _CREDIT = re.compile(
     r"^\W*(?:fotos?|bild(?:er)?|titelbild|photos?|image|credits?|crédito|cr[ée]dit photo|quelle|"
     r"source|grafik|illustration|video|symbolbild)\s*:|\b(?:bild|foto|photo) via\b|"
@@ -86,7 +91,7 @@ _BYLINE_FIRST = frozenset(
     "by von por par di door autor autorin author verfasst posted written geschrieben".split())
 _BYLINE_WORDS = frozenset(
     "updated aktualisiert publiziert veröffentlicht published posted erstellt modified last mis "
-    "publié actualizado publicado read lesezeit lecture kategorie category categories "
+    "publié actualizado publicado read lesezeit lecture kategorie category categories stand datum date "
     "kategorien tag tags schlagwörter schlagworter themen topics rubrik catégorie categoría "
     "etiquetas".split())
 _CREDIT_WORDS = frozenset(
@@ -126,7 +131,8 @@ def noise_reason(text: str) -> str | None:
         if (first in _BYLINE_FIRST or not _BYLINE_WORDS.isdisjoint(words)) \
                 and _BYLINE.search(lower) and not _is_sentence(lower, len(words)):
             return "byline_date"
-        if _DIGIT.search(lower) and _DATE.search(lower) \
+        if _DIGIT.search(lower) and _DATE.search(lower) and not _LABEL.search(lower) \
+                and not _ATTRIBUTION.search(lower) \
                 and len(_DATE.sub(" ", lower).split()) <= _DATE_LINE_WORDS:
             return "byline_date"
         if not _CREDIT_WORDS.isdisjoint(words) and _CREDIT.search(lower):
