@@ -82,3 +82,16 @@ def test_weak_names_only_drop_small_blocks(value):
 def test_content_names_veto_only_from_their_own_class_name(value, furniture):
     unlikely, _, content, _ = hint_flags(value)
     assert (unlikely and not content) is furniture
+
+
+def test_of_several_articles_the_one_titled_like_the_page_wins():
+    # An endless-scroll page: the page's own story first, a later one appended that scores
+    # higher on its own (more commas).
+    other = ("Council, mayor, county, engineers, volunteers, residents, the trust, the press, the "
+             "police and the fire brigade met, talked, argued, voted and, at last, agreed.")
+    page = ("<html><head><title>Daily Example | Flood at the old mill</title></head><body><main>"
+            f"<article><h1>Flood at the old mill</h1><div class='text'><p>{P1}</p></div></article>"
+            f"<article><h1>Budget passes after a long night</h1><div class='text'><p>{other}</p>"
+            "</div></article></main></body></html>")
+    doc = extract_document(page, URL)
+    assert P1 in doc.text and other not in doc.text

@@ -113,7 +113,8 @@ def _credit(
 
 
 def score_candidates(
-    body: HtmlElement, lengths: TextLengths | None = None, marks: Landmarks | None = None
+    body: HtmlElement, lengths: TextLengths | None = None, marks: Landmarks | None = None,
+    title: str = "",
 ) -> "_LinkDiscounted":
     """Readability scores: each prose paragraph feeds its ancestors, decaying with distance.
 
@@ -139,7 +140,7 @@ def score_candidates(
         else:
             for run in _loose_runs(el):
                 total += _credit(scores, el, run, loose=True)
-    discounted = _LinkDiscounted(scores, lengths, _semantic_roots(body, marks))
+    discounted = _LinkDiscounted(scores, lengths, _semantic_roots(body, marks, title))
     discounted.prose_chars = total
     return discounted
 
@@ -183,10 +184,29 @@ class _LinkDiscounted(dict):
 _ARTICLE_BODY = etree.XPath(".//*[@itemprop='articleBody']")
 _IN_LINK = etree.XPath(".//a//*")
 _ARTICLE_WEIGHT = 1.5
+_TITLED_WEIGHT = 3.0  # its headline is the page's title: the page is about this one
+_MIN_TITLE_MATCH = 15
 _MAIN_WEIGHT = 1.25
 
 
-def _semantic_roots(body: HtmlElement, marks: Landmarks | None) -> dict[HtmlElement, float]:
+def _titled_article(articles: list[HtmlElement], title: str) -> HtmlElement | None:
+    """Of several <article>s (a page that appends more stories as one scrolls, a story
+    among teasers), the only one whose headline is in the page's <title>."""
+    title = " ".join(title.split()).lower()
+    if len(articles) < 2 or not title:
+        return None
+    found = None
+    for art in articles:
+        h = next(art.iter("h1", "h2"), None)
+        head = " ".join(text_of(h).split()).lower() if h is not None else ""
+        if len(head) >= _MIN_TITLE_MATCH and head in title:
+            if found is not None:
+                return None
+            found = art
+    return found
+
+
+def _semantic_roots(body: HtmlElement, marks: Landmarks | None, title: str = "") -> dict[HtmlElement, float]:
     """Elements whose markup says "the article is in here", with the weight they lend.
 
     The page's only <article> (several are a list of teasers) and schema.org articleBody
@@ -197,6 +217,10 @@ def _semantic_roots(body: HtmlElement, marks: Landmarks | None) -> dict[HtmlElem
     roots: dict[HtmlElement, float] = {}
     if len(marks.articles) == 1:
         roots[marks.articles[0]] = _ARTICLE_WEIGHT
+    else:
+        titled = _titled_article(marks.articles, title)
+        if titled is not None:
+            roots[titled] = _TITLED_WEIGHT
     for el in marks.mains:
         roots.setdefault(el, _MAIN_WEIGHT)
     for el in marks.bodies:
@@ -254,12 +278,14 @@ class Selection(NamedTuple):
 
 
 def main_content(
-    body: HtmlElement, lengths: TextLengths | None = None, marks: Landmarks | None = None
+    body: HtmlElement, lengths: TextLengths | None = None, marks: Landmarks | None = None,
+    title: str = "",
 ) -> Selection:
     """The elements holding the article, and how much paragraph text the page holds.
-    ``marks``: the article markup the furniture walk met (else sought here)."""
+    ``marks``: the article markup the furniture walk met (else sought here); ``title``:
+    the page's <title>."""
     lengths = lengths or TextLengths()
-    scores = score_candidates(body, lengths, marks)
+    scores = score_candidates(body, lengths, marks, title)
     if not scores.raw:
         return Selection([], scores.prose_chars)
     found = _pick(scores, lengths)

@@ -102,7 +102,7 @@ def _finish(lin: Linearizer, all_images: int, opts: ExtractOptions) -> Content:
 
 
 def _content(
-    root: HtmlElement, base_url: str, opts: ExtractOptions, *, loose: bool
+    root: HtmlElement, base_url: str, opts: ExtractOptions, *, loose: bool, title: str = ""
 ) -> tuple[Content, HtmlElement | None, int]:
     """The main content, the furniture-free body it came from (None without a body), and
     the characters of paragraph text on the furniture-free page (see main_content).
@@ -115,7 +115,7 @@ def _content(
     all_images = int(_COUNT_IMAGES(body))
     lengths = TextLengths()  # link lengths cached across the passes over this tree
     marks = remove_furniture(body, names=not loose)
-    content, page_prose = main_content(body, lengths, marks)
+    content, page_prose = main_content(body, lengths, marks, title)
     content = content or [body]
     lin = _linearizer(base_url, opts)
     for el, core in widen(content, lengths):
@@ -147,7 +147,7 @@ def _select(source: bytes | str, root: HtmlElement, meta: PageMeta, opts: Extrac
     "fallback" (a fresh parse, templates grafted, furniture by tags and roles only) when
     main finds too little; "schema_org" (JSON-LD articleBody) when that is twice as long
     as the best of them, or the only text. The longest result when none is enough."""
-    main, body, page_prose = _content(root, meta.base_url, opts, loose=False)
+    main, body, page_prose = _content(root, meta.base_url, opts, loose=False, title=meta.title)
     best = "main", main
     main_len = _text_len(main[0])
     if main_len >= opts.min_text_chars:
@@ -163,7 +163,7 @@ def _select(source: bytes | str, root: HtmlElement, meta: PageMeta, opts: Extrac
     else:
         loose_root = parse_html(source)
         graft_templates(loose_root)
-        loose, _, _ = _content(loose_root, meta.base_url, opts, loose=True)
+        loose, _, _ = _content(loose_root, meta.base_url, opts, loose=True, title=meta.title)
         if _text_len(loose[0]) > main_len:
             best = "fallback", loose
     found = _text_len(best[1][0])
