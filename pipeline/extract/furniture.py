@@ -35,7 +35,7 @@ UNLIKELY = re.compile(
     r"skyscraper|social|sponsor|subscri|supplemental|taboola|toolbar|trending|skip|"
     r"\bmostpopular\b|\bmorestories\b|"
     # Bylines, dates, author boxes and post metadata: not the body (and often its "without")
-    r"\bauthor|\bbyline|\bbio\b|\bmeta\b|\bpostmeta|\butility\b|\bdateline|\bcopyright"
+    r"\bauthor|\bbyline|\bbio\b|\bmeta\b|\bpostmeta|\butility\b|\bdateline"
 )
 # Names that also label parts of an article (a card's or a table's header, a page-builder
 # widget, a collapsed "read more" text, a paywalled body): furniture only when small.
