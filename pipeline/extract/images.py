@@ -29,7 +29,7 @@ _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _DECORATIVE_TOKENS: tuple[tuple[str, frozenset[str]], ...] = (
     ("tracking_pixel", frozenset({"pixel", "beacon", "tracker", "1x1"})),
     ("ad", frozenset({"adserver", "ads", "advert", "adverts", "advertisement", "doubleclick",
-                     "adsystem", "adimage", "banner", "banners", "sponsored"})),
+                     "adsystem", "adimage", "banner", "banners", "sponsored", "cta"})),
     ("spacer", frozenset({"spacer", "blank", "transparent"})),
     ("emoji", frozenset({"emoji", "emoticon", "smiley"})),
     ("avatar", frozenset({"avatar", "avatars", "gravatar", "headshot"})),
