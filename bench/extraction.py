@@ -52,12 +52,12 @@ def _report_articles(pages, texts: dict[str, list]) -> None:
         for split in SPLITS:
             idx = [i for i, p in enumerate(pages) if _in(split, p)]
             f1, p, r = sets.f1_score([pages[i].truth for i in idx], [preds[i] or "" for i in idx])
-            print(f"{name:<12} {split:<9} {len(idx):>5} {f1:6.3f} {p:6.3f} {r:6.3f}")
+            print(f"{name:<12} {split:<9} {len(idx):>5} {f1:6.4f} {p:6.4f} {r:6.4f}")
 
 
 def _snippet_row(name: str, label: str, pages, preds, idx: list[int]) -> None:
     s = sets.snippet_score([pages[i] for i in idx], [preds[i] for i in idx])
-    print(f"{name:<12} {label:<9} {s.pages:>5} {s.accuracy:8.3f} {s.with_rate:6.3f} {s.without_rate:8.3f}")
+    print(f"{name:<12} {label:<9} {s.pages:>5} {s.accuracy:8.4f} {s.with_rate:6.4f} {s.without_rate:8.4f}")
 
 
 def _report_snippets(pages, texts: dict[str, list]) -> None:

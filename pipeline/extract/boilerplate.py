@@ -40,6 +40,7 @@ _TAG_PRIOR = {"div": 5, "article": 5, "main": 5, "section": 2, "pre": 3, "td": 3
 _MIN_PARAGRAPH = 25
 _SENTENCE_END = re.compile(r"[.!?…](?:\s|$)")
 _ANCESTOR_LEVELS = 5
+_DECAY = tuple(1 if level == 0 else 2 if level == 1 else level * 3 for level in range(_ANCESTOR_LEVELS))
 _CHUNK_LEVELS = 2
 _RIVAL_SHARE = 0.75  # a candidate scoring this share of the best is its rival
 
@@ -102,12 +103,16 @@ def _credit(
         return 0
     score = 1 + text.count(",") + min(len(text) // 100, 3)
     anc = parent
-    for level in range(_ANCESTOR_LEVELS):
-        if anc is None or anc.tag == "html":
+    for divisor in _DECAY:
+        if anc is None:
             break
-        if anc not in scores:
-            scores[anc] = _TAG_PRIOR.get(anc.tag, 0) + class_weight(anc)
-        scores[anc] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
+        prior = scores.get(anc)
+        if prior is None:
+            tag = anc.tag  # read only for a new candidate: el.tag builds a new string
+            if tag == "html":
+                break
+            prior = _TAG_PRIOR.get(tag, 0) + class_weight(anc)
+        scores[anc] = prior + score / divisor
         anc = anc.getparent()
     return len(text)
 

@@ -99,8 +99,8 @@ _CREDIT_WORDS = frozenset(
     "source grafik illustration video symbolbild picture".split())
 _NOTICE_WORDS = frozenset(
     "c copyright rights rechte droits derechos prawem urheberrechtlich lizenz cc creative".split())
-_NOTICE_STEMS = ("(c)", "copyright", "rights", "rechte", "droits", "derechos", "prawem",
-                 "urheberrecht", "lizenz", "cc-by", "cc by", "creative commons")
+_NOTICE_GATE = re.compile(r"\(c\)|copyright|rights|rechte|droits|derechos|prawem|urheberrecht|"
+                          r"lizenz|cc[- ]by|creative commons")
 _GATE_SPLIT = re.compile(r"\W+")
 _SENTENCE = re.compile(r"\w[.!?…][\"'”’»)]*(?:\s|$)")
 
@@ -113,7 +113,7 @@ def noise_reason(text: str) -> str | None:
         return None
     lower = text.lower()  # the patterns are lowercase: re.IGNORECASE is ~4x slower
     if n > _SHORT:  # only a notice is this long: substring gates beat splitting into words
-        notice = "©" in lower or any(w in lower for w in _NOTICE_STEMS)
+        notice = "©" in lower or _NOTICE_GATE.search(lower) is not None
         return "notice" if notice and _NOTICE.search(lower) else None
     words = [w for w in _GATE_SPLIT.split(lower) if w]
     if not words:
@@ -150,7 +150,7 @@ _TRAILING_CREDIT = re.compile(r"\s*©[^.!?]*$")
 _TRAILING_STUB_CASED = re.compile(_TRAILING_STUB.pattern, re.I)
 
 
-_STUB_TAIL_WORDS = ("more", "reading", "lesen", "suite", "más", "tutto", "czytaj")
+_STUB_TAIL_GATE = re.compile("more|reading|lesen|suite|más|tutto|czytaj")
 
 
 def strip_tail(text: str) -> str:
@@ -161,7 +161,7 @@ def strip_tail(text: str) -> str:
     head, tail = text[:-60], text[-60:]
     lower = tail.lower()
     new_tail = tail
-    if any(w in lower for w in _STUB_TAIL_WORDS):
+    if _STUB_TAIL_GATE.search(lower):
         new_tail = _TRAILING_STUB_CASED.sub("", new_tail)
     if "©" in new_tail:
         new_tail = _TRAILING_CREDIT.sub("", new_tail)
