@@ -100,3 +100,8 @@ def test_text_is_nfc_normalised():
     # U+09DF (precomposed) is spelled U+09AF U+09BC in NFC; "e" + combining acute becomes "é".
     doc = _doc(f"<p>{P1}</p><p>Cafe\u0301 und \u09df sind hier dieselben Zeichen wie anderswo, so ist es.</p>")
     assert "Café und \u09af\u09bc sind" in doc.text
+
+
+def test_a_caption_mentioning_an_image_is_not_a_credit():
+    assert noise_reason("A crop of a deep field image: nearly every speck is a galaxy.") is None
+    assert noise_reason("Photo credit: Jane Doe/Agency") == "credit"

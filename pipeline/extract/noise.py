@@ -66,7 +66,7 @@ _ATTRIBUTION = re.compile(r"^\s*[—–]")
 _CREDIT = re.compile(
     r"^\W*(?:fotos?|bild(?:er)?|titelbild|photos?|image|credits?|crédito|cr[ée]dit photo|quelle|"
     r"source|grafik|illustration|video|symbolbild)\s*:|\b(?:bild|foto|photo) via\b|"
-    r"\b(?:foto|photo|bild|image|picture)\s*(?:credit)?\s*:\s*\S")
+    r"\b(?:foto|photo|bild|image|picture)\s*credits?\s*:|\b(?:foto|photo|bild)\s*:\s*[^.!?:]{1,40}$")
 _NOTICE = re.compile(
     r"©|\(c\) ?\d{4}|\bcopyright\b|all rights reserved|alle rechte vorbehalten|"
     r"tous droits réservés|todos los derechos|prawem autorskim|urheberrechtlich geschützt|"
