@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-import extraction_sets as sets  # noqa: E402
+import extraction_sets as sets
 
 SPLITS = ("tune", "held_out", "all")
 
@@ -62,18 +62,21 @@ def _report_articles(pages, texts: dict[str, list]) -> None:
 
 def _snippet_row(name: str, label: str, pages, preds, idx: list[int]) -> None:
     s = sets.snippet_score([pages[i] for i in idx], [preds[i] for i in idx])
-    print(f"{name:<12} {label:<9} {s.pages:>5} {s.accuracy:8.4f} {s.with_rate:6.4f} {s.without_rate:8.4f}")
+    print(f"{name:<12} {label:<9} {s.pages:>5} {s.accuracy:8.4f} {s.with_rate:6.4f} "
+          f"{s.without_rate:8.4f}")
 
 
 def _report_snippets(pages, texts: dict[str, list]) -> None:
     print(f"{'extractor':<12} {'part':<9} {'pages':>5} {'accuracy':>8} {'with':>6} {'without':>8}")
     for name, preds in texts.items():
         for split in SPLITS:
-            _snippet_row(name, split, pages, preds, [i for i, p in enumerate(pages) if _in(split, p)])
+            idx = [i for i, p in enumerate(pages) if _in(split, p)]
+            _snippet_row(name, split, pages, preds, idx)
     print("by language (all pages; detected from the snippets with py3langid):")
     for name, preds in texts.items():
         for lang in ("de", "en", "other"):
-            _snippet_row(name, lang, pages, preds, [i for i, p in enumerate(pages) if p.lang == lang])
+            idx = [i for i, p in enumerate(pages) if p.lang == lang]
+            _snippet_row(name, lang, pages, preds, idx)
 
 
 def _report_docs(results: list) -> None:
@@ -106,8 +109,8 @@ def _worst(set_name: str, pages, ours: list, traf: list, n: int) -> None:
 def bench_set(name: str, pages: list, args) -> dict:
     baseline = not args.no_baseline
     run_both(pages[:5], baseline)  # warm imports and caches for both before timing
-    print(f"\n== {name}: {len(pages)} pages "
-          f"(tune {sum(p.split == 'tune' for p in pages)}, held_out {sum(p.split == 'held_out' for p in pages)})")
+    tune = sum(p.split == "tune" for p in pages)
+    print(f"\n== {name}: {len(pages)} pages (tune {tune}, held_out {len(pages) - tune})")
     for rnd in range(1, args.rounds + 1):
         results, traf, t_ours, t_traf = run_both(pages, baseline)
         if rnd == 1:
@@ -115,9 +118,9 @@ def bench_set(name: str, pages: list, args) -> dict:
         n = len(pages)
         line = f"round {rnd}: pages/s ours {n / t_ours[0]:.1f}"
         if baseline:
-            line += (f", trafilatura {n / t_traf[0]:.1f}, ratio {t_traf[0] / t_ours[0]:.2f}x | CPU ms/page "
-                     f"ours {1000 * t_ours[1] / n:.2f}, trafilatura {1000 * t_traf[1] / n:.2f}, "
-                     f"ratio {t_traf[1] / t_ours[1]:.2f}x")
+            line += (f", trafilatura {n / t_traf[0]:.1f}, ratio {t_traf[0] / t_ours[0]:.2f}x"
+                     f" | CPU ms/page ours {1000 * t_ours[1] / n:.2f}, trafilatura "
+                     f"{1000 * t_traf[1] / n:.2f}, ratio {t_traf[1] / t_ours[1]:.2f}x")
         print(line)
     results, traf = first
     texts = {"ours": [d.text if d else None for d, _ in results]}
@@ -139,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=1, help="timed passes (quality from the first)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N pages of each set")
     ap.add_argument("--no-baseline", action="store_true", help="skip trafilatura")
-    ap.add_argument("--worst", type=int, default=0, help="list the N tune pages trailing trafilatura most")
-    ap.add_argument("--per-page", type=Path, help="write per-page scores (held-out web-snippets pages left out)")
+    ap.add_argument("--worst", type=int, default=0,
+                    help="list the N tune pages trailing trafilatura most")
+    ap.add_argument("--per-page", type=Path,
+                    help="write per-page scores (held-out web-snippets pages left out)")
     args = ap.parse_args(argv)
     loaders = {"article-extraction": (sets.ARTICLES / "ground-truth.json", sets.load_articles),
                "web-snippets": (sets.SNIPPETS / "snippets.json", sets.load_snippets)}

@@ -49,12 +49,20 @@ def _html(folder: Path, page_id: str) -> bytes:
 
 def load_articles() -> list[Page]:
     truth = json.loads((ARTICLES / "ground-truth.json").read_text())
-    return [Page(id=i, url=truth[i]["url"], html=_html(ARTICLES, i), split=split_of(n),
-                 truth=truth[i]["articleBody"]) for n, i in enumerate(sorted(truth))]
+    return [
+        Page(
+            id=i,
+            url=truth[i]["url"],
+            html=_html(ARTICLES, i),
+            split=split_of(n),
+            truth=truth[i]["articleBody"],
+        )
+        for n, i in enumerate(sorted(truth))
+    ]
 
 
 def snippet_language(with_: list[str], without: list[str]) -> str:
-    """"de", "en" or "other", by py3langid on the must-appear snippets (the article's own
+    """ "de", "en" or "other", by py3langid on the must-appear snippets (the article's own
     sentences; the must-not ones when there are none). Page ``lang`` attributes are missing
     or wrong on too many pages to trust."""
     import py3langid
@@ -65,13 +73,22 @@ def snippet_language(with_: list[str], without: list[str]) -> str:
 
 def load_snippets() -> list[Page]:
     data = json.loads((SNIPPETS / "snippets.json").read_text())
-    return [Page(id=i, url=data[i]["url"], html=_html(SNIPPETS, i), split=split_of(n),
-                 with_=tuple(data[i]["with"]), without=tuple(data[i]["without"]),
-                 lang=snippet_language(data[i]["with"], data[i]["without"]))
-            for n, i in enumerate(sorted(data))]
+    return [
+        Page(
+            id=i,
+            url=data[i]["url"],
+            html=_html(SNIPPETS, i),
+            split=split_of(n),
+            with_=tuple(data[i]["with"]),
+            without=tuple(data[i]["without"]),
+            lang=snippet_language(data[i]["with"], data[i]["without"]),
+        )
+        for n, i in enumerate(sorted(data))
+    ]
 
 
 # --- article-extraction: 4-token shingles, per-page normalised counts -------------------------
+
 
 def shingles(text: str, n: int = 4) -> Counter:
     toks = _WORD.findall(text or "")
@@ -107,6 +124,7 @@ def f1_score(truths: list[str], preds: list[str]) -> tuple[float, float, float]:
 
 # --- web-snippets: must / must-not substrings after whitespace normalisation ------------------
 
+
 def _norm(s: str) -> str:
     return " ".join(s.split())
 
@@ -135,9 +153,12 @@ def snippet_score(pages: list[Page], texts: list[str | None]) -> SnippetScore:
         found, absent = found + f, absent + a
         n_with, n_without = n_with + len(page.with_), n_without + len(page.without)
     total = n_with + n_without
-    return SnippetScore(accuracy=(found + absent) / total if total else 0.0,
-                        with_rate=found / n_with if n_with else 0.0,
-                        without_rate=absent / n_without if n_without else 0.0, pages=len(pages))
+    return SnippetScore(
+        accuracy=(found + absent) / total if total else 0.0,
+        with_rate=found / n_with if n_with else 0.0,
+        without_rate=absent / n_without if n_without else 0.0,
+        pages=len(pages),
+    )
 
 
 def page_accuracy(page: Page, text: str | None) -> float:

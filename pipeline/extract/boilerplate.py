@@ -40,7 +40,7 @@ _TAG_PRIOR = {"div": 5, "article": 5, "main": 5, "section": 2, "pre": 3, "td": 3
 _MIN_PARAGRAPH = 25
 _SENTENCE_END = re.compile(r"[.!?…](?:\s|$)")
 _ANCESTOR_LEVELS = 5
-_DECAY = tuple(1 if level == 0 else 2 if level == 1 else level * 3 for level in range(_ANCESTOR_LEVELS))
+_DECAY = tuple(1 if lv == 0 else 2 if lv == 1 else lv * 3 for lv in range(_ANCESTOR_LEVELS))
 _CHUNK_LEVELS = 2
 _RIVAL_SHARE = 0.75  # a candidate scoring this share of the best is its rival
 
@@ -120,7 +120,7 @@ def _credit(
 def score_candidates(
     body: HtmlElement, lengths: TextLengths | None = None, marks: Landmarks | None = None,
     title: str = "",
-) -> "_LinkDiscounted":
+) -> _LinkDiscounted:
     """Readability scores: each prose paragraph feeds its ancestors, decaying with distance.
 
     Paragraphs are p/pre/td/blockquote, div-like elements with inline children only, and
@@ -164,7 +164,8 @@ class _LinkDiscounted(dict):
         self.prose_chars = 0
 
     def __missing__(self, el: HtmlElement) -> float:
-        value = self.raw[el] * (1 - self.lengths.link_density(el)) * _semantic_weight(el, self.roots)
+        value = self.raw[el] * (1 - self.lengths.link_density(el))
+        value *= _semantic_weight(el, self.roots)
         self[el] = value
         return value
 
@@ -211,14 +212,17 @@ def _titled_article(articles: list[HtmlElement], title: str) -> HtmlElement | No
     return found
 
 
-def _semantic_roots(body: HtmlElement, marks: Landmarks | None, title: str = "") -> dict[HtmlElement, float]:
+def _semantic_roots(
+    body: HtmlElement, marks: Landmarks | None, title: str = ""
+) -> dict[HtmlElement, float]:
     """Elements whose markup says "the article is in here", with the weight they lend.
 
     The page's only <article> (several are a list of teasers) and schema.org articleBody
     weigh most, <main> less (it often wraps sidebars too). ``marks`` from the furniture
     walk, or found here."""
     if marks is None:
-        marks = Landmarks(list(body.iter("article")), list(body.iter("main")), _ARTICLE_BODY(body), {})
+        marks = Landmarks(
+            list(body.iter("article")), list(body.iter("main")), _ARTICLE_BODY(body), {})
     roots: dict[HtmlElement, float] = {}
     if len(marks.articles) == 1:
         roots[marks.articles[0]] = _ARTICLE_WEIGHT
@@ -297,7 +301,7 @@ def main_content(
     return Selection(found, scores.prose_chars)
 
 
-def _pick(scores: "_LinkDiscounted", lengths: TextLengths) -> list[HtmlElement]:
+def _pick(scores: _LinkDiscounted, lengths: TextLengths) -> list[HtmlElement]:
     ranked = scores.ranked(_RIVAL_SHARE)
     top, top_score = ranked[0]
     # Several near-equal candidates under one ancestor: the article is that ancestor.

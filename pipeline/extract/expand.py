@@ -36,7 +36,9 @@ def _climb_limit(parent: HtmlElement) -> int:
     return _PLAIN_LEVELS
 
 
-def widen(picked: list[HtmlElement], lengths: TextLengths | None = None) -> list[tuple[HtmlElement, bool]]:
+def widen(
+    picked: list[HtmlElement], lengths: TextLengths | None = None
+) -> list[tuple[HtmlElement, bool]]:
     """``picked`` (siblings, in document order) and the candidate blocks around them, in
     document order, each with True for picked content and False for a candidate."""
     parent = picked[0].getparent()
@@ -64,8 +66,12 @@ def widen(picked: list[HtmlElement], lengths: TextLengths | None = None) -> list
         after = after + [(c, False) for c in _tags(node.itersiblings())]
         node, level = node.getparent(), level + 1
     lengths = lengths or TextLengths()
-    return [(el, core) for el, core in before + middle + after
-            if core or (lengths.text(el) >= _MIN_CANDIDATE and lengths.link_density(el) <= _MAX_LINK_DENSITY)]
+    return [
+        (el, core)
+        for el, core in before + middle + after
+        if core
+        or (lengths.text(el) >= _MIN_CANDIDATE and lengths.link_density(el) <= _MAX_LINK_DENSITY)
+    ]
 
 
 def _tags(elements) -> list[HtmlElement]:

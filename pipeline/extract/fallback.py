@@ -26,7 +26,9 @@ _MAX_SCRIPT_CHARS = 2_000_000  # a script bigger than this is data, not an artic
 _MIN_TEMPLATE_CHARS = 200
 _PARAGRAPHS = re.compile(r"\s*\n\s*\n\s*|\s*\n\s*")
 _TAG = re.compile(r"<[a-zA-Z/!]")
-_BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|h[1-6]|li|blockquote|section)\b[^>]*|br\s*/?)>", re.I)
+_BLOCK_TAG = re.compile(
+    r"<(?:/?(?:p|div|h[1-6]|li|blockquote|section)\b[^>]*|br\s*/?)>", re.IGNORECASE
+)
 
 
 def graft_templates(root: HtmlElement) -> int:

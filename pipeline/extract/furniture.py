@@ -178,10 +178,13 @@ def _has_lead(el: HtmlElement) -> bool:
     text goes without)."""
     if TextLengths.text(el) < _LEAD_CHARS:
         return False
-    return any(_SENTENCE.search(" ".join(text_of(e).split())) for e in _LEAD_BLOCKS(el, n=_LEAD_CHARS))
+    blocks = _LEAD_BLOCKS(el, n=_LEAD_CHARS)
+    return any(_SENTENCE.search(" ".join(text_of(e).split())) for e in blocks)
 
 
-def furniture_signal(el: HtmlElement, names: bool = True, tag: str | None = None) -> tuple[bool, bool, bool] | None:
+def furniture_signal(
+    el: HtmlElement, names: bool = True, tag: str | None = None
+) -> tuple[bool, bool, bool] | None:
     """None when ``el`` is not furniture, else (True, comment block, weak).
 
     Furniture: a furniture tag or ARIA role, or a class/id with a furniture-like name and no

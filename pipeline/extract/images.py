@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
-from pipeline.extract.dom import HtmlElement
-
 from pipeline.document import ImageNode
+from pipeline.extract.dom import HtmlElement
 
 _LAZY_SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "data-original-set")
 _LAZY_SRC_ATTRS = (

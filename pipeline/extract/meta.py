@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from pipeline.extract.dom import HtmlElement, text_of
-
 from pipeline.document import OPT_OUT_SIGNALS
+from pipeline.extract.dom import HtmlElement, text_of
 
 # Robots meta names we honour besides "robots": common AI/dataset crawlers and our own.
 DEFAULT_ROBOTS_NAMES = frozenset({"robots", "ccbot", "gptbot", "googlebot", "flamingobot"})

@@ -28,8 +28,10 @@ _AD_WORDS = (r"advertisement|advertising|advertorial|anzeige|werbung|reklame|pub
 _AD_MARKER = re.compile(rf"^[\W_]*(?:{_AD_WORDS})[\W_]*$|^[\W_]*(?:{_AD_WORDS})\s*[:\-–—|.]")
 _STUB = re.compile(
     r"^[\W_]*(?:read (?:more|the (?:full|whole|rest))|continue reading|keep reading|learn more|"
-    r"weiterlesen|weiter ?lesen|mehr lesen|mehr erfahren|mehr dazu|zum (?:artikel|beitrag)|weiter\b|"
-    r"lire la suite|en savoir plus|leer más|seguir leyendo|continua(?:re)? a leggere|leggi (?:tutto|anche)|"
+    r"weiterlesen|weiter ?lesen|mehr lesen|mehr erfahren|mehr dazu|zum (?:artikel|beitrag)|"
+    r"weiter\b|"
+    r"lire la suite|en savoir plus|leer más|seguir leyendo|continua(?:re)? a leggere|"
+    r"leggi (?:tutto|anche)|"
     r"leia mais|czytaj (?:więcej|dalej|też)|lees (?:meer|verder))")
 _TRAILING_STUB = re.compile(
     r"\s*(?:\[?…\]?|\.\.\.|\[\.\.\.\])?\s*(?:read more|continue reading|weiterlesen|mehr lesen|"
@@ -41,20 +43,25 @@ _PROMPT = re.compile(
     r"follow us|folgen sie uns|folge uns|s[ií]guenos|suivez[- ]nous|seguici|obserwuj nas|"
     r"leave a (?:comment|reply)|kommentar (?:schreiben|verfassen)|kommentare schreiben|"
     r"schreibe?n? (?:sie )?einen kommentar|comment(?:s)? (?:below|section)|"
-    r"was this (?:article|page|post) (?:helpful|useful)|(?:artikel|beitrag|seite) (?:bewerten|teilen)|"
+    r"was this (?:article|page|post) (?:helpful|useful)|"
+    r"(?:artikel|beitrag|seite) (?:bewerten|teilen)|"
     r"(?:war|ist) (?:der|dieser) (?:artikel|beitrag) (?:hilfreich|nützlich)|^\W*bewerten\W*$|"
-    r"^\W*gefällt mir\W*$|like this:|\bpin it\b|bei pinterest|download (?:the|our) .{0,40}\bapps?\b|"
-    r"\bdonate\b|\bspenden\b|support (?:our|us|independent)|unterstütze[n]? (?:sie )?(?:uns|unsere)")
+    r"^\W*gefällt mir\W*$|like this:|\bpin it\b|bei pinterest|"
+    r"download (?:the|our) .{0,40}\bapps?\b|"
+    r"\bdonate\b|\bspenden\b|support (?:our|us|independent)|"
+    r"unterstütze[n]? (?:sie )?(?:uns|unsere)")
 _DATE = re.compile(
     r"\b\d{1,2}\.\s?\d{1,2}\.\s?(?:\d{4}|\d{2})\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|"
     r"\b\d{1,2}:\d{2}\b|\b\d{1,2}\.?\s+(?:jan|feb|mär|mar|apr|mai|may|jun|jul|aug|sep|okt|oct|nov|"
     r"dez|dec|janv|févr|avr|juil|déc|ene|abr|ago|dic|sty|lut|kwi|maj|cze|lip|sie|wrz|paź|lis|gru)"
     r"[a-zäéû]*\.?\s+\d{4}|\b(?:january|february|march|april|may|june|july|august|september|"
-    r"october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.? \d{1,2},? \d{4}")
+    r"october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)"
+    r"\.? \d{1,2},? \d{4}")
 _BYLINE = re.compile(
     r"^\W*(?:by|von|por|par|di|door|autor(?:in)?|author|verfasst von|posted by|written by|"
     r"geschrieben von)\b|\b(?:updated|aktualisiert|publiziert|veröffentlicht|published|posted|"
-    r"erstellt|modified|last modified|mis à jour|publié|actualizado|publicado)\b\s*(?:am|on|le|el)?\s*:?|"
+    r"erstellt|modified|last modified|mis à jour|publié|actualizado|publicado)\b"
+    r"\s*(?:am|on|le|el)?\s*:?|"
     r"\bmin(?:ute)?s? read\b|\blesezeit\b|\btemps de lecture\b|"
     r"\b(?:kategorie|category|categories|kategorien|tags?|schlagw[öo]rter|themen|topics|"
     r"rubrik|catégorie|categoría|etiquetas|stand|datum|date)\s*:")
@@ -72,33 +79,40 @@ _NOTICE = re.compile(
     r"tous droits réservés|todos los derechos|prawem autorskim|urheberrechtlich geschützt|"
     r"\blizenz cc|\bcc[- ]by\b|creative commons")
 _DIGIT = re.compile(r"\d")
+
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 # Cheap gates before the patterns above (each costs microseconds per block, and most blocks
 # are prose): a pattern is tried only when the block holds a word it needs, as its first
 # word where the pattern is anchored at the start. Each set lists those words.
-_AD_FIRST = frozenset(
+_AD_FIRST = _set(
     "advertisement advertising advertorial anzeige werbung reklame publicidad publicité "
-    "pubblicità publicidade reklama advertentie sponsored gesponsert promoted ad".split())
-_STUB_FIRST = frozenset(
+    "pubblicità publicidade reklama advertentie sponsored gesponsert promoted ad")
+_STUB_FIRST = _set(
     "read continue keep learn weiterlesen weiter mehr zum lire en leer seguir continua "
-    "continuare leggi leia czytaj lees".split())
-_PROMPT_WORDS = frozenset(
+    "continuare leggi leia czytaj lees")
+_PROMPT_WORDS = _set(
     "share teilen partager compartir udostępnij print drucken imprimer imprimir drukuj "
     "iscriviti follow folgen folge síguenos siguenos suivez seguici obserwuj comment comments "
     "reply kommentar kommentare helpful useful bewerten hilfreich nützlich gefällt like pin "
-    "pinterest download donate spenden support unterstütze unterstützen".split())
+    "pinterest download donate spenden support unterstütze unterstützen")
 _PROMPT_STEMS = ("condividi", "newsletter", "subscri", "abonnier", "abonnez", "suscr", "subskrypc")
-_BYLINE_FIRST = frozenset(
-    "by von por par di door autor autorin author verfasst posted written geschrieben".split())
-_BYLINE_WORDS = frozenset(
+_BYLINE_FIRST = _set(
+    "by von por par di door autor autorin author verfasst posted written geschrieben")
+_BYLINE_WORDS = _set(
     "updated aktualisiert publiziert veröffentlicht published posted erstellt modified last mis "
-    "publié actualizado publicado read lesezeit lecture kategorie category categories stand datum date "
+    "publié actualizado publicado read lesezeit lecture kategorie category categories "
+    "stand datum date "
     "kategorien tag tags schlagwörter schlagworter themen topics rubrik catégorie categoría "
-    "etiquetas".split())
-_CREDIT_WORDS = frozenset(
+    "etiquetas")
+_CREDIT_WORDS = _set(
     "foto fotos bild bilder titelbild photo photos image credit credits crédito crédit quelle "
-    "source grafik illustration video symbolbild picture".split())
-_NOTICE_WORDS = frozenset(
-    "c copyright rights rechte droits derechos prawem urheberrechtlich lizenz cc creative".split())
+    "source grafik illustration video symbolbild picture")
+_NOTICE_WORDS = _set(
+    "c copyright rights rechte droits derechos prawem urheberrechtlich lizenz cc creative")
 _NOTICE_GATE = re.compile(r"\(c\)|copyright|rights|rechte|droits|derechos|prawem|urheberrecht|"
                           r"lizenz|cc[- ]by|creative commons")
 _GATE_SPLIT = re.compile(r"\W+")
@@ -124,7 +138,8 @@ def noise_reason(text: str) -> str | None:
             return "ad_marker"
         if n <= 60 and first in _STUB_FIRST and _STUB.search(lower):
             return "stub"
-        if (not _PROMPT_WORDS.isdisjoint(words) or any(w.startswith(_PROMPT_STEMS) for w in words)) \
+        prompt_words = not _PROMPT_WORDS.isdisjoint(words)
+        if (prompt_words or any(w.startswith(_PROMPT_STEMS) for w in words)) \
                 and _PROMPT.search(lower):
             return "prompt"
     if n <= _META_SHORT:
@@ -147,7 +162,7 @@ def _is_sentence(text: str, words: int) -> bool:
 
 
 _TRAILING_CREDIT = re.compile(r"\s*©[^.!?]*$")
-_TRAILING_STUB_CASED = re.compile(_TRAILING_STUB.pattern, re.I)
+_TRAILING_STUB_CASED = re.compile(_TRAILING_STUB.pattern, re.IGNORECASE)
 
 
 _STUB_TAIL_GATE = re.compile("more|reading|lesen|suite|más|tutto|czytaj")

@@ -23,11 +23,11 @@ from lxml import etree
 from pipeline.document import Document, TextBlock
 from pipeline.extract.boilerplate import main_content
 from pipeline.extract.charset import decode_html
-from pipeline.extract.expand import teaser_cards, widen
 from pipeline.extract.dom import HtmlElement, ParseError, TextLengths, clean_tree, drop, parse_html
+from pipeline.extract.expand import teaser_cards, widen
+from pipeline.extract.fallback import graft_templates, schema_article_body
 from pipeline.extract.furniture import remove_furniture
 from pipeline.extract.linearize import Linearizer
-from pipeline.extract.fallback import graft_templates, schema_article_body
 from pipeline.extract.meta import DEFAULT_ROBOTS_NAMES, PageMeta, page_meta
 from pipeline.extract.noise import clean_nodes
 
@@ -141,7 +141,9 @@ def _text_len(nodes: list) -> int:
     return sum(len(n.text) + 2 for n in nodes if isinstance(n, TextBlock))
 
 
-def _select(source: bytes | str, root: HtmlElement, meta: PageMeta, opts: ExtractOptions) -> tuple[str, Content]:
+def _select(
+    source: bytes | str, root: HtmlElement, meta: PageMeta, opts: ExtractOptions
+) -> tuple[str, Content]:
     """(method, content) of the first method that finds enough text (see Document.method):
     "main"; "page_prose" when main keeps under _MIN_PROSE_SHARE of the page's prose;
     "fallback" (a fresh parse, templates grafted, furniture by tags and roles only) when
@@ -156,7 +158,8 @@ def _select(source: bytes | str, root: HtmlElement, meta: PageMeta, opts: Extrac
         # Teaser cards only lower the page's prose: worth finding once it is clear that
         # main falls short with them counted.
         if main_len < _PROSE_CHECK_MARGIN * _MIN_PROSE_SHARE * page_prose \
-                and main_len < _MIN_PROSE_SHARE * _text_len(_prose_pass(body, meta.base_url, opts)[0]):
+                and main_len < _MIN_PROSE_SHARE * _text_len(
+                    _prose_pass(body, meta.base_url, opts)[0]):
             prose = _page_prose(body, meta.base_url, opts)
             if main_len < _MIN_PROSE_SHARE * _text_len(prose[0]):
                 best = "page_prose", prose
@@ -168,7 +171,8 @@ def _select(source: bytes | str, root: HtmlElement, meta: PageMeta, opts: Extrac
             best = "fallback", loose
     found = _text_len(best[1][0])
     # A script shorter than twice what we found cannot hold a body twice as long: skip parsing.
-    if sum(len(s) for s in meta.ld_json if "articleBody" in s) >= max(2 * found, opts.min_text_chars):
+    ld_chars = sum(len(s) for s in meta.ld_json if "articleBody" in s)
+    if ld_chars >= max(2 * found, opts.min_text_chars):
         paragraphs = schema_article_body(meta.ld_json)
         nodes = [TextBlock(text=p) for p in paragraphs]
         if _text_len(nodes) >= max(2 * found, opts.min_text_chars):
