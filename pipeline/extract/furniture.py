@@ -59,6 +59,7 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _TABLE_TAGS = frozenset({"table", "thead", "tbody", "tr", "th", "td"})
 # Links (the article's own and the menus' alike), images (extract.images judges them) and
 # inline formatting: never furniture by their names.
+_SIGNAL_TAGS = FURNITURE_TAGS | {"header"}  # furniture by tag alone, attributes or not
 _NEVER_FURNITURE = frozenset({"a", "img", "br", "b", "i", "em", "strong", "u", "sup", "sub", "wbr"})
 
 
@@ -183,7 +184,7 @@ def _has_lead(el: HtmlElement) -> bool:
 
 
 def furniture_signal(
-    el: HtmlElement, names: bool = True, tag: str | None = None
+    el: HtmlElement, names: bool = True, tag: str | None = None, keys: list[str] | None = None
 ) -> tuple[bool, bool, bool] | None:
     """None when ``el`` is not furniture, else (True, comment block, weak).
 
@@ -193,17 +194,20 @@ def furniture_signal(
     own containers are never furniture. With ``names`` False only tags and roles count.
     """
     # Every element of every page comes here: the common "no signal" paths return early,
-    # with as few attribute reads as they need (``tag``: el.tag, when the caller has it).
+    # with as few attribute reads as they need (``tag``, ``keys``: el.tag and el.keys(),
+    # when the caller has them: an attribute not in ``keys`` is not read).
     tag = tag or el.tag
     if tag in PROTECTED_TAGS:
         return None
-    role = el.get("role")
+    if keys is None:
+        keys = el.keys()
+    role = el.get("role") if "role" in keys else None
     structural = tag in FURNITURE_TAGS or (role is not None and role.lower() in FURNITURE_ROLES)
     if not (structural or tag == "header" or names):
         return None
-    cls = el.get("class")
+    cls = el.get("class") if "class" in keys else None
     # A heading's id is an anchor for in-page links, often made from its text ("nav_<slug>").
-    ident = el.get("id") if tag not in _HEADINGS else None
+    ident = el.get("id") if "id" in keys and tag not in _HEADINGS else None
     if cls is None and ident is None and not structural and tag != "header":
         return None
     cf, cw, cm, cc = hint_flags(cls) if cls else _NO_HINT
@@ -260,7 +264,9 @@ def remove_furniture(body: HtmlElement, *, names: bool = True) -> Landmarks:
         tag = el.tag
         if not isinstance(tag, str):
             continue
-        if is_hidden(el):
+        keys = el.keys()  # one read; most elements have none of the attributes asked for
+        if keys and ("style" in keys or "hidden" in keys or "aria-hidden" in keys) \
+                and is_hidden(el):
             doomed.append(el)
             walker.skip_subtree()
             continue
@@ -268,11 +274,12 @@ def remove_furniture(body: HtmlElement, *, names: bool = True) -> Landmarks:
             continue
         if tag == "article" or tag == "main":
             (marks.articles if tag == "article" else marks.mains).append(el)
-        itemprop = el.get("itemprop")
-        if itemprop is not None and itemprop.lower() == "articlebody":
+        if not keys and tag not in _SIGNAL_TAGS:
+            continue
+        if "itemprop" in keys and (el.get("itemprop") or "").lower() == "articlebody":
             marks.bodies.append(el)
             continue  # never furniture
-        signal = furniture_signal(el, names, tag)
+        signal = furniture_signal(el, names, tag, keys)
         if signal is None:
             continue
         _, comments, weak = signal
