@@ -49,10 +49,30 @@ def hint(el: HtmlElement) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 
 
+# (positive, negative) per class name: no pattern spans a space, so a value matches where
+# one of its names does, and names repeat across elements far more than whole values.
+_NAME_HINTS: dict[str, tuple[bool, bool]] = {}
+_MAX_NAMES = 1 << 16
+
+
+def _name_hints(name: str) -> tuple[bool, bool]:
+    flags = _NAME_HINTS.get(name)
+    if flags is None:
+        if len(_NAME_HINTS) >= _MAX_NAMES:
+            _NAME_HINTS.clear()
+        low = name.lower()  # the patterns are lowercase; re.IGNORECASE is ~4x slower
+        flags = (POSITIVE.search(low) is not None, NEGATIVE.search(low) is not None)
+        _NAME_HINTS[name] = flags
+    return flags
+
+
 @lru_cache(maxsize=1 << 14)
 def _hint_weight(h: str) -> float:
-    h = h.lower()  # the patterns are lowercase; re.IGNORECASE is ~4x slower
-    return (25.0 if POSITIVE.search(h) else 0.0) - (25.0 if NEGATIVE.search(h) else 0.0)
+    pos = neg = False
+    for name in h.split():
+        p, n = _name_hints(name)
+        pos, neg = pos or p, neg or n
+    return (25.0 if pos else 0.0) - (25.0 if neg else 0.0)
 
 
 def class_weight(el: HtmlElement) -> float:
