@@ -52,6 +52,7 @@ def hint(el: HtmlElement) -> str:
 # (positive, negative) per class name: no pattern spans a space, so a value matches where
 # one of its names does, and names repeat across elements far more than whole values.
 _NAME_HINTS: dict[str, tuple[bool, bool]] = {}
+_ANY_HINT = re.compile(f"{POSITIVE.pattern}|{NEGATIVE.pattern}")
 _MAX_NAMES = 1 << 16
 
 
@@ -61,7 +62,10 @@ def _name_hints(name: str) -> tuple[bool, bool]:
         if len(_NAME_HINTS) >= _MAX_NAMES:
             _NAME_HINTS.clear()
         low = name.lower()  # the patterns are lowercase; re.IGNORECASE is ~4x slower
-        flags = (POSITIVE.search(low) is not None, NEGATIVE.search(low) is not None)
+        if _ANY_HINT.search(low) is None:  # most names: one search, not two
+            flags = (False, False)
+        else:
+            flags = (POSITIVE.search(low) is not None, NEGATIVE.search(low) is not None)
         _NAME_HINTS[name] = flags
     return flags
 

@@ -42,6 +42,7 @@ UNLIKELY = re.compile(
 WEAK = re.compile(r"header|widget|paywall|\bpager\b|\breadmore\b")
 MAYBE = re.compile(r"and|article|body|column|content|main|shadow|story|entry|post")
 _COMMENTS = re.compile(r"comment(?!ary)|disqus|repl(?:y|ies)")
+_ANY_HINT = re.compile("|".join(p.pattern for p in (UNLIKELY, WEAK, MAYBE, _COMMENTS)))
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 # Not <form>: ASP.NET-style pages wrap the whole page in one. <header> is weak: inside an
@@ -90,9 +91,12 @@ def _word_flags(word: str) -> tuple[bool, bool, bool, bool]:
     if flags is None:
         if len(_WORD_FLAGS) >= _MAX_WORDS:
             _WORD_FLAGS.clear()
-        flags = _WORD_FLAGS[word] = (
-            bool(UNLIKELY.search(word)), bool(WEAK.search(word)), bool(MAYBE.search(word)),
-            bool(_COMMENTS.search(word)))
+        if _ANY_HINT.search(word) is None:  # most words: one search, not four
+            flags = _NO_HINT
+        else:
+            flags = (bool(UNLIKELY.search(word)), bool(WEAK.search(word)),
+                     bool(MAYBE.search(word)), bool(_COMMENTS.search(word)))
+        _WORD_FLAGS[word] = flags
     return flags
 
 
