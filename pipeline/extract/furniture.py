@@ -100,8 +100,27 @@ def _word_flags(word: str) -> tuple[bool, bool, bool, bool]:
     return flags
 
 
+_NAME_FLAGS: dict[str, tuple[bool, bool, bool, bool]] = {}
+# Every pattern with its anchors and lookaheads dropped: a name none of them matches has no
+# hint in any of its words, so most names are judged by one search.
+_NAME_GATE = re.compile(_ANY_HINT.pattern.replace(r"\b", "").replace("(?!ary)", ""))
+
+
 def _name_flags(name: str) -> tuple[bool, bool, bool, bool]:
-    """(furniture-like, weak, content-like, comment) for one class name (or id)."""
+    """(furniture-like, weak, content-like, comment) for one class name (or id), cached."""
+    flags = _NAME_FLAGS.get(name)
+    if flags is None:
+        if len(_NAME_FLAGS) >= _MAX_WORDS:
+            _NAME_FLAGS.clear()
+        low = name.lower()
+        # The compacted spelling too: two-word names match joined ("most-popular").
+        gate = f"{low} {_NON_WORD.sub('', low)}"
+        flags = _NO_HINT if _NAME_GATE.search(gate) is None else _words_flags(name)
+        _NAME_FLAGS[name] = flags
+    return flags
+
+
+def _words_flags(name: str) -> tuple[bool, bool, bool, bool]:
     unlikely = weak = content = comment = False
     prev = ""
     for word in _words(name):
