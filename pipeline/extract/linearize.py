@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from pipeline.document import ImageNode, Node, TextBlock
+from pipeline.document import Node, TextBlock
 from pipeline.extract.boilerplate import BLOCK_TAGS
 from pipeline.extract.dom import HtmlElement, text_of
 from pipeline.extract.images import image_node
@@ -80,6 +80,7 @@ class Linearizer:
     _link_chars: int = 0
     _kind: str = "p"
     _link_depth: int = 0
+    _prose_only: bool = False  # inside walk_prose: images and figures are skipped unseen
 
     def _text(self, s: str | None) -> None:
         if s:
@@ -144,7 +145,8 @@ class Linearizer:
                 if not isinstance(tag, str):  # comment or processing instruction
                     tags.append("")
                 elif tag == "figure" or tag == "img":
-                    self._figure(el) if tag == "figure" else self._image(el)
+                    if not self._prose_only:
+                        self._figure(el) if tag == "figure" else self._image(el)
                     walker.skip_subtree()  # its "end" still comes
                     tags.append("")
                 else:
@@ -186,11 +188,14 @@ class Linearizer:
         headlines, bylines, dates, captions or images (for blocks around the main content)."""
         self._flush()
         start = len(self.nodes)
-        self.walk(root)
-        self._flush()
+        self._prose_only = True
+        try:
+            self.walk(root)
+            self._flush()
+        finally:
+            self._prose_only = False
         added = self.nodes[start:]
         if added:
-            self.seen_urls.difference_update(n.url for n in added if isinstance(n, ImageNode))
             self.nodes[start:] = [n for n in added if isinstance(n, TextBlock) and is_prose(n)]
 
     def finish(self) -> list[Node]:

@@ -84,7 +84,7 @@ Content = tuple[list, Counter, int]  # nodes, image drop counts, images outside 
 # most of the article: a box beside it won, or the page is a run of equal sections.
 _MIN_PROSE_SHARE = 0.4
 _COUNT_IMAGES = etree.XPath("count(.//img)")  # no element objects made, unlike iter()
-_PROSE_CHECK_MARGIN = 1.75  # the scored paragraphs undercount list and loose prose
+_PROSE_CHECK_MARGIN = 1.5  # the scored paragraphs undercount list and loose prose
 
 
 def _linearizer(base_url: str, opts: ExtractOptions) -> Linearizer:
