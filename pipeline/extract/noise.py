@@ -99,7 +99,7 @@ _PROMPT_WORDS = _set(
     "iscriviti follow folgen folge síguenos siguenos suivez seguici obserwuj comment comments "
     "reply kommentar kommentare helpful useful bewerten hilfreich nützlich gefällt like pin "
     "pinterest download donate spenden support unterstütze unterstützen")
-_PROMPT_STEMS = ("condividi", "newsletter", "subscri", "abonnier", "abonnez", "suscr", "subskrypc")
+_PROMPT_STEMS = re.compile(r"\b(?:condividi|newsletter|subscri|abonnier|abonnez|suscr|subskrypc)")
 _BYLINE_FIRST = _set(
     "by von por par di door autor autorin author verfasst posted written geschrieben")
 _BYLINE_WORDS = _set(
@@ -139,7 +139,7 @@ def noise_reason(text: str) -> str | None:
         if n <= 60 and first in _STUB_FIRST and _STUB.search(lower):
             return "stub"
         prompt_words = not _PROMPT_WORDS.isdisjoint(words)
-        if (prompt_words or any(w.startswith(_PROMPT_STEMS) for w in words)) \
+        if (prompt_words or _PROMPT_STEMS.search(lower)) \
                 and _PROMPT.search(lower):
             return "prompt"
     if n <= _META_SHORT:
