@@ -4,7 +4,7 @@ bylines, captions and teaser lists do not. Class names are judged by their words
 import pytest
 
 from pipeline.extract import extract_document
-from pipeline.extract.furniture import hint_flags
+from pipeline.extract.names import hint_flags
 
 P1 = (
     "The river rose through the night, and by morning the old mill stood in water to its "

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from pipeline.extract.dom import HtmlElement, TextLengths, text_of
-from pipeline.extract.furniture import Landmarks
+from pipeline.extract.markup import Landmarks, semantic_roots, semantic_weight
 
 # Candidate weights from class/id, matched against lowercased values.
 POSITIVE = re.compile(
@@ -169,7 +169,7 @@ def score_candidates(
         else:
             for run in _loose_runs(el):
                 total += _credit(scores, el, run, loose=True)
-    discounted = _LinkDiscounted(scores, lengths, _semantic_roots(body, marks, title))
+    discounted = _LinkDiscounted(scores, lengths, semantic_roots(body, marks, title))
     discounted.prose_chars = total
     return discounted
 
@@ -189,7 +189,7 @@ class _LinkDiscounted(dict):
 
     def __missing__(self, el: HtmlElement) -> float:
         value = self.raw[el] * (1 - self.lengths.link_density(el))
-        value *= _semantic_weight(el, self.roots)
+        value *= semantic_weight(el, self.roots)
         self[el] = value
         return value
 
@@ -211,65 +211,7 @@ class _LinkDiscounted(dict):
         return [(el, sc) for el, sc in out if sc >= share * best]
 
 
-_ARTICLE_BODY = etree.XPath(".//*[@itemprop='articleBody']")
 _IN_LINK = etree.XPath(".//a//*")
-_ARTICLE_WEIGHT = 1.5
-_TITLED_WEIGHT = 3.0  # its headline is the page's title: the page is about this one
-_MIN_TITLE_MATCH = 15
-_MAIN_WEIGHT = 1.25
-
-
-def _titled_article(articles: list[HtmlElement], title: str) -> HtmlElement | None:
-    """Of several <article>s (a page that appends more stories as one scrolls, a story
-    among teasers), the only one whose headline is in the page's <title>."""
-    title = " ".join(title.split()).lower()
-    if len(articles) < 2 or not title:
-        return None
-    found = None
-    for art in articles:
-        h = next(art.iter("h1", "h2"), None)
-        head = " ".join(text_of(h).split()).lower() if h is not None else ""
-        if len(head) >= _MIN_TITLE_MATCH and head in title:
-            if found is not None:
-                return None
-            found = art
-    return found
-
-
-def _semantic_roots(
-    body: HtmlElement, marks: Landmarks | None, title: str = ""
-) -> dict[HtmlElement, float]:
-    """Elements whose markup says "the article is in here", with the weight they lend.
-
-    The page's only <article> (several are a list of teasers) and schema.org articleBody
-    weigh most, <main> less (it often wraps sidebars too). ``marks`` from the furniture
-    walk, or found here."""
-    if marks is None:
-        marks = Landmarks(
-            list(body.iter("article")), list(body.iter("main")), _ARTICLE_BODY(body), {})
-    roots: dict[HtmlElement, float] = {}
-    if len(marks.articles) == 1:
-        roots[marks.articles[0]] = _ARTICLE_WEIGHT
-    else:
-        titled = _titled_article(marks.articles, title)
-        if titled is not None:
-            roots[titled] = _TITLED_WEIGHT
-    for el in marks.mains:
-        roots.setdefault(el, _MAIN_WEIGHT)
-    for el in marks.bodies:
-        roots[el] = _ARTICLE_WEIGHT
-    return roots
-
-
-def _semantic_weight(el: HtmlElement, roots: dict[HtmlElement, float]) -> float:
-    if not roots:
-        return 1.0
-    weight = roots.get(el, 1.0)
-    for anc in el.iterancestors():
-        w = roots.get(anc)
-        if w is not None and w > weight:
-            weight = w
-    return weight
 
 
 def _sibling_joins(

@@ -9,42 +9,21 @@ sites put the story in <header>). Comment threads get no such guard, since
 they can outweigh the article.
 
 Cost matters here: every element of every page passes through
-``remove_furniture``. The hint regexes run on lowercased values (case-folding
-inside the regex engine is ~4x slower) once per distinct class or id value
-(values repeat across elements and pages, so they are cached), and a dropped
-subtree's elements are skipped, not judged.
+``remove_furniture``: names are judged once per distinct name (extract.names), an
+element's attributes are read only when present, and a dropped subtree's elements
+are skipped, not judged.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import NamedTuple
 
 from lxml import etree
 
 from pipeline.extract.dom import HtmlElement, TextLengths, drop, is_hidden, text_of
+from pipeline.extract.markup import Landmarks
+from pipeline.extract.names import NO_HINT, hint_flags, hint_words
 
-# Matched against each word of a class/id value (see _words), so a name is judged by its
-# words: "APageRoot" is not a "pager", "non-paywall" is no paywall. Two-word names
-# ("most popular") are matched on the two words joined.
-UNLIKELY = re.compile(
-    r"\bads?\b|\bnav\b|advert|agegate|banner|breadcrumb|combx|comment(?!ary)|communit|consent|cookie|"
-    r"disqus|footer|gdpr|masthead|menu|modal|navbar|newsletter|outbrain|pagination|popup|promo|"
-    r"recommend|related|remark|repl(?:y|ies)|rss|share|sharing|shoutbox|sidebar|signup|"
-    r"skyscraper|social|sponsor|subscri|supplemental|taboola|toolbar|trending|skip|"
-    r"\bmostpopular\b|\bmorestories\b|"
-    # Bylines, dates, author boxes and post metadata: not the body (and often its "without")
-    r"\bauthor|\bbyline|\bbio\b|\bmeta\b|\bpostmeta|\butility\b|\bdateline"
-)
-# Names that also label parts of an article (a card's or a table's header, a page-builder
-# widget, a collapsed "read more" text, a paywalled body): furniture only when small.
-WEAK = re.compile(r"header|widget|paywall|\bpager\b|\breadmore\b")
-MAYBE = re.compile(r"and|article|body|column|content|main|shadow|story|entry|post")
-_COMMENTS = re.compile(r"comment(?!ary)|disqus|repl(?:y|ies)")
-_ANY_HINT = re.compile("|".join(p.pattern for p in (UNLIKELY, WEAK, MAYBE, _COMMENTS)))
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
 # Not <form>: ASP.NET-style pages wrap the whole page in one. <header> is weak: inside an
 # article it holds the headline and the lead.
 FURNITURE_TAGS = frozenset({"nav", "aside", "footer"})
@@ -53,7 +32,6 @@ FURNITURE_ROLES = frozenset(
      "alertdialog", "search", "toolbar"}
 )
 PROTECTED_TAGS = frozenset({"html", "body", "article", "main"})
-_NO_HINT = (False, False, False, False)
 # A weak-named block is furniture unless it holds this share of the page's non-link text.
 _WEAK_SHARE = 0.25
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -62,94 +40,6 @@ _TABLE_TAGS = frozenset({"table", "thead", "tbody", "tr", "th", "td"})
 # inline formatting: never furniture by their names.
 _SIGNAL_TAGS = FURNITURE_TAGS | {"header"}  # furniture by tag alone, attributes or not
 _NEVER_FURNITURE = frozenset({"a", "img", "br", "b", "i", "em", "strong", "u", "sup", "sub", "wbr"})
-
-
-def _words(value: str) -> list[str]:
-    lower = value.lower()
-    if lower != value:  # camelCase splitting only where there are capitals (regex: ~1 us)
-        lower = _CAMEL.sub(" ", value).lower()
-    return [w for w in _NON_WORD.split(lower) if w]
-
-
-def hint_words(value: str) -> str:
-    """A class/id value as space-separated lowercase words: camelCase and every
-    non-alphanumeric character split."""
-    return " ".join(_words(value))
-
-
-# Flags per word, shared by every value holding it: names repeat their words far more than
-# whole values (page builders add a unique id word per element), and the patterns run ~10x
-# faster on one word than on a value. Cleared when it grows past a bound.
-_WORD_FLAGS: dict[str, tuple[bool, bool, bool, bool]] = {}
-_MAX_WORDS = 1 << 17
-_PAIR_FIRST = frozenset({"most", "more", "read"})  # "most popular", "more stories", "read more"
-
-
-def _word_flags(word: str) -> tuple[bool, bool, bool, bool]:
-    """(furniture-like, weak, content-like, comment) for one word of a name."""
-    flags = _WORD_FLAGS.get(word)
-    if flags is None:
-        if len(_WORD_FLAGS) >= _MAX_WORDS:
-            _WORD_FLAGS.clear()
-        if _ANY_HINT.search(word) is None:  # most words: one search, not four
-            flags = _NO_HINT
-        else:
-            flags = (bool(UNLIKELY.search(word)), bool(WEAK.search(word)),
-                     bool(MAYBE.search(word)), bool(_COMMENTS.search(word)))
-        _WORD_FLAGS[word] = flags
-    return flags
-
-
-_NAME_FLAGS: dict[str, tuple[bool, bool, bool, bool]] = {}
-# Every pattern with its anchors and lookaheads dropped: a name none of them matches has no
-# hint in any of its words, so most names are judged by one search.
-_NAME_GATE = re.compile(_ANY_HINT.pattern.replace(r"\b", "").replace("(?!ary)", ""))
-
-
-def _name_flags(name: str) -> tuple[bool, bool, bool, bool]:
-    """(furniture-like, weak, content-like, comment) for one class name (or id), cached."""
-    flags = _NAME_FLAGS.get(name)
-    if flags is None:
-        if len(_NAME_FLAGS) >= _MAX_WORDS:
-            _NAME_FLAGS.clear()
-        low = name.lower()
-        # The compacted spelling too: two-word names match joined ("most-popular").
-        gate = f"{low} {_NON_WORD.sub('', low)}"
-        flags = _NO_HINT if _NAME_GATE.search(gate) is None else _words_flags(name)
-        _NAME_FLAGS[name] = flags
-    return flags
-
-
-def _words_flags(name: str) -> tuple[bool, bool, bool, bool]:
-    unlikely = weak = content = comment = False
-    prev = ""
-    for word in _words(name):
-        u, w, m, c = _word_flags(word)
-        if prev in _PAIR_FIRST:  # the two-word names, as one word
-            pu, pw, pm, pc = _word_flags(prev + word)
-            u, w, m, c = u or pu, w or pw, m or pm, c or pc
-        unlikely, weak, content, comment = unlikely or u, weak or w, content or m, comment or c
-        prev = word
-    return unlikely, weak, content, comment
-
-
-@lru_cache(maxsize=1 << 15)
-def hint_flags(value: str) -> tuple[bool, bool, bool, bool]:
-    """(furniture-like, weakly furniture-like, content-like, comment block) for one class or
-    id attribute value.
-
-    Content-like means some class name is content-like and furniture-like at once never:
-    in one name the furniture word says what the block is ("related-articles",
-    "post-footer"); a separate content name vetoes it ("p-body-main p-body-main--withSidebar").
-    Names starting "js-" are script hooks, not roles, and are left out."""
-    unlikely = weak = content = comment = False
-    for name in value.split():
-        if name.startswith(("js-", "js_")):
-            continue
-        u, w, m, c = _name_flags(name)
-        unlikely, weak, comment = unlikely or u, weak or w, comment or c
-        content = content or (m and not u and not w)
-    return unlikely, weak, content, comment
 
 
 def prose_len(el: HtmlElement, cache: dict[HtmlElement, str] | None = None) -> int:
@@ -233,8 +123,8 @@ def furniture_signal(
     ident = el.get("id") if "id" in keys and tag not in _HEADINGS else None
     if cls is None and ident is None and not structural and tag != "header":
         return None
-    cf, cw, cm, cc = hint_flags(cls) if cls else _NO_HINT
-    idf, idw, idm, idc = hint_flags(ident) if ident else _NO_HINT
+    cf, cw, cm, cc = hint_flags(cls) if cls else NO_HINT
+    idf, idw, idm, idc = hint_flags(ident) if ident else NO_HINT
     if structural:
         signal = True, cc or idc, False
     elif tag == "header":  # the page's header, or an article's: headline, byline, date, lead
@@ -256,16 +146,6 @@ def furniture_signal(
     if signal is not None and (el.get("itemprop") or "").lower() == "articlebody":
         return None
     return signal
-
-
-class Landmarks(NamedTuple):
-    """Article markup met on the furniture walk (found there: a separate scan of the tree
-    for each costs as much as the walk's attribute reads)."""
-
-    articles: list[HtmlElement]  # <article> elements
-    mains: list[HtmlElement]  # <main> elements
-    bodies: list[HtmlElement]  # schema.org itemprop="articleBody" elements
-    texts: dict[HtmlElement, str]  # each <p>'s text, for scoring to reuse
 
 
 def remove_furniture(body: HtmlElement, *, names: bool = True) -> Landmarks:

@@ -6,9 +6,15 @@ also says why nothing was kept. Both never raise and cost is bounded: input
 size is capped before decoding, libxml2 caps nesting depth, and every pass
 over the tree is linear and iterative.
 
-Pipeline: decode (extract_charset) -> parse with lxml (extract_dom) ->
-metadata (extract_meta) -> strip furniture (extract_furniture) -> score the
-main content (extract_boilerplate) -> walk it into nodes (extract_linearize).
+Pipeline: decode (charset) -> parse with lxml (dom) -> metadata (meta) ->
+strip furniture (furniture, names; recording article markup) -> score the main
+content (boilerplate, markup) -> widen it to the article around it (expand) ->
+walk it into nodes (linearize, images) -> drop in-article noise (noise).
+
+When that finds too little, or much less than the page's prose, a second method
+takes over (``_select``; fallback): the page's prose blocks, a looser selection
+on a fresh parse, or the schema.org articleBody. ``Document.method`` records
+which one produced the document.
 """
 
 from __future__ import annotations
