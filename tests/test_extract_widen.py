@@ -137,3 +137,14 @@ def test_of_several_articles_the_one_titled_like_the_page_wins():
     )
     doc = extract_document(page, URL)
     assert P1 in doc.text and other not in doc.text
+
+
+def test_a_list_beside_the_body_joins_but_not_a_link_list():
+    items = "".join(f"<li>{n} g of {w}, chopped</li>" for n, w in ((200, "flour"), (50, "butter"),
+                                                                 (2, "eggs"), (100, "sugar")))
+    links = "".join(f"<li><a href='/r{i}'>Another recipe number {i}</a></li>" for i in range(4))
+    page = (f"<html><body><article><div class='box'><ul>{items}</ul></div>{_body('')}"
+            f"<div class='box2'><ul>{links}</ul></div></article></body></html>")
+    doc = extract_document(page, URL)
+    assert "200 g of flour, chopped" in doc.text and "100 g of sugar" in doc.text
+    assert "Another recipe" not in doc.text

@@ -53,6 +53,24 @@ def is_prose(block: TextBlock) -> bool:
 
 
 _P_TAGS = frozenset({"p", "div", "section", "article"})
+_MIN_LIST_RUN = 3  # list items in a row, none of them links: a list of the article's own
+
+
+def _prose_of(nodes: list[Node]) -> list[Node]:
+    """The prose blocks of ``nodes``, and the items of a run of list items (ingredients,
+    steps, facts: link lists were already dropped as link blocks)."""
+    keep = [isinstance(n, TextBlock) and is_prose(n) for n in nodes]
+    i = 0
+    while i < len(nodes):
+        j = i
+        while j < len(nodes) and isinstance(nodes[j], TextBlock) and nodes[j].kind == "li":
+            j += 1
+        if j - i >= _MIN_LIST_RUN:
+            keep[i:j] = [True] * (j - i)
+        i = max(j, i + 1)
+    return [n for n, k in zip(nodes, keep) if k]
+
+
 _CONTAINER_TAGS = frozenset({"p", "div", "section", "article", "body"})
 
 
@@ -205,7 +223,7 @@ class Linearizer:
             self._prose_only = False
         added = self.nodes[start:]
         if added:
-            self.nodes[start:] = [n for n in added if isinstance(n, TextBlock) and is_prose(n)]
+            self.nodes[start:] = _prose_of(added)
 
     def finish(self) -> list[Node]:
         self._flush()
