@@ -88,9 +88,14 @@ def _name_flags(name: str) -> tuple[bool, bool, bool, bool]:
         if len(_NAME_FLAGS) >= _MAX_WORDS:
             _NAME_FLAGS.clear()
         low = name.lower()
-        # The compacted spelling too: two-word names match joined ("most-popular").
-        gate = f"{low} {_NON_WORD.sub('', low)}"
-        flags = NO_HINT if _NAME_GATE.search(gate) is None else _words_flags(name)
+        if _NAME_GATE.search(low) is not None:
+            flags = _words_flags(name)
+        elif any(w in low for w in _PAIR_FIRST):
+            # Two-word names match with their words joined ("most-popular" -> "mostpopular").
+            compact = _NON_WORD.sub("", low)
+            flags = NO_HINT if _NAME_GATE.search(compact) is None else _words_flags(name)
+        else:
+            flags = NO_HINT
         _NAME_FLAGS[name] = flags
     return flags
 
