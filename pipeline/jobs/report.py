@@ -18,6 +18,7 @@ STAGES = ("read", "urllist", "extract", "filter", "dedup", "captions", "images",
 STAGE_HELP = {
     "read": "crawl records: pages go on, image records feed the image stage, the rest are dropped by reason",
     "extract": "pages -> documents (main content, images in place); drops by reason",
+    "extract_method": "how each kept page's content was found: main selection, or a fallback method",
     "filter": "documents through the text filters (language, length, Gopher rules, flagged words)",
     "dedup": "kept documents: duplicates by normalised URL, exact text, MinHash near-duplicates",
     "images": "each unique image URL, fetched once: status, and where the bytes came from",
