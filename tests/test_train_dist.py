@@ -51,8 +51,9 @@ class FixedStream:
     def state(self):
         return {"i": self.i}
 
-    def load_state(self, state):
-        self.i = state["i"]
+    def load_state(self, states):
+        self.i = states[self.rank]["i"]
+        return True
 
     def dropped_total(self):
         return {}

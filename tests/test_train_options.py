@@ -34,8 +34,8 @@ class FixedBatches:
     def state(self) -> dict:
         return {}
 
-    def load_state(self, state: dict) -> None:
-        pass
+    def load_state(self, states: list[dict]) -> bool:
+        return True
 
     def dropped_total(self) -> dict:
         return {}
@@ -53,8 +53,7 @@ def fixed_batch(shards):
         make_labels=comp.make_labels,
         label_ids=comp.label_ids,
         batch_size=4,
-        shuffle_buffer=4,
-        shuffle_initial=1,
+        chunk=4,
     )
     return next(BatchStream("interleaved", stream))
 

@@ -41,8 +41,7 @@ def test_real_tokenizer_layout(shards):
             make_labels=comp.make_labels,
             label_ids=ids,
             batch_size=2,
-            shuffle_buffer=4,
-            shuffle_initial=1,
+            chunk=4,
         ),
     )
     batch = next(stream)
