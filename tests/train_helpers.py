@@ -200,6 +200,16 @@ class StandInFlamingo(nn.Module):
         return SimpleNamespace(loss=loss, logits=logits)
 
 
+def tiny_vocab() -> Vocab:
+    """The tiny preset's Vocab (byte tokenizer with the special tokens), without building the model:
+    shards counted with it carry the fingerprint the trainer checks."""
+    from flamingo.tokens import add_special_tokens, build_byte_tokenizer
+    from train.components import make_vocab
+
+    tok = build_byte_tokenizer()
+    return make_vocab(tok, add_special_tokens(tok), "bytes")
+
+
 def stand_in_components(seed: int = 0) -> Components:
     torch.manual_seed(seed)
     return Components(StandInFlamingo(), VOCAB, transform, make_labels, TOKEN_IDS)

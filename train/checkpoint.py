@@ -62,8 +62,8 @@ class CheckpointError(UsageError):
     exit_code = 1
 
 
-def _before_commit() -> None:
-    """Test hook: runs after the temporary directory is written, before it is committed."""
+def _before_commit(tmp: Path) -> None:
+    """Test hook: runs after the temporary directory ``tmp`` is written, before it is committed."""
 
 
 def step_dir(root: str | Path, step: int) -> Path:
@@ -239,7 +239,7 @@ def save(root: str | Path, step: int, model: nn.Module, optimizer: torch.optim.O
             errors.append(f"files not found with their reported size: {missing}")
         else:
             _fsync_dir(tmp)
-            _before_commit()
+            _before_commit(tmp)
             _write_json(tmp / MARKER, {"step": step, "world_size": info.world_size, "files": files})
             if final.exists():  # saving a step again (e.g. a rerun): the old copy goes first
                 shutil.rmtree(final)

@@ -52,8 +52,13 @@ def build_components(preset) -> Components:
     config = PRESETS.get(preset) if isinstance(preset, str) else preset
     model, tokenizer, transform = build_flamingo(config)
     ids = model.token_ids
-    name = config.lm.tokenizer or config.lm.name_or_path or "tokenizer"
-    vocab = Vocab(
+    vocab = make_vocab(tokenizer, ids, config.lm.tokenizer or config.lm.name_or_path or "tokenizer")
+    return Components(model, vocab, transform, make_labels, ids, _image_size(model), config.vision.max_frames)
+
+
+def make_vocab(tokenizer, ids, name: str) -> Vocab:
+    """The trainer's ``Vocab`` for a tokenizer that ``flamingo.tokens.add_special_tokens`` has seen."""
+    return Vocab(
         encode=_encoder(tokenizer),
         image=ids.image,
         end_of_chunk=ids.end_of_chunk,
@@ -62,7 +67,6 @@ def build_components(preset) -> Components:
         bos=sf.bos_token_id(tokenizer),
         tokenizer_id=sf.tokenizer_id(name, tokenizer),
     )
-    return Components(model, vocab, transform, make_labels, ids, _image_size(model), config.vision.max_frames)
 
 
 def _image_size(model: nn.Module) -> int | None:

@@ -139,7 +139,8 @@ def peak_flops(device: torch.device, configured_tflops: float = 0.0) -> tuple[fl
 
 def measured_matmul_flops(n: int = 1024, repeats: int = 5) -> float:
     """The best of a few fp32 matmuls: a stand-in for peak where no datasheet applies."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    g = torch.Generator().manual_seed(0)  # never the global RNG: a resumed run must not shift it
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
     a @ b  # warm-up
     best = math.inf
     for _ in range(repeats):
