@@ -50,3 +50,26 @@ def test_real_tokenizer_layout(shards):
     assert batch["images"].shape[:3] == (2, 1, 1) and batch["images"].shape[3] == 3
     out = comp.model(**{k: batch[k] for k in ("input_ids", "images", "attention_mask", "labels")})
     assert torch.isfinite(out.loss)
+
+
+def test_a_video_dataset_trains_the_tiny_model(tmp_path):
+    """Clips of 5 stored frames, 4 per training row (the tiny Perceiver has 4 time embeddings);
+    asking for more frames than the model has embeddings is refused before any work."""
+    from test_train_data import video
+
+    from flamingo.typedconfig import ConfigError
+    from pipeline.shards import format as sf
+    from train.config import DatasetConfig
+    from train_helpers import write_tar
+
+    members = [m for i in range(6) for m in sf.encode(video(f"v{i}"))]
+    path = str(write_tar(tmp_path / "clips.tar", members))
+    cfg = tiny_config(tmp_path, {"interleaved": [], "pairs": []}, steps=2, checkpoint__every=0)
+    cfg.data.datasets = [DatasetConfig(name="clips", paths=[path], kind="video", batch_size=2)]
+    cfg.data.video_frames = 4
+    result = train(cfg)
+    assert len(result.losses) == 2 and all(torch.isfinite(torch.tensor(result.losses)))
+    assert result.timings[0][5] == 2 * 4  # frames counted for MFU: 2 clips x 4 frames
+    cfg.data.video_frames = 5
+    with pytest.raises(ConfigError, match="time embeddings for 4"):
+        train(cfg)

@@ -145,6 +145,14 @@ class VideoSample:
     extra: dict[str, Any] = field(default_factory=dict)
     kind: str = KIND_VIDEO
 
+    @property
+    def width(self) -> int:  # the clip's frame size (of its first frame), as a pair's image has one
+        return self.frames[0].width if self.frames else 0
+
+    @property
+    def height(self) -> int:
+        return self.frames[0].height if self.frames else 0
+
 
 Sample = Union[InterleavedSample, PairSample, VideoSample]
 
