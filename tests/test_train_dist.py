@@ -3,6 +3,7 @@ tiny Flamingo shards the frozen towers, gathers only trainable state to save, ma
 and resumes exactly; a NaN on one rank makes every rank skip the step (no hang); too many skips
 stop training clearly."""
 
+import copy
 import json
 import math
 import os
@@ -19,6 +20,7 @@ from train.loop import TrainingStopped, train
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 GLOBAL_BATCH, STEPS = 4, 6
+FSDP_STEPS = 4
 TINY_IMAGE = 257  # the tiny preset's <image> id: the byte tokenizer's 257 tokens, then the new ones
 
 
@@ -79,16 +81,20 @@ def _join(rank, world, port):
     torch.set_num_threads(1)
 
 
-def _worker(rank, world, port, tmp, strategy, nan_rank, nan_at, max_skips):
+def _skips_worker(rank, world, port, tmp):
+    """Two scenarios in one process group: a NaN on rank 1 at step 2 (skipped everywhere, then
+    training goes on), and NaNs on rank 0 at every step with max_consecutive_skips=3 (stop)."""
     _join(rank, world, port)
-    cfg = _config(tmp, strategy, max_consecutive_skips=max_skips)
-    stream = FixedStream("interleaved", rank, world, nan_at if rank == nan_rank else ())
     out = {"rank": rank}
     try:
-        res = train(cfg, stand_in_components(), streams=[stream])
+        stream = FixedStream("interleaved", rank, world, [2] if rank == 1 else ())
+        res = train(_config(Path(tmp, "nan")), stand_in_components(), streams=[stream])
         out.update(losses=res.losses, skipped=res.skipped_steps)
-    except TrainingStopped as e:
-        out["stopped"] = str(e)
+        stream = FixedStream("interleaved", rank, world, range(STEPS) if rank == 0 else ())
+        try:
+            train(_config(Path(tmp, "stop"), max_consecutive_skips=3), stand_in_components(), streams=[stream])
+        except TrainingStopped as e:
+            out["stopped"] = str(e)
     finally:
         torch.distributed.destroy_process_group()
     Path(tmp, f"rank{rank}.json").write_text(json.dumps(out))
@@ -100,24 +106,36 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def run_two(tmp, strategy="ddp", nan_rank=-1, nan_at=(), max_skips=10):
-    mp.spawn(
-        _worker,
-        args=(2, _free_port(), str(tmp), strategy, nan_rank, list(nan_at), max_skips),
-        nprocs=2,
-    )
+def spawn(worker, tmp, *args):
+    mp.spawn(worker, args=(2, _free_port(), str(tmp), *args), nprocs=2)
     return [json.loads(Path(tmp, f"rank{r}.json").read_text()) for r in range(2)]
 
 
-def test_two_ddp_ranks_match_one_process(tmp_path):
+def _resume_worker(rank, world, port, tmp, strategy):
+    _join(rank, world, port)
+    try:
+        def run(d, steps, resume):
+            cfg = _config(Path(tmp, d), strategy, steps=steps, checkpoint__every=3, checkpoint__resume=resume)
+            return train(cfg, stand_in_components(), streams=[FixedStream("interleaved", rank, world)]).losses
+
+        full = run("a", STEPS, False)
+        first = run("b", 3, False)
+        second = run("b", STEPS, True)
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    Path(tmp, f"rank{rank}.json").write_text(json.dumps({"rank": rank, "full": full, "split": first + second}))
+
+
+def test_two_ddp_ranks_match_one_process_and_resume_exactly(tmp_path):
     single = train(
         _config(tmp_path / "single"),
         stand_in_components(),
         streams=[FixedStream("interleaved", 0, 1)],
     )
-    ranks = run_two(tmp_path, "ddp")
-    for r in ranks:
-        assert r["losses"] == pytest.approx(single.losses, rel=1e-5, abs=1e-6)
+    for r in spawn(_resume_worker, tmp_path, "ddp"):
+        assert r["full"] == pytest.approx(single.losses, rel=1e-5, abs=1e-6)
+        assert r["split"] == r["full"] and len(r["full"]) == STEPS  # 3 + resume 3 = 6, bit for bit
 
 
 def _tiny_stream(rank, world):
@@ -126,7 +144,7 @@ def _tiny_stream(rank, world):
 
 def _fsdp_tiny_worker(rank, world, port, tmp):
     """The real tiny Flamingo under FSDP2: units, per-rank parameter memory, what a save gathers,
-    losses, and 3 + resume 3 = 6."""
+    losses, and 2 + resume 2 = 4."""
     from torch.distributed.fsdp import FSDPModule
     from torch.distributed.tensor import DTensor
 
@@ -156,12 +174,13 @@ def _fsdp_tiny_worker(rank, world, port, tmp):
         return real_redistribute(self, *a, **k)
 
     tdist.wrap, ckpt.save, DTensor.redistribute = spy_wrap, spy_save, spy_redistribute
+    built = build_components("tiny")  # built once; each run trains a fresh copy
     try:
         def run(d, steps, resume):
-            cfg = _config(Path(tmp, d), "fsdp", steps=steps, checkpoint__every=3, checkpoint__resume=resume)
-            return train(cfg, build_components("tiny"), streams=[_tiny_stream(rank, world)]).losses
+            cfg = _config(Path(tmp, d), "fsdp", steps=steps, checkpoint__every=2, checkpoint__resume=resume)
+            return train(cfg, copy.deepcopy(built), streams=[_tiny_stream(rank, world)]).losses
 
-        out["full"] = run("a", STEPS, False)
+        out["full"] = run("a", FSDP_STEPS, False)
         model = wrapped[0]
         layers = model.flamingo_layers
         out["units"] = all(isinstance(m, FSDPModule) for m in
@@ -171,8 +190,8 @@ def _fsdp_tiny_worker(rank, world, port, tmp):
         out["local_frozen"] = sum(local(p) for p in model.parameters() if not p.requires_grad)
         out["total_frozen"] = sum(p.numel() for p in model.parameters() if not p.requires_grad)
         out["trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        out["gathered_per_save"] = gathered[0] / 2  # saves at steps 3 and 6
-        out["split"] = run("b", 3, False) + run("b", STEPS, True)
+        out["gathered_per_save"] = gathered[0] / 2  # saves at steps 2 and 4
+        out["split"] = run("b", 2, False) + run("b", FSDP_STEPS, True)
     finally:
         tdist.wrap, ckpt.save, DTensor.redistribute = real_wrap, real_save, real_redistribute
         torch.distributed.destroy_process_group()
@@ -182,32 +201,25 @@ def _fsdp_tiny_worker(rank, world, port, tmp):
 def test_fsdp_shards_the_real_tiny_flamingo(tmp_path):
     from train.components import build_components
 
-    single = train(_config(tmp_path / "single", steps=STEPS), build_components("tiny"), streams=[_tiny_stream(0, 1)])
-    mp.spawn(_fsdp_tiny_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2)
-    for r in range(2):
-        got = json.loads(Path(tmp_path, f"rank{r}.json").read_text())
+    single = train(_config(tmp_path / "single", steps=FSDP_STEPS), build_components("tiny"),
+                   streams=[_tiny_stream(0, 1)])
+    for got in spawn(_fsdp_tiny_worker, tmp_path):
         assert got["units"]  # every LM decoder layer, block, the vision tower and the Perceiver
         assert got["local_frozen"] <= 0.55 * got["total_frozen"]  # frozen towers split over 2 ranks
         # a save gathers the trainable weights and AdamW's two moments (3x trainable), never the
         # frozen towers (a full gather would add all of them: frozen + 3x trainable)
         assert 2 * got["trainable"] < got["gathered_per_save"] <= 3 * got["trainable"]
         assert got["full"] == pytest.approx(single.losses, rel=1e-5, abs=1e-6)
-        assert got["split"] == got["full"]  # 3 + resume 3 = 6, bit for bit
+        assert got["split"] == got["full"]  # 2 + resume 2 = 4, bit for bit
 
 
-def test_nan_on_one_rank_skips_everywhere(tmp_path):
-    ranks = run_two(tmp_path, nan_rank=1, nan_at=[2])
+def test_nan_on_one_rank_skips_everywhere_and_too_many_stop_every_rank(tmp_path):
+    ranks = spawn(_skips_worker, tmp_path)
     assert [r["skipped"] for r in ranks] == [1, 1]
     a, b = ranks[0]["losses"], ranks[1]["losses"]
     assert a[2] != a[2] and b[2] != b[2]  # the all-reduced loss of step 2 is NaN on both ranks
-    assert a[:2] + a[3:] == b[:2] + b[3:] and all(
-        math.isfinite(x) for x in a[3:]
-    )  # went on, finite, in step
-
-
-def test_consecutive_skips_stop_every_rank(tmp_path):
-    ranks = run_two(tmp_path, nan_rank=0, nan_at=range(STEPS), max_skips=3)
-    assert all("3 consecutive steps" in r["stopped"] for r in ranks)
+    assert a[:2] + a[3:] == b[:2] + b[3:] and all(math.isfinite(x) for x in a[3:])  # went on, finite, in step
+    assert all("3 consecutive steps" in r["stopped"] for r in ranks)  # both ranks stop, neither hangs
 
 
 def test_single_process_nan_skip_keeps_weights(tmp_path):
@@ -218,26 +230,3 @@ def test_single_process_nan_skip_keeps_weights(tmp_path):
     )
     assert res.skipped_steps == 1
     assert all(torch.equal(before[n], p) for n, p in comp.model.named_parameters())
-
-
-def _resume_worker(rank, world, port, tmp, strategy):
-    _join(rank, world, port)
-    try:
-        def run(d, steps, resume):
-            cfg = _config(Path(tmp, d), strategy, steps=steps, checkpoint__every=3, checkpoint__resume=resume)
-            return train(cfg, stand_in_components(), streams=[FixedStream("interleaved", rank, world)]).losses
-
-        full = run("a", STEPS, False)
-        first = run("b", 3, False)
-        second = run("b", STEPS, True)
-    finally:
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-    Path(tmp, f"rank{rank}.json").write_text(json.dumps({"full": full, "split": first + second}))
-
-
-def test_two_rank_ddp_resume_is_exact(tmp_path):
-    mp.spawn(_resume_worker, args=(2, _free_port(), str(tmp_path), "ddp"), nprocs=2)
-    for r in range(2):
-        got = json.loads(Path(tmp_path, f"rank{r}.json").read_text())
-        assert got["split"] == got["full"] and len(got["full"]) == STEPS

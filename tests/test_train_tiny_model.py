@@ -56,11 +56,11 @@ def test_a_video_dataset_trains_the_tiny_model(tmp_path):
     """Clips of 5 stored frames, 4 per training row (the tiny Perceiver has 4 time embeddings);
     asking for more frames than the model has embeddings is refused before any work."""
     from test_train_data import video
+    from train_helpers import write_tar
 
     from flamingo.typedconfig import ConfigError
     from pipeline.shards import format as sf
     from train.config import DatasetConfig
-    from train_helpers import write_tar
 
     members = [m for i in range(6) for m in sf.encode(video(f"v{i}"))]
     path = str(write_tar(tmp_path / "clips.tar", members))
