@@ -110,6 +110,25 @@ def test_a_renamed_dataset_is_a_clear_error(tmp_path, shards):
         train(renamed, stand_in_components())
 
 
+def test_a_checkpoint_of_the_older_trainer_is_refused_clearly(tmp_path, shards, caplog):
+    train(tiny_config(tmp_path, shards, steps=2), stand_in_components())
+    path = tmp_path / "ckpt" / "step_00000002" / "rank_00000.json"
+    rank = json.loads(path.read_text())
+    rank["data"]["pairs"] = {"num_workers": 0, "consumed": 2, "cursors": {"0": 9}}  # the old layout
+    path.write_text(json.dumps(rank))
+    marker = path.parent / "COMPLETE"
+    files = json.loads(marker.read_text())
+    files["files"].pop(path.name)  # an older COMPLETE did not list files either
+    marker.write_text(json.dumps(files))
+    cfg = tiny_config(tmp_path, shards, steps=3, checkpoint__resume=True)
+    with pytest.raises(ConfigError, match="dataset 'pairs' as replay cursors of an older trainer"):
+        train(cfg, stand_in_components())
+    cfg.checkpoint.allow_config_change = True
+    with caplog.at_level(logging.WARNING):
+        assert len(train(cfg, stand_in_components()).losses) == 1
+    assert "dataset 'pairs' starts its data order afresh" in caplog.text
+
+
 def test_truncated_checkpoint_file_is_named_and_the_previous_one_used(tmp_path, shards, caplog):
     train(tiny_config(tmp_path, shards, steps=4, checkpoint__every=2), stand_in_components())
     root = tmp_path / "ckpt"

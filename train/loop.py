@@ -197,8 +197,20 @@ class _Run:
         self.result.skipped_steps = trainer_state["skipped_steps"]
         exact = len(states) == self.info.world_size
         for s in self.streams:
-            if s.name in names:
-                exact &= s.load_state([st["data"][s.name] for st in states])
+            if s.name not in names:
+                continue
+            saved = [st["data"][s.name] for st in states]
+            if any("positions" not in x for x in saved):  # written before data positions existed
+                if not allow:
+                    raise ConfigError(f"checkpoint {found.name} saved dataset {s.name!r} as replay cursors of an "
+                                      "older trainer, which this one cannot map to its passes",
+                                      "pass --allow-config-change to restart its data order (weights and AdamW "
+                                      "state are kept)")
+                log.warning("dataset %r starts its data order afresh (checkpoint %s predates data positions)",
+                            s.name, found.name)
+                exact = False
+                continue
+            exact &= s.load_state(saved)
         if not exact:
             old = states[0]["data"][next(iter(names))] if names else {}
             log.warning("resuming %s with %d rank(s) x %s loader worker(s) (checkpoint: %d x %s): continuing each "
