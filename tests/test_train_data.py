@@ -25,7 +25,8 @@ from train_helpers import (
 
 from pipeline.shards import format as sf
 from train import collate as C
-from train.data import BatchStream, SampleBuilder, ShardStream, expand_paths
+from train.data import BatchStream, ShardStream, expand_paths
+from train.samples import SampleBuilder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 BOS = 260
@@ -175,7 +176,7 @@ def test_corrupt_image_is_counted_and_logged(tmp_path, caplog):
 
 
 def test_skip_warnings_are_rate_limited_and_counted(caplog):
-    from train.data import SkipLog
+    from train.samples import SkipLog
 
     skips = SkipLog("d", first=3, every_s=3600)
     with caplog.at_level(logging.WARNING):

@@ -12,8 +12,9 @@ from train_helpers import tiny_config
 from flamingo import lm as flamingo_lm
 from train.components import build_components
 from train.config import DatasetConfig
-from train.data import BatchStream, SampleBuilder, ShardStream
+from train.data import BatchStream, ShardStream
 from train.loop import train
+from train.samples import SampleBuilder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -14,7 +14,8 @@ from train_helpers import TOKEN_IDS, VOCAB, interleaved_sample, make_labels, pho
 from pipeline.shards import format as sf
 from pipeline.shards import reader
 from train import order, tarseek
-from train.data import BatchStream, SampleBuilder, ShardStream
+from train.data import BatchStream, ShardStream
+from train.samples import SampleBuilder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

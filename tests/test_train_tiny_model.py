@@ -30,7 +30,8 @@ def test_tiny_preset_ten_plus_ten_equals_twenty(tmp_path, shards):
 def test_real_tokenizer_layout(shards):
     comp = build_components("tiny")
     ids = comp.model.token_ids
-    from train.data import BatchStream, SampleBuilder, ShardStream
+    from train.data import BatchStream, ShardStream
+    from train.samples import SampleBuilder
 
     builder = SampleBuilder(kind="pair", vocab=comp.vocab, transform=comp.transform, max_tokens=64)
     stream = BatchStream(

@@ -28,13 +28,11 @@ import hashlib
 import json
 import logging
 import os
-import random
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from safetensors import SafetensorError
@@ -50,6 +48,7 @@ from torch.distributed.checkpoint.state_dict import (
 
 from flamingo.typedconfig import UsageError
 from train import dist as tdist
+from train.rng import rng_state, set_rng_state
 
 log = logging.getLogger(__name__)
 _STEP_RE = re.compile(r"^step_(\d{8})$")
@@ -122,32 +121,6 @@ def _optimizer_from_parts(tensors: dict, meta: dict) -> dict:
         fqn, name = key.split("\x1f")
         state.setdefault(fqn, {})[name] = value
     return {"state": state, "param_groups": meta["param_groups"]}
-
-
-def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
-    tensors = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"cuda{i}"] = s
-    np_state = np.random.get_state()
-    tensors["numpy_keys"] = torch.from_numpy(np_state[1].astype(np.int64))
-    version, internal, gauss = random.getstate()
-    meta = {
-        "python": [version, list(internal), gauss],
-        "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
-    }
-    return tensors, meta
-
-
-def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    torch.set_rng_state(tensors["torch"])
-    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("cuda")]
-    if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda)
-    name, pos, has_gauss, cached = meta["numpy"]
-    np.random.set_state((name, tensors["numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, cached))
-    version, internal, gauss = meta["python"]
-    random.setstate((version, tuple(internal), gauss))
 
 
 # ------------------------------------------------------------------------ saving

@@ -9,6 +9,7 @@ its checkpoints.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from flamingo import typedconfig as tc
@@ -199,3 +200,23 @@ def resolve(preset: str, config_file: str | None = None, args=None) -> TrainConf
 
 def save(cfg: TrainConfig, path: str | Path) -> None:
     Path(path).write_text(json.dumps(tc.to_dict(cfg), indent=2) + "\n")
+
+
+def read_saved(directory: str | Path) -> dict | None:
+    """The ``config.json`` in ``directory`` as a dict (None when absent or unreadable)."""
+    try:
+        return json.loads((Path(directory) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_run_config(cfg: TrainConfig) -> None:
+    """``config.json`` beside the checkpoints: the config of the latest start. A resumed run
+    with other options keeps the earlier file as ``config.before_<time>.json`` (each checkpoint
+    also holds the config that wrote it, which is what a resume compares against)."""
+    root = Path(cfg.checkpoint.dir)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "config.json"
+    if cfg.checkpoint.resume and path.is_file() and read_saved(root) != tc.to_dict(cfg):
+        path.rename(root / f"config.before_{time.strftime('%Y%m%d-%H%M%S')}.json")
+    save(cfg, path)

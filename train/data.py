@@ -2,8 +2,8 @@
 
 Per dataset and rank: a ``ShardStream`` (an IterableDataset) runs in each DataLoader worker
 (or in-process); worker w of rank r is slot ``r * workers + w`` of ``train.order``, which
-decides which shards it reads in which pass and in what order. Raw samples -> validate and
-decode (the shard-format module) -> an ``Example`` (``train.collate``) -> batches.
+decides which shards it reads in which pass and in what order. Raw samples -> an ``Example``
+or a counted skip (``train.samples``) -> batches (``train.collate``).
 
 Every batch carries its slot and that slot's position after it; ``BatchStream`` (the
 trainer's side) keeps the position of the last batch it consumed per slot, which is what a
@@ -12,8 +12,7 @@ sample's identity (dataset seed, pass, shard, index), so nothing else needs savi
 elastic resume keeps every sample's augmentation. The DataLoader gets its own generator, so
 creating it never draws from (and never shifts) the global torch RNG.
 
-Bad data: every skipped sample is counted by reason; the first few of each reason are logged
-in full, then at most one line per reason per minute with the count. A worker whose first
+Bad data: every skipped sample is counted by reason (``train.samples.SkipLog``). A worker whose first
 ``first_valid_within`` samples are all unusable, or whose shards all turn out empty, stops
 the run with one line naming the dataset and the reason (``collate.DataError``).
 """
@@ -21,8 +20,6 @@ the run with one line naming the dataset and the reason (``collate.DataError``).
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,25 +27,15 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from pipeline.shards import format as sf
 from pipeline.shards import reader
 from train import order
-from train.collate import (
-    DataError,
-    Example,
-    SampleError,
-    Vocab,
-    collate,
-    counted_alike,
-    interleaved_example,
-    pair_example,
-    video_example,
-)
+from train.collate import DataError, Example, collate
 from train.order import Piece, Pos, SlotReader, stream_seed
+from train.samples import SampleBuilder, SkipLog, build_example
 from train.tarseek import open_at
 
 log = logging.getLogger(__name__)
-KINDS = (sf.KIND_INTERLEAVED, sf.KIND_PAIR, sf.KIND_VIDEO)
+
 
 
 def expand_paths(patterns: list[str]) -> list[str]:
@@ -57,58 +44,6 @@ def expand_paths(patterns: list[str]) -> list[str]:
     if not out:
         raise FileNotFoundError(f"no shards match {patterns}")
     return out
-
-
-@dataclass
-class SampleBuilder:
-    """Turns one decoded sample into an ``Example``; picklable for DataLoader workers."""
-
-    kind: str
-    vocab: Vocab
-    transform: Callable
-    max_tokens: int = 256
-    max_images: int = 5
-    placement: str = "random"
-    truncate: bool = False
-    video_frames: int = 8
-    image_size: int | None = None  # the tower's input side: JPEGs decode at a reduced scale >= it
-
-    def __call__(self, sample: sf.Sample, rng: random.Random) -> Example:
-        if sample.kind != self.kind:
-            raise SampleError("unexpected_kind", f"{sample.key}: a {sample.kind} sample in a {self.kind} dataset")
-        if isinstance(sample, sf.PairSample):
-            return pair_example(sample, self.vocab, self.transform, max_tokens=self.max_tokens,
-                                min_size=self.image_size)
-        if isinstance(sample, sf.VideoSample):
-            return video_example(sample, self.vocab, self.transform, frames=self.video_frames,
-                                 max_tokens=self.max_tokens, min_size=self.image_size)
-        return interleaved_example(sample, self.vocab, self.transform, max_tokens=self.max_tokens,
-                                   max_images=self.max_images, placement=self.placement, rng=rng,
-                                   truncate=self.truncate, min_size=self.image_size)
-
-
-class SkipLog:
-    """Rate-limited warnings for skipped samples: the first ``first`` of each reason in full,
-    then one line per reason per ``every_s`` seconds with the count since the last line."""
-
-    def __init__(self, name: str, first: int = 3, every_s: float = 60.0):
-        self.name, self.first, self.every_s = name, first, every_s
-        self.counts: Counter = Counter()
-        self._since: Counter = Counter()
-        self._last: dict[str, float] = {}
-
-    def skip(self, reason: str, key: str, shard: str, message: str) -> None:
-        self.counts[reason] += 1
-        n = self.counts[reason]
-        if n <= self.first:
-            log.warning("dataset %r: skipping sample %r in %s: %s: %.200s", self.name, key, shard, reason, message)
-            self._last[reason] = time.monotonic()
-            return
-        self._since[reason] += 1
-        if time.monotonic() - self._last[reason] >= self.every_s:
-            log.warning("dataset %r: skipped %d more %s samples (%d in all in this worker)", self.name,
-                        self._since[reason], reason, n)
-            self._since[reason], self._last[reason] = 0, time.monotonic()
 
 
 @dataclass
@@ -167,15 +102,6 @@ class ShardStream(IterableDataset):
         if first == 0 and not seen:
             self._empty_shards.add(piece.shard)
 
-    def _note_counting(self, sample: sf.InterleavedSample) -> None:
-        """Warn once per worker when the shards' token counts cannot be checked against ours."""
-        if self._counting_noted or counted_alike(sample, self.builder.vocab):
-            return
-        self._counting_noted = True
-        log.warning("dataset %r: shards were counted with tokenizer %r, the model's is %r: their num_tokens are "
-                    "not checked (rows are still held to data.max_tokens)", self.name, sample.tokenizer,
-                    self.builder.vocab.tokenizer_id or "unknown")
-
     def _empty_pass(self, pass_: int) -> None:
         if len(self._empty_shards) == len(self.urls):
             raise DataError(f"dataset {self.name!r}: its {len(self.urls)} shard(s) hold no samples",
@@ -192,7 +118,6 @@ class ShardStream(IterableDataset):
 
     def __post_init__(self) -> None:
         self._empty_shards: set[int] = set()  # shards read from their start that held nothing
-        self._counting_noted = False
 
     def _batches(self, slot: int) -> Iterator[dict]:
         reader_ = self.slot_reader(slot)
@@ -203,7 +128,8 @@ class ShardStream(IterableDataset):
         ids: list[tuple[int, int, int]] = []  # (pass, shard, index) of each row: tests, debugging
         for item, after in reader_.items(pos):
             tries += 1
-            example = self._build(item, skips)
+            example = build_example(self.builder, item.raw, stream_seed(self.seed, item.pass_, item.shard,
+                                                                         item.index), skips)
             if example is not None:
                 valid += 1
                 truncated += example.truncated
@@ -220,34 +146,12 @@ class ShardStream(IterableDataset):
                 yield out
                 batch, ids = [], []
 
-    def _build(self, item: order.Item, skips: SkipLog) -> Example | None:
-        raw = item.raw
-        seed = stream_seed(self.seed, item.pass_, item.shard, item.index)
-        try:
-            problems = raw.problems + sf.validate(raw.key, raw.members, check_images=False)
-            if problems:
-                raise SampleError("invalid_sample", "; ".join(problems))
-            sample = sf.decode(raw.key, raw.members)
-            if isinstance(sample, sf.InterleavedSample):
-                self._note_counting(sample)
-            # Seed torch too, for transforms that draw from it, without disturbing the caller's RNG.
-            with torch.random.fork_rng(devices=[]):
-                # The CPU generator only: torch.manual_seed also queues CUDA seeding with a
-                # captured stack trace, which cost ~3 ms per sample (profiled).
-                torch.default_generator.manual_seed(seed % (1 << 63))
-                return self.builder(sample, random.Random(seed))
-        except SampleError as e:
-            reason, message = e.reason, str(e)
-        except sf.ShardFormatError as e:
-            reason, message = "invalid_sample", str(e)
-        except DataError as e:
-            raise DataError(f"dataset {self.name!r}: {e.what}", e.hint) from None
-        skips.skip(reason, raw.key, raw.shard, message)
-        return None
-
-
 def _summary(counts: Counter) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in counts.most_common()) or "no samples"
+
+
+class OutdatedState(ValueError):
+    """A saved stream state from before data positions (an older trainer's replay cursors)."""
 
 
 class BatchStream:
@@ -326,6 +230,8 @@ class BatchStream:
         every rank of the checkpoint, in rank order. Call before the first batch. Returns False
         when the worker layout changed (the resume then continues the pass, not bit-exactly)."""
         ds = self.dataset
+        if any("positions" not in s for s in states):
+            raise OutdatedState(self.name)
         mine = states[min(ds.rank, len(states) - 1)]
         if any(s["shards"] != len(ds.urls) for s in states):
             raise DataError(f"dataset {self.name!r} had {states[0]['shards']} shards at the checkpoint, "

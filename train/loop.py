@@ -15,15 +15,12 @@ change the data or the updates is refused (``train.resume``).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -35,10 +32,12 @@ from train import optim as topt
 from train import precision as tprec
 from train import resume as tresume
 from train.components import Components, build_components
-from train.config import TrainConfig, save
-from train.data import BatchStream, SampleBuilder, ShardStream, expand_paths
+from train.config import TrainConfig, write_run_config
+from train.data import BatchStream, ShardStream, expand_paths
 from train.mixture import Source, StepStats, accumulate
 from train.order import stream_seed
+from train.rng import seed_everything
+from train.samples import SampleBuilder
 from train.telemetry import Telemetry, flop_model, gate_values, peak_flops, step_flops
 
 log = logging.getLogger(__name__)
@@ -106,13 +105,6 @@ def dataset_seed(seed: int, name: str) -> int:
     return stream_seed(seed, name) % (1 << 31)
 
 
-def seed_everything(seed: int) -> None:
-    """Every RNG the run's process draws from (a per-rank seed: dropout differs across ranks)."""
-    random.seed(seed)
-    np.random.seed(seed % (1 << 32))
-    torch.manual_seed(seed)
-
-
 def check_media(cfg: TrainConfig, comp: Components) -> None:
     if any(ds.kind == "video" for ds in cfg.data.datasets) and cfg.data.video_frames > comp.max_frames:
         raise ConfigError(f"{cfg.data.video_frames} frames per video, but the model's Perceiver has time "
@@ -178,47 +170,13 @@ class _Run:
         return self._flops
 
     def resume(self) -> None:
-        if not self.cfg.checkpoint.resume:
+        done = tresume.restore(self.cfg, self.info, self.model, self.optimizer, self.streams)
+        if done is None:
             return
-        found = ckpt.usable(self.cfg.checkpoint.dir)
-        if found is None:
-            if ckpt.latest(self.cfg.checkpoint.dir) is not None:
-                raise ckpt.CheckpointError(f"no usable checkpoint in {self.cfg.checkpoint.dir}",
-                                           "every complete one has a missing, truncated or corrupt file (see the "
-                                           "warnings above)")
-            return
-        saved = _read_config(found)
-        allow = self.cfg.checkpoint.allow_config_change
-        tresume.check_config(saved, tc.to_dict(self.cfg), allow, found.name)
-        states = ckpt.rank_states(found)
-        names = tresume.match_datasets(list(states[0]["data"]), [s.name for s in self.streams], allow, found.name)
-        trainer_state = ckpt.load(found, self.model, self.optimizer, self.info)
-        self.start, self.consecutive = trainer_state["step"], trainer_state["consecutive_skips"]
-        self.result.skipped_steps = trainer_state["skipped_steps"]
-        exact = len(states) == self.info.world_size
-        for s in self.streams:
-            if s.name not in names:
-                continue
-            saved = [st["data"][s.name] for st in states]
-            if any("positions" not in x for x in saved):  # written before data positions existed
-                if not allow:
-                    raise ConfigError(f"checkpoint {found.name} saved dataset {s.name!r} as replay cursors of an "
-                                      "older trainer, which this one cannot map to its passes",
-                                      "pass --allow-config-change to restart its data order (weights and AdamW "
-                                      "state are kept)")
-                log.warning("dataset %r starts its data order afresh (checkpoint %s predates data positions)",
-                            s.name, found.name)
-                exact = False
-                continue
-            exact &= s.load_state(saved)
-        if not exact:
-            old = states[0]["data"][next(iter(names))] if names else {}
-            log.warning("resuming %s with %d rank(s) x %s loader worker(s) (checkpoint: %d x %s): continuing each "
-                        "dataset's pass from its saved position without repeating a sample of it; NOT bit-exact "
-                        "(data order and RNG streams differ from an uninterrupted run)", found.name,
-                        self.info.world_size, self.cfg.data.num_workers, len(states), old.get("num_workers", "?"))
-        self.result.resumed_from, self.result.exact_resume = str(found), exact
-        log.info("resumed from %s at step %d", found, self.start)
+        self.start, self.consecutive = done.trainer["step"], done.trainer["consecutive_skips"]
+        self.result.skipped_steps = done.trainer["skipped_steps"]
+        self.result.resumed_from, self.result.exact_resume = str(done.path), done.exact
+        log.info("resumed from %s at step %d", done.path, self.start)
 
     def step(
         self, step: int, sources: list[Source], autocast
@@ -293,33 +251,13 @@ class _Run:
                             ", ".join(f"{r} {n}" for r, n in sorted(counts.items(), key=lambda kv: -kv[1])))
 
 
-def _read_config(path: Path) -> dict | None:
-    try:
-        return json.loads((path / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _write_run_config(cfg: TrainConfig) -> None:
-    """``config.json`` beside the checkpoints: the config of the latest start. A resumed run
-    with other options keeps the earlier file as ``config.before_<time>.json`` (each checkpoint
-    also holds its own config.json)."""
-    root = Path(cfg.checkpoint.dir)
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "config.json"
-    if path.is_file() and _read_config(root) != tc.to_dict(cfg):
-        if cfg.checkpoint.resume:
-            path.rename(root / f"config.before_{time.strftime('%Y%m%d-%H%M%S')}.json")
-    save(cfg, path)
-
-
 def _setup(cfg: TrainConfig, components: Components | None, streams: list | None) -> _Run:
     info = tdist.setup(cfg.device, cfg.dist.backend)
     torch.manual_seed(cfg.seed)  # identical model init on every rank
     comp = components or build_components(cfg.model.preset)
     check_media(cfg, comp)
     if info.is_main:
-        _write_run_config(cfg)
+        write_run_config(cfg)
     streams = streams if streams is not None else build_streams(cfg, comp, info)
     model = _prepare_model(cfg, comp, info)
     optimizer = topt.build_optimizer(model, cfg.optim)

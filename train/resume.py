@@ -1,4 +1,5 @@
-"""What a resume must agree with: the options that shape data and optimisation, and the datasets.
+"""Resuming: pick a usable checkpoint, check it agrees with this run, restore model, optimiser,
+RNG and data positions (:func:`restore`).
 
 A checkpoint stores the config of the run that wrote it. Resuming with a different learning
 rate, batch size, mixture, sequence length or data seed would silently continue a different
@@ -12,9 +13,17 @@ handled by the data streams (an elastic resume, with its own warning).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import torch
+
+from flamingo import typedconfig as tc
 from flamingo.typedconfig import ConfigError
+from train import checkpoint as ckpt
+from train.config import TrainConfig, read_saved
+from train.dist import DistInfo
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +90,54 @@ def match_datasets(saved: list[str], now: list[str], allow: bool, where: str) ->
     for n in gone:
         log.warning("dataset %r of checkpoint %s is not in this run: its position is dropped", n, where)
     return {n for n in now if n in saved}
+
+
+@dataclass
+class Resumed:
+    path: Path
+    trainer: dict  # step, skip counters
+    exact: bool  # False after a change of world size or loader workers
+
+
+def restore(cfg: TrainConfig, info: DistInfo, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+            streams: list) -> Resumed | None:
+    """Continue from the newest usable checkpoint (when ``cfg.checkpoint.resume``); None: start afresh."""
+    if not cfg.checkpoint.resume:
+        return None
+    found = ckpt.usable(cfg.checkpoint.dir)
+    if found is None:
+        if ckpt.latest(cfg.checkpoint.dir) is not None:
+            raise ckpt.CheckpointError(f"no usable checkpoint in {cfg.checkpoint.dir}", "every complete one has a "
+                                       "missing, truncated or corrupt file (see the warnings above)")
+        return None
+    allow = cfg.checkpoint.allow_config_change
+    check_config(read_saved(found), tc.to_dict(cfg), allow, found.name)
+    states = ckpt.rank_states(found)
+    names = match_datasets(list(states[0]["data"]), [s.name for s in streams], allow, found.name)
+    trainer = ckpt.load(found, model, optimizer, info)
+    exact = len(states) == info.world_size
+    for s in streams:
+        if s.name in names:
+            exact &= _restore_stream(s, [st["data"][s.name] for st in states], allow, found.name)
+    if not exact:
+        old = states[0]["data"][next(iter(names))] if names else {}
+        log.warning("resuming %s with %d rank(s) x %s loader worker(s) (checkpoint: %d x %s): continuing each "
+                    "dataset's pass from its saved position without repeating a sample of it; NOT bit-exact "
+                    "(data order and RNG streams differ from an uninterrupted run)", found.name, info.world_size,
+                    cfg.data.num_workers, len(states), old.get("num_workers", "?"))
+    return Resumed(found, trainer, exact)
+
+
+def _restore_stream(stream, saved: list[dict], allow: bool, where: str) -> bool:
+    from train.data import OutdatedState
+
+    try:
+        return stream.load_state(saved)
+    except OutdatedState:
+        if not allow:
+            raise ConfigError(f"checkpoint {where} saved dataset {stream.name!r} as replay cursors of an older "
+                              "trainer, which this one cannot map to its passes", "pass --allow-config-change to "
+                              "restart its data order (weights and AdamW state are kept)") from None
+        log.warning("dataset %r starts its data order afresh (checkpoint %s predates data positions)",
+                    stream.name, where)
+        return False
