@@ -110,6 +110,15 @@ def test_a_renamed_dataset_is_a_clear_error(tmp_path, shards):
         train(renamed, stand_in_components())
 
 
+def test_another_worker_count_resumes_with_a_warning(tmp_path, shards, caplog):
+    train(tiny_config(tmp_path, shards, steps=3), stand_in_components())
+    with caplog.at_level(logging.WARNING):
+        result = train(tiny_config(tmp_path, shards, steps=5, data__num_workers=2, checkpoint__resume=True),
+                       stand_in_components())
+    assert not result.exact_resume and len(result.losses) == 2
+    assert "1 rank(s) x 2 loader worker(s) (checkpoint: 1 x 0)" in caplog.text and "NOT bit-exact" in caplog.text
+
+
 def test_a_checkpoint_of_the_older_trainer_is_refused_clearly(tmp_path, shards, caplog):
     train(tiny_config(tmp_path, shards, steps=2), stand_in_components())
     path = tmp_path / "ckpt" / "step_00000002" / "rank_00000.json"
