@@ -112,19 +112,36 @@ def spawn(worker, tmp, *args):
 
 
 def _resume_worker(rank, world, port, tmp, strategy):
+    """6 steps; 3 + resume 3; then a save in which rank 1 cannot write its RNG file."""
+    from train import checkpoint as ckpt
+
     _join(rank, world, port)
+    out = {"rank": rank}
     try:
         def run(d, steps, resume):
             cfg = _config(Path(tmp, d), strategy, steps=steps, checkpoint__every=3, checkpoint__resume=resume)
             return train(cfg, stand_in_components(), streams=[FixedStream("interleaved", rank, world)]).losses
 
-        full = run("a", STEPS, False)
-        first = run("b", 3, False)
-        second = run("b", STEPS, True)
+        out["full"] = run("a", STEPS, False)
+        out["split"] = run("b", 3, False) + run("b", STEPS, True)
+        out["complete_lists"] = sorted(json.loads(Path(tmp, "b", "ckpt", "step_00000006", "COMPLETE").read_text())
+                                       ["files"])
+        real = ckpt.save_file
+
+        def full_disk(tensors, path, *a, **k):
+            if rank == 1 and Path(path).name.startswith("rank_"):
+                raise OSError(28, "No space left on device")
+            return real(tensors, path, *a, **k)
+
+        ckpt.save_file = full_disk
+        try:
+            run("c", 3, False)
+        except Exception as e:  # noqa: BLE001 - what each rank saw is the result
+            out["failed"] = f"{type(e).__name__}: {e}"
     finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
-    Path(tmp, f"rank{rank}.json").write_text(json.dumps({"rank": rank, "full": full, "split": first + second}))
+    Path(tmp, f"rank{rank}.json").write_text(json.dumps(out))
 
 
 def test_two_ddp_ranks_match_one_process_and_resume_exactly(tmp_path):
@@ -133,9 +150,18 @@ def test_two_ddp_ranks_match_one_process_and_resume_exactly(tmp_path):
         stand_in_components(),
         streams=[FixedStream("interleaved", 0, 1)],
     )
-    for r in spawn(_resume_worker, tmp_path, "ddp"):
+    ranks = spawn(_resume_worker, tmp_path, "ddp")
+    for r in ranks:
         assert r["full"] == pytest.approx(single.losses, rel=1e-5, abs=1e-6)
         assert r["split"] == r["full"] and len(r["full"]) == STEPS  # 3 + resume 3 = 6, bit for bit
+        # COMPLETE names every rank's files, each confirmed before it was written
+        assert {"rank_00000.json", "rank_00000.safetensors", "rank_00001.json",
+                "rank_00001.safetensors", "model.safetensors"} <= set(r["complete_lists"])
+    # one rank's failed write: no rank hangs, none commits, each says why
+    assert ranks[0]["failed"].startswith("CheckpointError: checkpoint step_00000003 was not committed: rank 1: "
+                                         "OSError: [Errno 28] No space left on device")
+    assert ranks[1]["failed"].startswith("OSError: [Errno 28]")
+    assert not list((tmp_path / "c" / "ckpt").glob("*step_*"))
 
 
 def _tiny_stream(rank, world):

@@ -37,7 +37,6 @@ from train.tarseek import open_at
 log = logging.getLogger(__name__)
 
 
-
 def expand_paths(patterns: list[str]) -> list[str]:
     """The shard list of a dataset (``pipeline.shards.reader.expand_paths``); none is an error."""
     out = reader.expand_paths(patterns)
@@ -67,6 +66,9 @@ class ShardStream(IterableDataset):
     # DataLoader always starts at its worker 0; on resume the worker whose batch is due next
     # must play that part, so logical worker = (physical + offset) % workers.
     worker_offset: int = 0
+
+    def __post_init__(self) -> None:
+        self._empty_shards: set[int] = set()  # shards read from their start that held nothing
 
     @property
     def workers(self) -> int:
@@ -115,9 +117,6 @@ class ShardStream(IterableDataset):
             yield from self._batches(slot)
         except DataError as e:
             yield {"_error": [e.what, e.hint]}  # raised again, as one line, in the trainer
-
-    def __post_init__(self) -> None:
-        self._empty_shards: set[int] = set()  # shards read from their start that held nothing
 
     def _batches(self, slot: int) -> Iterator[dict]:
         reader_ = self.slot_reader(slot)
