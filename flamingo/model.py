@@ -142,11 +142,12 @@ class Flamingo(nn.Module):
         if not bool(real.any()):  # no row has an image: nothing to encode
             n, dv = self.perceiver.latents.shape
             return images.new_zeros(b, t, n, dv)
-        picked = images[real][:, None]  # (N, 1, F, C, H, W): N real images, each its own "row"
-        tokens = self.perceiver(self.vision(picked))[:, 0]  # (N, n, Dv)
-        out = tokens.new_zeros(b, t, *tokens.shape[1:])  # (B, T, n, Dv)
-        out[real] = tokens
-        return out
+        idx = real.flatten().nonzero().squeeze(1)  # (N,) real slots in (b t) order
+        flat = rearrange(images, "b t f c h w -> (b t) f c h w")
+        tokens = self.perceiver(self.vision(flat[idx][:, None]))[:, 0]  # (N, 1, F, ...) -> (N, n, Dv)
+        # out of place (index_copy, not an in-place masked write): a plain gradient, and none for zeros
+        out = tokens.new_zeros(b * t, *tokens.shape[1:]).index_copy(0, idx, tokens)  # (B*T, n, Dv)
+        return rearrange(out, "(b t) n d -> b t n d", b=b)
 
     def set_context(
         self,
