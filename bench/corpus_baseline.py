@@ -115,6 +115,7 @@ def read_file(path: str) -> tuple[list[Kept], list[tuple[str, str]], Counter]:
                 counts[f"extract/{reason or 'failed'}" if doc is None else "extract/opt_out_noai"] += 1
                 continue
             counts["extract/ok"] += 1
+            counts[f"extract_method/{doc.method}"] += 1
             ok, reason = tf.check(Subject(doc.text, doc.lang))
             counts[f"filter/{reason}"] += 1
             if ok:
