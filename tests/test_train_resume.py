@@ -94,6 +94,9 @@ def test_changed_options_are_refused_on_resume_unless_allowed(tmp_path, shards, 
     line = e.value.line()
     assert "optim.lr: 0.001 -> 0.0005" in line and "data.datasets[pairs].batch_size: 4 -> 8" in line
     assert "--allow-config-change" in line
+    # the refused resume left the run's config.json as it was
+    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["optim"]["lr"] == 1e-3
+    assert not list((tmp_path / "ckpt").glob("config.before_*.json"))
     changed.checkpoint.allow_config_change = True
     with caplog.at_level(logging.WARNING):
         assert len(train(changed, stand_in_components()).losses) == 2

@@ -91,13 +91,11 @@ def _tar(path: str, members: list[tuple[str, bytes]]) -> str:
 
 
 def write_video(root: str, frames: int = 4) -> str:
-    """A sample of a kind the format does not know yet: frames KEY.0.jpg… plus KEY.txt."""
-    key = "video0001"
-    meta = {"schema_version": 1, "kind": "video", "key": key, "url": "https://video.example/v1",
-            "fps": 2, "num_frames": frames}
-    members = [(f"{key}.json", json.dumps(meta).encode()), (f"{key}.txt", b"A heron takes off from the water.")]
-    members += [(f"{key}.{t}.jpg", jpeg_bytes(64, 48, seed=40 + t)) for t in range(frames)]
-    return _tar(os.path.join(root, "video-00000.tar"), members)
+    """A video clip: frames KEY.0.jpg… plus KEY.txt (the format's ``video`` kind)."""
+    pics = [jpeg_bytes(64, 48, seed=40 + t) for t in range(frames)]
+    clip = sf.VideoSample(key="video0001", url="https://video.example/v1", caption="A heron takes off from the water.",
+                          frames=[sf.ImageRef("", sf.sha256_hex(p), 64, 48, data=p) for p in pics], fps=2.0)
+    return _tar(os.path.join(root, "video-00000.tar"), sf.encode(clip))
 
 
 def write_img2dataset_like(root: str, n: int = 3) -> str:

@@ -256,8 +256,6 @@ def _setup(cfg: TrainConfig, components: Components | None, streams: list | None
     torch.manual_seed(cfg.seed)  # identical model init on every rank
     comp = components or build_components(cfg.model.preset)
     check_media(cfg, comp)
-    if info.is_main:
-        write_run_config(cfg)
     streams = streams if streams is not None else build_streams(cfg, comp, info)
     model = _prepare_model(cfg, comp, info)
     optimizer = topt.build_optimizer(model, cfg.optim)
@@ -277,6 +275,8 @@ def train(
     run = _setup(cfg, components, streams)
     run.resume()
     info, result = run.info, run.result
+    if info.is_main:  # after the resume checks: a refused resume leaves config.json as it was
+        write_run_config(cfg)
     sources = [Source(s.name, ds.weight, s) for s, ds in zip(run.streams, cfg.data.datasets)]
     precision = tprec.resolve(cfg.precision, info.device)
     autocast = tprec.autocast(precision, info.device)

@@ -39,6 +39,18 @@ def _columns(sample: sf.Sample) -> dict:
             "image_heights": [i.height for i in images],
             "image_alts": [i.alt for i in images],
         }
+    if isinstance(sample, sf.VideoSample):
+        frames = sample.frames
+        return {
+            "key": sample.key,
+            "url": sample.url,
+            "caption": sample.caption,
+            "num_frames": len(frames),
+            "fps": sample.fps,
+            "width": sample.width,
+            "height": sample.height,
+            "frame_sha256": [f.sha256 for f in frames],
+        }
     extra = sample.extra
     return {
         "url": sample.url,
@@ -76,6 +88,20 @@ def index_schema(kind: str):
                 ("sha256", pa.string()),
                 ("page_url", pa.string()),
                 ("clip_score", pa.float64()),
+                *[(n, pa.int64()) for n in _LOCATION],
+            ]
+        )
+    if kind == sf.KIND_VIDEO:
+        return pa.schema(
+            [
+                ("key", pa.string()),
+                ("url", pa.string()),
+                ("caption", pa.string()),
+                ("num_frames", pa.int32()),
+                ("fps", pa.float64()),
+                ("width", pa.int32()),
+                ("height", pa.int32()),
+                ("frame_sha256", pa.list_(pa.string())),
                 *[(n, pa.int64()) for n in _LOCATION],
             ]
         )

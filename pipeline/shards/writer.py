@@ -63,6 +63,15 @@ def _commit(tmp: str, final: str) -> None:
     os.replace(tmp, final)
 
 
+def image_count(sample: sf.Sample) -> int:
+    """Images a sample stores: an interleaved sample's images, a clip's frames, a pair's one."""
+    if isinstance(sample, sf.InterleavedSample):
+        return len(sample.images)
+    if isinstance(sample, sf.VideoSample):
+        return len(sample.frames)
+    return 1
+
+
 def shard_name(prefix: str, index: int) -> str:
     """``PREFIX-00012``; with no prefix ``00012``, as img2dataset names its shards."""
     return f"{prefix}-{index:05d}" if prefix else f"{index:05d}"
@@ -96,7 +105,7 @@ def write_shard(out_dir: str, name: str, samples: Iterable[sf.Sample]) -> Manife
                     for member, data in sf.encode(sample):
                         tar.addfile(_tarinfo(member, len(data)), io.BytesIO(data))
                     rows.append(index_row(sample, start, tar.offset - start))
-                    n_images += len(sample.images) if kind == sf.KIND_INTERLEAVED else 1
+                    n_images += image_count(sample)
         kind = kind or "empty"
         table = pa.Table.from_pylist(rows, schema=index_schema(kind))
         pq.write_table(table, tmps[INDEX_SUFFIX], compression="zstd")

@@ -85,9 +85,10 @@ def build(key: str, members: dict[str, bytes], problems: list[str] = (), *,
         view = _interleaved(sample, members)
     elif isinstance(sample, sf.PairSample):
         view = _pair(sample, members)
-    else:
+    else:  # a video clip (frames in time order, then its text), or a sample that does not decode
         view = _generic(key, members)
-        if view.kind not in (sf.KIND_INTERLEAVED, sf.KIND_PAIR, "unknown", "frames") and "json" in members:
+        if view.kind not in (sf.KIND_INTERLEAVED, sf.KIND_PAIR, sf.KIND_VIDEO, "unknown", "frames") and (
+                "json" in members):
             # A kind this version of the format does not decode (e.g. video): not a fault of the
             # sample, so the validator's pair/interleaved complaints are left out.
             problems = [p for p in problems if p.startswith(("member ", "tar ", "key "))]
