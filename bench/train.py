@@ -4,7 +4,9 @@ Prints, on the same config:
   * loader samples/s: the shard streams alone (decode, window, tokenise, preprocess, collate);
   * model samples/s: training steps on batches already in memory (no loading at all);
   * their ratio (loader / model; below 1 the loader is the bottleneck);
-  * the full trainer on the streams: tokens/s, images/s, data-wait fraction and MFU.
+  * the full trainer on the streams: tokens/s, images/s, data-wait fraction and MFU (FLOPs as
+    documented in train/telemetry.py: frozen LM forward and backward through activations,
+    trainable parts forward and backward, Perceiver per image, vision tower forward only).
 
 The shards are written into a temporary directory from photos scikit-image ships
 (resized to --image-px JPEGs, default 512, about web-image size), since ../shared/data holds no
@@ -61,7 +63,7 @@ def make_shards(
         return " ".join(rng.choice(words) for _ in range(n)) + ". "
 
     def interleaved(s, i):
-        segs, imgs = [sf.TextSegment(text(30))], []
+        segs, imgs = [sf.TextSegment(text(2))], []  # an image early: rows cut to --max-tokens keep one
         for k in range(1 + i % 4):
             d = rng.choice(photos)
             imgs.append(sf.ImageRef(f"u{k}", sf.sha256_hex(d), px, px, data=d))
@@ -73,7 +75,7 @@ def make_shards(
             doc_id=key,
             seq_index=0,
             num_tokens=0,
-            tokenizer="",
+            tokenizer="",  # not counted: the trainer holds rows to data.max_tokens (truncating, see config)
             segments=segs,
             images=imgs,
         )
@@ -129,11 +131,14 @@ def model_config(size: str):
 
 
 def config(args, shards: dict, out: Path, steps: int):
+    from flamingo.config import PRESETS as MODEL_PRESETS
     from train.config import PRESETS as TRAIN_PRESETS
     from train.config import DatasetConfig
 
     cfg = TRAIN_PRESETS.get("tiny")
     cfg.model.preset = f"bench-{args.size}"
+    if cfg.model.preset not in MODEL_PRESETS:
+        MODEL_PRESETS.add(cfg.model.preset, model_config(args.size))  # so the config checks name it
     cfg.steps, cfg.device, cfg.precision, cfg.compile = (
         steps,
         args.device,
@@ -142,6 +147,7 @@ def config(args, shards: dict, out: Path, steps: int):
     )
     cfg.activation_checkpointing = args.activation_checkpointing
     cfg.data.max_tokens = args.max_tokens
+    cfg.data.truncate = True  # the bench's sequences are written longer than --max-tokens: cut, counted
     workers = args.workers
     cfg.checkpoint.dir, cfg.checkpoint.every = str(out / "ckpt"), 0
     cfg.log.every, cfg.log.progress, cfg.log.jsonl = steps, False, True
@@ -223,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         def state(self):
             return {}
 
+        def load_state(self, states):
+            return True
+
         def dropped_total(self):
             return {}
 
@@ -238,11 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     steady = res.timings[warm:]  # leave out the first steps' one-off warm-up
     secs = sum(x[0] for x in steady)
     tok, img, smp, wait = (sum(x[i] for x in steady) for i in (1, 2, 3, 4))
-    from train.telemetry import count_params, step_flops
+    from train.telemetry import flop_model, step_flops
 
-    flops = sum(
-        step_flops(count_params(fresh.model), x[1], x[2], fresh.patches_per_image) for x in steady
-    )
+    counts = flop_model(fresh.model)
+    flops = sum(step_flops(counts, x[1], x[2], x[5]) for x in steady)
     print(
         f"size={args.size} device={args.device} precision={args.precision} batch={args.batch}+{2 * args.batch} "
         f"max_tokens={args.max_tokens} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}"
