@@ -43,11 +43,14 @@ def trainer_vocab(tok, name):
 
 
 @pytest.fixture(scope="module")
-def same_tokenizer_vocab(sequences_fn):
-    """The trainer's side built on the pipeline's own tokenizer object (fast)."""
-    import copy
+def same_tokenizer_vocab():
+    """The trainer's side on the same tokenizer files, read by transformers as the trainer reads
+    a tokenizer (fast: the shipped tokenizer.json, not the GGUF)."""
+    from transformers import AutoTokenizer
 
-    return trainer_vocab(copy.deepcopy(sequences_fn.counter.tok), "SmolLM2-135M-Instruct")
+    from pipeline.sequences import tokenizer as tk
+
+    return trainer_vocab(AutoTokenizer.from_pretrained(tk.DEFAULT_DIR), "SmolLM2-135M-Instruct")
 
 
 @pytest.mark.parametrize("vocab", ["same_tokenizer_vocab", pytest.param("demo_vocab", marks=pytest.mark.slow)])
