@@ -154,3 +154,44 @@ def test_images_package_imports_neither_beam_nor_torch():
     code = "import sys, pipeline.images; print(any(m.split('.')[0] in ('apache_beam', 'torch', 'cv2') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_orient_matches_pillow_exif_transpose(orientation):
+    from PIL import ImageOps
+
+    from pipeline.images.pixels import orient
+
+    pixels = np.random.default_rng(orientation).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    image.getexif()[0x0112] = orientation
+    assert np.array_equal(orient(pixels, orientation), np.asarray(ImageOps.exif_transpose(image)))
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_rotated_photo_stored_upright_at_target_size(orientation):
+    """A 600x400 photo stored sideways with an EXIF rotation: resized, turned upright, EXIF gone."""
+    upright = Image.open(io.BytesIO(photo("rocket", (600, 400)))).convert("RGB")
+    stored = upright.transpose({3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90,
+                                8: Image.Transpose.ROTATE_270}[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    stored.save(out, format="JPEG", quality=95, exif=exif)
+    result = process_image(out.getvalue(), ImageConfig(image_size=256))
+    assert (result.original_width, result.original_height) == (600, 400)
+    assert (result.width, result.height) == (256, 171)
+    got = _open(result)
+    assert not got.getexif()
+    reference = np.asarray(upright.resize((256, 171), Image.Resampling.LANCZOS), dtype=float)
+    assert np.abs(np.asarray(got, dtype=float) - reference).mean() < 6
+
+
+@pytest.mark.parametrize("fmt,size", [("PNG", (1600, 1200)), ("JPEG", (300, 225)), ("PNG", (180, 160))])
+def test_resize_close_to_lanczos_at_any_factor(fmt, size):
+    """Large PNGs (no DCT scaling: area averaging), small JPEGs (bilinear), upscaling (bicubic)."""
+    data = photo("hubble_deep_field", size, fmt=fmt)
+    config = ImageConfig(image_size=200, resize_only_if_bigger=False, min_side=100)
+    got = _open(process_image(data, config)).convert("L")
+    reference = Image.open(io.BytesIO(data)).convert("L").resize(got.size, Image.Resampling.LANCZOS)
+    assert np.abs(np.asarray(got, dtype=float) - np.asarray(reference, dtype=float)).mean() < 6
