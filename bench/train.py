@@ -1,16 +1,19 @@
 """Trainer throughput, one run: can the data loader keep up with the model, and how fast is a step?
 
-Prints, on the same config:
-  * loader samples/s: the shard streams alone (decode, window, tokenise, preprocess, collate);
+Prints, on the same config, in ``--rounds`` rounds (loader then model, back to back, so each
+round's ratio compares measurements under the same machine load; the load average is printed):
+  * loader samples/s: the shard streams alone (decode, window, tokenise, preprocess, collate),
+    drawn as the trainer draws them (a batch of every dataset per step, so the datasets' loader
+    workers work side by side), and as a baseline the same streams decoding JPEGs at full size;
   * model samples/s: training steps on batches already in memory (no loading at all);
-  * their ratio (loader / model; below 1 the loader is the bottleneck);
+  * their ratio (loader / model; below 1 the loader is the bottleneck), with its spread;
   * the full trainer on the streams: tokens/s, images/s, data-wait fraction and MFU (FLOPs as
     documented in train/telemetry.py: frozen LM forward and backward through activations,
     trainable parts forward and backward, Perceiver per image, vision tower forward only).
 
 The shards are written into a temporary directory from photos scikit-image ships
 (resized to --image-px JPEGs, default 512, about web-image size), since ../shared/data holds no
-training shards. Usage (repo root): python bench/train.py [--preset tiny] [--steps 30]
+training shards. Usage (repo root): python bench/train.py [--size tiny] [--steps 30] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -185,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--workers", type=int, default=1, help="loader worker processes per dataset")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads for the model")
+    ap.add_argument("--rounds", type=int, default=3, help="loader and model measured back to back, this often")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     import torch
@@ -201,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     n_batches = args.steps  # per dataset
     warm = 3
 
-    # 1. The loader alone; and, as its baseline, the same loader decoding JPEGs at full size.
+    # 1. The loader alone, drawn as the trainer draws (one batch of each dataset per step, so every
+    #    dataset's workers produce in parallel); as its baseline, the same loader decoding JPEGs at
+    #    full size. 2. The model alone, on the same batches already in memory. Repeated in rounds,
+    #    loader and model back to back, so each ratio compares measurements under the same load.
     samples = sum(ds.batch_size for ds in cfg.data.datasets) * n_batches
 
     def load(comp, image_size):
@@ -210,14 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         for s in streams:
             next(s)  # start workers, fill the shuffle buffer
         t = time.perf_counter()
-        batches = {s.name: [next(s) for _ in range(n_batches)] for s in streams}
+        batches = {s.name: [] for s in streams}
+        for _ in range(n_batches):
+            for s in streams:
+                batches[s.name].append(next(s))
         return batches, samples / (time.perf_counter() - t)
 
-    tower_size = comp.image_size
-    _, full_rate = load(comp, None)
-    cached, loader_rate = load(comp, tower_size)
-
-    # 2. The model alone, on the same batches already in memory.
     class Cached:
         def __init__(self, name, batches):
             self.name, self.batches, self.i = name, batches, 0
@@ -235,9 +242,22 @@ def main(argv: list[str] | None = None) -> int:
         def dropped_total(self):
             return {}
 
-    cfg_model = config(args, shards, tmp / "m", args.steps)
-    timed = train(cfg_model, comp, streams=[Cached(n, b) for n, b in cached.items()]).timings[warm:]
-    model_rate = sum(x[3] for x in timed) / sum(x[0] for x in timed)
+    tower_size = comp.image_size
+    rounds = []
+    for r in range(args.rounds):
+        load0 = os.getloadavg()[0]
+        _, full_rate = load(comp, None)
+        cached, loader_rate = load(comp, tower_size)
+        cfg_model = config(args, shards, tmp / f"m{r}", args.steps)
+        timed = train(cfg_model, comp, streams=[Cached(n, b) for n, b in cached.items()]).timings[warm:]
+        model_rate = sum(x[3] for x in timed) / sum(x[0] for x in timed)
+        rounds.append((loader_rate, full_rate, model_rate, load0, os.getloadavg()[0]))
+        print(
+            f"round {r + 1}: loader {loader_rate:7.1f} samples/s (full-size decoding {full_rate:7.1f}), "
+            f"model {model_rate:6.1f} samples/s, ratio {loader_rate / model_rate:5.2f}, "
+            f"load {load0:.1f}-{os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
     # 3. The full trainer on the streams (a fresh model: its first steps include warm-up).
     cfg.log.every = args.steps
@@ -255,13 +275,18 @@ def main(argv: list[str] | None = None) -> int:
         f"size={args.size} device={args.device} precision={args.precision} batch={args.batch}+{2 * args.batch} "
         f"max_tokens={args.max_tokens} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}"
     )
+    def spread(values):
+        return f"{min(values):.2f}-{max(values):.2f} (median {statistics.median(values):.2f})"
+
+    loader, full, model = ([x[i] for x in rounds] for i in range(3))
+    loads = [x for r in rounds for x in r[3:]]
+    print(f"load average (1-min) {min(loads):.1f}-{max(loads):.1f} over {args.rounds} round(s)")
+    print(f"loader samples/s : {spread(loader)}   (JPEGs decoded at reduced scale >= {tower_size}px)")
+    print(f"  full-size JPEG decoding: {spread(full)}, ours x{spread([a / b for a, b in zip(loader, full)])}")
+    print(f"model  samples/s : {spread(model)}   (steps on in-memory batches)")
     print(
-        f"loader samples/s : {loader_rate:9.1f}   (JPEGs decoded at reduced scale >= {tower_size}px; "
-        f"full-size decoding: {full_rate:.1f}, x{loader_rate / full_rate:.2f})"
-    )
-    print(f"model  samples/s : {model_rate:9.1f}   (steps on in-memory batches)")
-    print(
-        f"ratio loader/model: {loader_rate / model_rate:6.2f}   (>1: the loader is not the bottleneck)"
+        f"ratio loader/model: {spread([a / b for a, b in zip(loader, model)])}   "
+        "(>1: the loader is not the bottleneck; target >= 5)"
     )
     print(
         f"full trainer (steps {warm + 1}..{args.steps}): tokens/s {tok / secs:.0f}  images/s {img / secs:.1f}  "

@@ -32,7 +32,7 @@ from train import order
 from train.collate import DataError, Example, collate
 from train.order import Piece, Pos, SlotReader, stream_seed
 from train.samples import SampleBuilder, SkipLog, build_example
-from train.tarseek import open_at
+from train.tarseek import Offsets, open_at
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class ShardStream(IterableDataset):
 
     def __post_init__(self) -> None:
         self._empty_shards: set[int] = set()  # shards read from their start that held nothing
+        self._offsets = Offsets()  # sample places walked in this worker's shards
 
     @property
     def workers(self) -> int:
@@ -87,7 +88,7 @@ class ShardStream(IterableDataset):
         ``index`` are passed over by seeking through tar headers where the tar allows."""
         url = self.urls[piece.shard]
         try:
-            f, first = open_at(url, index)
+            f, first = open_at(url, index, self._offsets)
         except OSError as e:
             raise DataError(f"dataset {self.name!r}: cannot open shard {url}: {e.strerror or e}",
                             "check data.datasets paths") from None
