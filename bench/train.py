@@ -105,6 +105,29 @@ def make_shards(
     return out
 
 
+def image_costs(shards: dict, tower_size: int) -> list[str]:
+    """Thread CPU per image of ``decode_image`` + the tower's eval transform, at full size and at
+    the reduced JPEG scale, for this run's tower and for a 224 px one (CLIP ViT-L/14)."""
+    import open_clip
+
+    from pipeline.shards import reader
+    from train.collate import decode_image
+    from train.preprocess import fast_eval_transform
+
+    with reader.open_shard(shards["pairs"][0]) as f:
+        photos = [raw.members["jpg"] for raw, _ in zip(reader.iter_raw(f), range(16))]
+    out = []
+    for size in dict.fromkeys((tower_size, 224)):
+        transform = fast_eval_transform(open_clip.image_transform(size, is_train=False))
+        for label, min_size in (("full", None), ("reduced", size)):
+            c = time.thread_time()
+            for _ in range(5):
+                for data in photos:
+                    transform(decode_image(data, min_size))
+            out.append(f"{size}px tower, {label} decode {1e3 * (time.thread_time() - c) / (5 * len(photos)):.2f} ms")
+    return out
+
+
 def model_config(size: str):
     """``tiny`` (flamingo's preset) or ``1b``: random-init TinyLlama-1.1B-shaped LM (bf16,
     frozen) + ViT-L/14-shaped tower, cross-attention before every 4th layer. Random weights
@@ -258,6 +281,21 @@ def main(argv: list[str] | None = None) -> int:
             f"load {load0:.1f}-{os.getloadavg()[0]:.1f}",
             flush=True,
         )
+
+    # Sizing a loader for a faster model: one worker's CPU per sample (the streams in this process,
+    # thread CPU time), and what one image costs to decode and preprocess at tower sizes.
+    sizing_workers, cfg.data.num_workers = cfg.data.num_workers, 0
+    comp.image_size = tower_size
+    per_sample = {}
+    for s in build_streams(cfg, comp, DistInfo()):
+        next(s)
+        c = time.thread_time()
+        n = sum(next(s)["input_ids"].shape[0] for _ in range(n_batches))
+        per_sample[s.name] = (time.thread_time() - c) / n
+    cfg.data.num_workers = sizing_workers
+    print("sizing (one loader worker, thread CPU): " + ", ".join(
+        f"{name} {1e3 * v:.2f} ms/sample = {1 / v:.0f} samples/s per worker" for name, v in per_sample.items()))
+    print("decode + preprocess one " + f"{args.image_px}px JPEG: " + "; ".join(image_costs(shards, tower_size)))
 
     # 3. The full trainer on the streams (a fresh model: its first steps include warm-up).
     cfg.log.every = args.steps
