@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="loader worker processes per dataset")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads for the model")
     ap.add_argument("--rounds", type=int, default=3, help="loader and model measured back to back, this often")
+    ap.add_argument("--loader-batches", type=int, default=100, help="batches per dataset in a loader measurement")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     import torch
@@ -227,14 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     shards = make_shards(tmp / "shards", per_shard=args.shard_samples, px=args.image_px)
     cfg = config(args, shards, tmp, args.steps)
     comp = build_components(model_config(args.size))
-    n_batches = args.steps  # per dataset
     warm = 3
 
     # 1. The loader alone, drawn as the trainer draws (one batch of each dataset per step, so every
     #    dataset's workers produce in parallel); as its baseline, the same loader decoding JPEGs at
     #    full size. 2. The model alone, on the same batches already in memory. Repeated in rounds,
     #    loader and model back to back, so each ratio compares measurements under the same load.
-    samples = sum(ds.batch_size for ds in cfg.data.datasets) * n_batches
+    samples = sum(ds.batch_size for ds in cfg.data.datasets) * args.loader_batches
 
     def load(comp, image_size):
         comp.image_size = image_size
@@ -243,16 +243,18 @@ def main(argv: list[str] | None = None) -> int:
             next(s)  # start workers, fill the shuffle buffer
         t = time.perf_counter()
         batches = {s.name: [] for s in streams}
-        for _ in range(n_batches):
+        for _ in range(args.loader_batches):
             for s in streams:
                 batches[s.name].append(next(s))
         return batches, samples / (time.perf_counter() - t)
 
     class Cached:
-        def __init__(self, name, batches):
-            self.name, self.batches, self.i = name, batches, 0
+        def __init__(self, name, batches, clock=None):
+            self.name, self.batches, self.i, self.clock = name, batches, 0, clock
 
         def __next__(self):
+            if self.clock is not None:  # the main thread's CPU time at the start of each step
+                self.clock.append(time.thread_time())
             self.i += 1
             return self.batches[(self.i - 1) % len(self.batches)]
 
@@ -266,14 +268,19 @@ def main(argv: list[str] | None = None) -> int:
             return {}
 
     tower_size = comp.image_size
-    rounds = []
+    rounds, model_cpu = [], []
     for r in range(args.rounds):
         load0 = os.getloadavg()[0]
         _, full_rate = load(comp, None)
         cached, loader_rate = load(comp, tower_size)
         cfg_model = config(args, shards, tmp / f"m{r}", args.steps)
-        timed = train(cfg_model, comp, streams=[Cached(n, b) for n, b in cached.items()]).timings[warm:]
+        clock = []
+        names = list(cached)
+        streams = [Cached(n, cached[n], clock if i == 0 else None) for i, n in enumerate(names)]
+        timed = train(cfg_model, comp, streams=streams).timings[warm:]
         model_rate = sum(x[3] for x in timed) / sum(x[0] for x in timed)
+        # CPU per trained sample, steps warm+1 .. N-1 (between the first stream's draws)
+        model_cpu.append((clock[-1] - clock[warm]) / sum(x[3] for x in timed[:-1]))
         rounds.append((loader_rate, full_rate, model_rate, load0, os.getloadavg()[0]))
         print(
             f"round {r + 1}: loader {loader_rate:7.1f} samples/s (full-size decoding {full_rate:7.1f}), "
@@ -281,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
             f"load {load0:.1f}-{os.getloadavg()[0]:.1f}",
             flush=True,
         )
+
+    def spread(values):
+        return f"{min(values):.2f}-{max(values):.2f} (median {statistics.median(values):.2f})"
 
     # Sizing a loader for a faster model: one worker's CPU per sample (the streams in this process,
     # thread CPU time), and what one image costs to decode and preprocess at tower sizes.
@@ -290,12 +300,19 @@ def main(argv: list[str] | None = None) -> int:
     for s in build_streams(cfg, comp, DistInfo()):
         next(s)
         c = time.thread_time()
-        n = sum(next(s)["input_ids"].shape[0] for _ in range(n_batches))
+        n = sum(next(s)["input_ids"].shape[0] for _ in range(args.loader_batches))
         per_sample[s.name] = (time.thread_time() - c) / n
     cfg.data.num_workers = sizing_workers
     print("sizing (one loader worker, thread CPU): " + ", ".join(
         f"{name} {1e3 * v:.2f} ms/sample = {1 / v:.0f} samples/s per worker" for name, v in per_sample.items()))
     print("decode + preprocess one " + f"{args.image_px}px JPEG: " + "; ".join(image_costs(shards, tower_size)))
+    # Steps/s the loader can feed by CPU alone: each dataset's workers make its batch of a step.
+    step_cpu = max(ds.batch_size * per_sample[ds.name] / max(1, args.workers) for ds in cfg.data.datasets)
+    per_step = sum(ds.batch_size for ds in cfg.data.datasets)
+    print(
+        f"model CPU per sample {spread([1e3 * c for c in model_cpu])} ms; loader capacity by CPU (a core per "
+        f"worker) / model consumption: {spread([c * per_step / step_cpu for c in model_cpu])}"
+    )
 
     # 3. The full trainer on the streams (a fresh model: its first steps include warm-up).
     cfg.log.every = args.steps
@@ -313,9 +330,6 @@ def main(argv: list[str] | None = None) -> int:
         f"size={args.size} device={args.device} precision={args.precision} batch={args.batch}+{2 * args.batch} "
         f"max_tokens={args.max_tokens} steps={args.steps} workers/dataset={args.workers} torch threads={torch.get_num_threads()}"
     )
-    def spread(values):
-        return f"{min(values):.2f}-{max(values):.2f} (median {statistics.median(values):.2f})"
-
     loader, full, model = ([x[i] for x in rounds] for i in range(3))
     loads = [x for r in rounds for x in r[3:]]
     print(f"load average (1-min) {min(loads):.1f}-{max(loads):.1f} over {args.rounds} round(s)")
