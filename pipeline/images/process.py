@@ -10,8 +10,12 @@ block itself never reaches the output), cropped, hashed (pHash) and encoded by
 Pillow without metadata. Decoding, resizing and encoding release the GIL, so fetch
 threads doing this work do not serialise each other.
 
+A JPEG that already fits (no resize or crop needed, upright, RGB) is not re-encoded: its
+own coded image is stored with every metadata segment removed (``jpegstrip``), after that
+stripped file has been decoded in full (for its pHash, and to refuse a truncated scan).
+
 Costs per photo (bench/README.md, "Images"): DCT-scaled decode ~1.2 ms, resize
-~0.05 ms, JPEG encode ~0.2 ms, pHash ~0.03 ms.
+~0.1 ms, JPEG encode ~0.2 ms, pHash ~0.1 ms.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 
 from pipeline.images import pixels as px
 from pipeline.images.config import ImageConfig
+from pipeline.images.jpegstrip import stripped_jpeg
 from pipeline.images.phash import phash
 from pipeline.images.records import ImageResult
 
@@ -47,15 +52,19 @@ def process_image(data: bytes, config: ImageConfig, *, url: str = "") -> ImageRe
         if len(data) > config.max_original_bytes:
             raise Refusal("too_large", f"{len(data)} bytes")
         image, original, orientation = _open_checked(data, config)
-        pixels = _decode(image, original, orientation, config)  # (H, W, 3), stored orientation
-        pixels = _crop(px.orient(_resize(pixels, original, orientation, config), orientation), config)
-        pixels = np.ascontiguousarray(pixels)  # (h, w, 3) upright, at the stored size
-        out = io.BytesIO()
-        # Only pixels reach the encoder: no exif=, icc_profile= or comment, so metadata is stripped.
-        Image.fromarray(pixels).save(out, format="JPEG", quality=config.jpeg_quality)
+        kept = _as_it_is(data, image, original, orientation, config)
+        if kept is not None:
+            encoded, pixels = kept
+        else:
+            pixels = _decode(image, original, orientation, config)  # (H, W, 3), stored orientation
+            pixels = _crop(px.orient(_resize(pixels, original, orientation, config), orientation), config)
+            pixels = np.ascontiguousarray(pixels)  # (h, w, 3) upright, at the stored size
+            out = io.BytesIO()
+            # Only pixels reach the encoder: no exif=, icc_profile= or comment, so metadata is stripped.
+            Image.fromarray(pixels).save(out, format="JPEG", quality=config.jpeg_quality)
+            encoded = out.getvalue()
     except Refusal as err:
         return ImageResult(url=url, status=err.reason, error=str(err))
-    encoded = out.getvalue()
     return ImageResult(
         url=url,
         status="ok",
@@ -68,6 +77,36 @@ def process_image(data: bytes, config: ImageConfig, *, url: str = "") -> ImageRe
         sha256=hashlib.sha256(encoded).hexdigest(),
         phash=phash(pixels),
     )
+
+
+def _as_it_is(
+    data: bytes, image: Image.Image, original: tuple[int, int], orientation: int, config: ImageConfig
+) -> tuple[bytes, np.ndarray] | None:
+    """(stored bytes, their pixels) for a JPEG stored without re-encoding, or None to re-encode.
+
+    Only when nothing about the pixels would change: a JPEG already at its target size (no
+    crop either), upright (no EXIF rotation to apply, and none may survive), RGB (not grey or
+    CMYK, which are re-encoded as RGB). The stored bytes are the stripped file, decoded here in
+    full: what is stored is what was checked.
+    """
+    if image.format != "JPEG" or image.mode != "RGB" or orientation != 1:
+        return None
+    if _target_size(original, config) != original or _crop_needed(original, config):
+        return None
+    stripped = stripped_jpeg(data)
+    if stripped is None:
+        return None
+    try:
+        check = Image.open(io.BytesIO(stripped), formats=["JPEG"])
+    except (OSError, SyntaxError, ValueError, EOFError):
+        return None  # re-encoded from the original instead, which reports its own problem
+    if check.size != original or check.mode != "RGB":
+        return None
+    return stripped, _decode(check, original, 1, config)
+
+
+def _crop_needed(size: tuple[int, int], config: ImageConfig) -> bool:
+    return config.resize_mode == "center_crop" and min(config.image_size, *size) != max(size)
 
 
 def _open_checked(data: bytes, config: ImageConfig) -> tuple[Image.Image, tuple[int, int], int]:
