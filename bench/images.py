@@ -253,6 +253,33 @@ def measure(name: str, fn, urls: list[str], args, servers: list, fixed_cpu: floa
     return row
 
 
+def quality(photos: list[bytes]) -> None:
+    """PSNR of each side's stored image against an ideal resize of the same photo (full decode,
+    Pillow LANCZOS to the stored size): ours (``process_image``) and img2dataset's own resizer
+    with the benchmark's settings. Both include their JPEG q90 re-encode."""
+    from img2dataset.resizer import Resizer
+
+    from pipeline.images import ImageConfig, process_image
+
+    resizer = Resizer(256, "keep_ratio_largest", True, encode_quality=90, min_image_size=150, max_aspect_ratio=3.0)
+    config = ImageConfig(image_size=256, jpeg_quality=90)
+    scores: dict[str, list[float]] = {"ours": [], "img2dataset": []}
+    for data in photos:
+        stored = {"ours": process_image(data, config).data, "img2dataset": resizer(io.BytesIO(data))[0]}
+        if None in stored.values():
+            continue  # too small after cropping, on both sides
+        for name, out in stored.items():
+            got = np.asarray(Image.open(io.BytesIO(out)).convert("RGB"), dtype=np.float64)
+            ideal = Image.open(io.BytesIO(data)).convert("RGB").resize(got.shape[1::-1], Image.Resampling.LANCZOS)
+            mse = ((got - np.asarray(ideal, dtype=np.float64)) ** 2).mean()
+            scores[name].append(10 * np.log10(255**2 / max(mse, 1e-9)))
+    for name, values in scores.items():
+        print(
+            f"quality {name:12s} PSNR vs full-decode LANCZOS over {len(values)} photos: median "
+            f"{np.median(values):.1f} dB, 10th percentile {np.percentile(values, 10):.1f} dB"
+        )
+
+
 def spread(values: list[float]) -> str:
     return f"{min(values):.2f}-{max(values):.2f} (median {statistics.median(values):.2f})"
 
@@ -296,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         help="where both sides write their files (default: tmpfs, so disk metadata costs stay out)",
     )
     parser.add_argument("--ours-path", help="import our pipeline from this tree (e.g. an older commit)")
+    parser.add_argument("--quality", type=int, default=0, help="also score this many photos' stored images (PSNR)")
     args = parser.parse_args(argv)
     if args.ours_path:
         sys.path.insert(0, args.ours_path)
@@ -307,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {err}")
         return 0
     photos = make_photos(args.n)
+    if args.quality:
+        quality(photos[: args.quality])
     print(
         f"{len(photos)} photos, {sum(map(len, photos)) / len(photos) / 1024:.0f} KiB mean, threads={args.threads}, "
         f"server processes={args.server_processes}, output in {args.out_dir or tempfile.gettempdir()}"
