@@ -112,7 +112,13 @@ def image_costs(shards: dict, tower_size: int) -> list[str]:
 
     from pipeline.shards import reader
     from train.collate import decode_image
-    from train.preprocess import fast_eval_transform
+
+    try:
+        from train.preprocess import fast_eval_transform
+    except ImportError:  # a tree from before issue 18 (run from a copy of this script)
+
+        def fast_eval_transform(transform):
+            return transform
 
     with reader.open_shard(shards["pairs"][0]) as f:
         photos = [raw.members["jpg"] for raw, _ in zip(reader.iter_raw(f), range(16))]

@@ -67,6 +67,9 @@ class ShardStream(IterableDataset):
     # DataLoader always starts at its worker 0; on resume the worker whose batch is due next
     # must play that part, so logical worker = (physical + offset) % workers.
     worker_offset: int = 0
+    # A worker sends its small tensors by value (``by_value``); not when batches are to be pinned
+    # for a GPU, which the DataLoader does to tensors only (set by BatchStream).
+    send_by_value: bool = True
 
     def __post_init__(self) -> None:
         self._empty_shards: set[int] = set()  # shards read from their start that held nothing
@@ -117,7 +120,7 @@ class ShardStream(IterableDataset):
         slot = self.rank * self.workers + worker
         try:
             for batch in self._batches(slot):
-                yield by_value(batch) if info is not None else batch
+                yield by_value(batch) if info is not None and self.send_by_value else batch
         except DataError as e:
             yield {"_error": [e.what, e.hint]}  # raised again, as one line, in the trainer
 
@@ -189,6 +192,7 @@ class BatchStream:
         self.pin_memory = pin_memory  # page-locked batches copy to a GPU asynchronously
         self.dataset = dataset
         dataset.name, dataset.num_workers = name, num_workers
+        dataset.send_by_value = not pin_memory
         self.num_workers = num_workers
         self.prefetch_factor = prefetch_factor
         self.positions: dict[int, Pos] = dict(dataset.start)  # slot -> position after its last consumed batch
