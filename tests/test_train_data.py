@@ -217,3 +217,29 @@ def test_jpeg_draft_decoding_keeps_at_least_the_asked_size():
     assert C.decode_image(buf.getvalue(), 100).size == (128, 128)  # 1/4 scale, still >= 100
     assert C.decode_image(buf.getvalue(), 300).size == (512, 512)
     assert C.decode_image(buf.getvalue()).size == (512, 512)
+
+
+def test_a_loader_worker_sends_the_batches_made_in_process(tmp_path):
+    """One worker process or none: the same batches, tensor for tensor (dtype and shape too),
+    whether a tensor came by value (small) or through shared memory (over the limit)."""
+    from train_helpers import write_shards
+
+    from train import data as D
+
+    paths = write_shards(tmp_path, "interleaved", n_shards=2, per_shard=6)
+    runs = []
+    for workers, limit in ((0, D.BY_VALUE_BYTES), (1, D.BY_VALUE_BYTES), (1, 0)):
+        D.BY_VALUE_BYTES = limit  # workers fork after this: 0 sends every tensor through shared memory
+        try:
+            s = BatchStream("x", stream(paths, "interleaved", batch_size=3), num_workers=workers)
+            runs.append([next(s) for _ in range(5)])
+        finally:
+            D.BY_VALUE_BYTES = 1 << 20
+    for run in runs[1:]:
+        for got, want in zip(run, runs[0]):
+            assert got.keys() == want.keys()
+            for k, v in want.items():
+                if isinstance(v, torch.Tensor):
+                    assert isinstance(got[k], torch.Tensor) and got[k].dtype == v.dtype and torch.equal(got[k], v), k
+                else:
+                    assert got[k] == v, k

@@ -159,3 +159,24 @@ def test_seeking_reads_headers_not_member_data(tmp_path, monkeypatch):
         assert next(reader.iter_raw(f)).key == "k049"
     with tarfile.open(path) as t:
         assert len(t.getmembers()) == 50
+
+
+def test_offsets_walk_each_header_once_and_agree_with_a_fresh_walk(tmp_path, monkeypatch):
+    """A worker opening one shard at samples 3, 7, 5, 9, 20: every place is the fresh walk's,
+    and the headers are walked once in all (each open continues from the last place known)."""
+    members = [(f"k{i:03d}.{ext}", b"x" * 700) for i in range(12) for ext in ("json", "txt")]
+    path = str(write_tar(tmp_path / "s.tar", members))
+    walked = []
+    real = tarseek.sample_offsets
+    monkeypatch.setattr(tarseek, "sample_offsets", lambda f, stop: walked.append(stop) or real(f, stop))
+    known = tarseek.Offsets()
+    for k in (3, 7, 5, 9, 20):
+        f, first = tarseek.open_at(path, k, known)
+        if k >= 12:
+            assert (f, first) == (None, k)
+            continue
+        with f:
+            assert first == k and next(reader.iter_raw(f)).key == f"k{k:03d}"
+    assert walked == [3, 4, 2, 11]  # 0..3, then 3..7, 7..9, 9..20 (the tar ends at 11)
+    with open(path, "rb") as f:
+        assert known.find(f, path, 11) == real(f, 11)

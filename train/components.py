@@ -15,6 +15,7 @@ from torch import nn
 
 from pipeline.shards import format as sf
 from train.collate import Vocab
+from train.preprocess import fast_eval_transform
 
 
 @dataclass
@@ -53,6 +54,8 @@ def build_components(preset) -> Components:
     model, tokenizer, transform = build_flamingo(config)
     ids = model.token_ids
     vocab = make_vocab(tokenizer, ids, config.lm.tokenizer or config.lm.name_or_path or "tokenizer")
+    # the same tensors as the tower's own transform, without torchvision's per-call dispatch
+    transform = fast_eval_transform(transform)
     return Components(model, vocab, transform, make_labels, ids, _image_size(model), config.vision.max_frames)
 
 

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
@@ -32,7 +33,7 @@ from train import order
 from train.collate import DataError, Example, collate
 from train.order import Piece, Pos, SlotReader, stream_seed
 from train.samples import SampleBuilder, SkipLog, build_example
-from train.tarseek import open_at
+from train.tarseek import Offsets, open_at
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,13 @@ class ShardStream(IterableDataset):
     # DataLoader always starts at its worker 0; on resume the worker whose batch is due next
     # must play that part, so logical worker = (physical + offset) % workers.
     worker_offset: int = 0
+    # A worker sends its small tensors by value (``by_value``); not when batches are to be pinned
+    # for a GPU, which the DataLoader does to tensors only (set by BatchStream).
+    send_by_value: bool = True
 
     def __post_init__(self) -> None:
         self._empty_shards: set[int] = set()  # shards read from their start that held nothing
+        self._offsets = Offsets()  # sample places walked in this worker's shards
 
     @property
     def workers(self) -> int:
@@ -87,7 +92,7 @@ class ShardStream(IterableDataset):
         ``index`` are passed over by seeking through tar headers where the tar allows."""
         url = self.urls[piece.shard]
         try:
-            f, first = open_at(url, index)
+            f, first = open_at(url, index, self._offsets)
         except OSError as e:
             raise DataError(f"dataset {self.name!r}: cannot open shard {url}: {e.strerror or e}",
                             "check data.datasets paths") from None
@@ -114,7 +119,8 @@ class ShardStream(IterableDataset):
         worker = (info.id + self.worker_offset) % info.num_workers if info is not None else 0
         slot = self.rank * self.workers + worker
         try:
-            yield from self._batches(slot)
+            for batch in self._batches(slot):
+                yield by_value(batch) if info is not None and self.send_by_value else batch
         except DataError as e:
             yield {"_error": [e.what, e.hint]}  # raised again, as one line, in the trainer
 
@@ -145,6 +151,30 @@ class ShardStream(IterableDataset):
                 yield out
                 batch, ids = [], []
 
+# Tensors up to this size cross from a loader worker as bytes in the pickle; larger ones through
+# shared memory. torch sends every tensor as a shared-memory segment whose file descriptor is
+# handed over on a socket of its own: ~0.25 ms of CPU per tensor on each side, 2.8 ms per
+# batch of six small tensors against 0.3 ms by value (bench/README.md, "Trainer").
+BY_VALUE_BYTES = 1 << 20
+
+
+def by_value(batch: dict) -> dict:
+    """A worker's batch with its small tensors as numpy arrays (pickled by value); same values."""
+    return {k: v.numpy() if isinstance(v, torch.Tensor) and v.nbytes <= BY_VALUE_BYTES else v
+            for k, v in batch.items()}
+
+
+def as_tensors(batch: dict) -> dict:
+    """Undo ``by_value`` (no copy): every array a tensor again, of the same dtype and shape."""
+    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in batch.items()}
+
+
+def _as_sent(batch: dict) -> dict:
+    """DataLoader's collate_fn: the batch as the stream made it (its default would turn the
+    numpy arrays back into tensors inside the worker, before sending)."""
+    return batch
+
+
 def _summary(counts: Counter) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in counts.most_common()) or "no samples"
 
@@ -162,6 +192,7 @@ class BatchStream:
         self.pin_memory = pin_memory  # page-locked batches copy to a GPU asynchronously
         self.dataset = dataset
         dataset.name, dataset.num_workers = name, num_workers
+        dataset.send_by_value = not pin_memory
         self.num_workers = num_workers
         self.prefetch_factor = prefetch_factor
         self.positions: dict[int, Pos] = dict(dataset.start)  # slot -> position after its last consumed batch
@@ -177,7 +208,7 @@ class BatchStream:
         kw = {"prefetch_factor": self.prefetch_factor, "persistent_workers": False} if self.num_workers else {}
         # A private generator: DataLoader draws its workers' base seed from it, not from the global RNG.
         gen = torch.Generator().manual_seed(stream_seed(self.dataset.seed, "loader", self.dataset.rank) % (1 << 63))
-        return iter(DataLoader(self.dataset, batch_size=None, num_workers=self.num_workers,
+        return iter(DataLoader(self.dataset, batch_size=None, num_workers=self.num_workers, collate_fn=_as_sent,
                                pin_memory=self.pin_memory, generator=gen, **kw))
 
     def __next__(self) -> dict:
@@ -186,6 +217,7 @@ class BatchStream:
         batch = next(self._it)
         if "_error" in batch:
             raise DataError(*batch["_error"])
+        batch = as_tensors(batch)
         self.consumed += 1
         slot = int(batch.pop("_slot"))
         self.positions[slot] = Pos.from_json(batch.pop("_pos"))
