@@ -3,7 +3,7 @@
 The baseline for `bench/corpus.py`. Each stage calls the same pure code the Beam job's DoFns
 call (``warc.iter_warc``, ``extract_with_reason``, ``Filter.check``, the dedup keys and
 ranks, ``mark_bucket``, ``process_image`` / ``ImageFetcher``, ``cut_sequences`` with the same
-tokenizer, ``shardwriter.write_shard``), and every global step (dedup, the repeated-image rule,
+tokenizer, ``pipeline.shards.writer.write_shard``), and every global step (dedup, the repeated-image rule,
 shard assignment) runs in the parent on the small things the workers return. It is written to
 be fast, not a strawman: files are read inside the workers, each worker carries a file from
 WARC bytes to filter verdict and MinHash bands in one go (no bytes cross a process boundary),
@@ -11,7 +11,7 @@ image bytes stay in the blob store, and only the few pages that share a dedup ke
 
 Phases (each a pool map, then a step in the parent):
 1. read + extract + filter + dedup keys + band keys, per file; crawl images to the blob store;
-2. URL, exact-text and MinHash-LSH dedup (star rule, as `transforms_text.NearDedup`);
+2. URL, exact-text and MinHash-LSH dedup (star rule, as `pipeline.beam.dedup.NearDedup`);
 3. each referenced image URL once: the crawl copy, else the safe HTTP fetcher; repeated pHash;
 4. assemble each document's surviving images in place and cut sequences;
 5. fixed-size shards in the job's key order, written in parallel; then the job files.
@@ -80,8 +80,10 @@ def _state(name: str):
         elif name == "counter":
             from pipeline.sequences.cut import HFTokenCounter
             from pipeline.sequences.tokenizer import load_counting_tokenizer
+            from pipeline.shards.format import tokenizer_id
 
-            tok, _STATE["tokenizer_name"] = load_counting_tokenizer(_CFG.tokenizer)
+            tok, display = load_counting_tokenizer(_CFG.tokenizer)
+            _STATE["tokenizer_name"] = tokenizer_id(display, tok)  # as SequencesFn writes it
             _STATE[name] = HFTokenCounter(tok)
     return _STATE[name]
 
@@ -113,6 +115,7 @@ def read_file(path: str) -> tuple[list[Kept], list[tuple[str, str]], Counter]:
                 counts[f"extract/{reason or 'failed'}" if doc is None else "extract/opt_out_noai"] += 1
                 continue
             counts["extract/ok"] += 1
+            counts[f"extract_method/{doc.method}"] += 1
             ok, reason = tf.check(Subject(doc.text, doc.lang))
             counts[f"filter/{reason}"] += 1
             if ok:
@@ -277,7 +280,7 @@ def assign_shards(records: list, size: int) -> list[tuple[int, list]]:
 
 
 def finish(out: str, counts: Counter) -> dict:
-    """stats.json, report.md with plots and, last, manifest.json, as `report.finish_job` writes them."""
+    """stats.json, report.md with plots, report.html and, last, manifest.json, as `report.finish_job` writes them."""
     entries = manifest.read_manifests(out)
     counters: dict[str, dict[str, int]] = defaultdict(dict)
     for k, v in sorted(counts.items()):

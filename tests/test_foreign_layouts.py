@@ -8,11 +8,11 @@ import pytest
 from corpora_support import write_mmc4, write_obelics
 from export_support import sample, write_shards
 
-from flamingo.typedconfig import UsageError
 from pipeline.cli import main as flamingo
 from pipeline.export import mmc4
 from pipeline.shards import format as sf
 from pipeline.shards import layouts
+from train.collate import DataError
 from train.data import check_layout
 
 
@@ -67,15 +67,21 @@ def test_inspect_names_a_stray_mmc4_sample_among_ours(tmp_path, capsys):
     assert code == 1 and "2 valid" in out.out and "key stray: MMC4-style samples" in out.out
 
 
-def test_train_stops_with_one_line_on_a_foreign_or_other_kind_dataset(tmp_path):
+def test_train_stops_with_one_line_on_a_foreign_dataset(tmp_path):
     write_mmc4_tar(tmp_path / "mmc4-000.tar")
-    with pytest.raises(UsageError, match="MMC4-style samples .* in an interleaved dataset; import MMC4"):
-        check_layout([str(tmp_path / "mmc4-000.tar")], "interleaved")
+    with pytest.raises(DataError, match="dataset 'm3w': .*MMC4-style samples .* in an interleaved dataset; import MMC4"):
+        check_layout([str(tmp_path / "mmc4-000.tar")], "interleaved", "m3w")
+    write_obelics(tmp_path / "o.parquet", lambda n: f"http://x.example/{n}.jpg")
+    with pytest.raises(DataError, match="is an OBELICS parquet file, not a shard"):
+        check_layout([str(tmp_path / "o.parquet")], "interleaved", "m3w")
     ours = tmp_path / "ours"
     write_shards(ours, n_shards=1)
     check_layout([str(ours / "corpus-00000.tar")], "interleaved")  # ours, right kind: fine
-    with pytest.raises(UsageError, match='interleaved sequence samples in a pair dataset; give this dataset kind = "interleaved"'):
-        check_layout([str(ours / "corpus-00000.tar")], "pair")
+    # ours, the other kind: left to the loader's own "no valid sample" error (tests/test_train_baddata.py)
+    check_layout([str(ours / "corpus-00000.tar")], "pair")
+    assert layouts.check_dataset([str(ours / "corpus-00000.tar")], "pair") == (
+        f"{ours / 'corpus-00000.tar'}: the first 3 samples are interleaved sequence samples in a pair dataset; "
+        'give this dataset kind = "interleaved"')
 
 
 def test_a_few_foreign_samples_do_not_stop_a_dataset():

@@ -11,6 +11,7 @@ import zipfile
 import pytest
 
 from pipeline.sequences import tokenizer as tk
+from pipeline.shards import format as sf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "PYTHONPATH": ROOT}
@@ -55,6 +56,11 @@ def test_shipped_tokenizer_reads_without_transformers_and_counts_like_transforme
     ours, _ = tk.load_counting_tokenizer()
     texts = TEXTS + corpus_texts(sample_crawl)
     assert encodings(ours, texts) == encodings(reference, texts)
+    # The trainer checks the shards' token counts by fingerprint against its transformers tokenizer;
+    # web text's own "<image>" stays text on both sides.
+    assert sf.tokenizer_fingerprint(ours) == sf.tokenizer_fingerprint(reference)
+    for text in ("a <image> b", "x<|endofchunk|>y"):
+        assert sf.encode_text(ours, text) == sf.encode_text(reference, text)
 
 
 def test_loaded_once_per_process_from_many_threads():

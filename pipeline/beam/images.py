@@ -30,8 +30,11 @@ from pipeline.beam.combine import CombinePerKeyBounded, Smallest
 from pipeline.beam.counters import count
 from pipeline.beam.joins import join_streamed
 from pipeline.beam.progress import ProgressSink
-from pipeline.images.outcomes import ImageOutcome, image_refs, mark_repeated, outcome_of
+from pipeline.dropped import from_document, from_image, from_repeated
+from pipeline.images.outcomes import ImageOutcome, capped_union, image_refs, mark_repeated, outcome_of
 from pipeline.shards import format as sf
+
+DROPPED = "dropped"  # issue 17: tag of the dropped-items outputs
 
 
 def host_key(url: str) -> str:
@@ -213,8 +216,10 @@ class _UrlUse(beam.CombineFn):
 class AssembleFn(beam.DoFn):
     """(doc_id, {"doc", "images"}) -> (doc_id, url, nodes) with the surviving images in place."""
 
-    def __init__(self, keep_docs_without_images: bool = False, progress_root: str | None = None):
+    def __init__(self, keep_docs_without_images: bool = False, progress_root: str | None = None,
+                 keep_dropped: bool = False):
         self.keep_without, self.progress_root = keep_docs_without_images, progress_root
+        self.keep_dropped = keep_dropped  # issue 17: dropped documents to the DROPPED output
 
     def setup(self):
         self.progress = ProgressSink(self.progress_root)
@@ -244,6 +249,9 @@ class AssembleFn(beam.DoFn):
                                        node.alt or node.caption, outcome.ext))
         if not kept and not self.keep_without:
             count("documents", "dropped_no_images")
+            if self.keep_dropped:  # issue 17: the dropped-items sample (pipeline/beam/dropped.py)
+                statuses = {i: o.status for i, o in fates.items()}
+                yield beam.pvalue.TaggedOutput(DROPPED, from_document("documents", "dropped_no_images", doc, statuses))
             return
         count("documents", "kept")
         self.progress.add("documents_kept")
@@ -254,29 +262,43 @@ class AssembleFn(beam.DoFn):
 
 
 class _WithImagesFn(beam.DoFn):
-    """(doc_id, doc) with at least one image node, else counted as Assemble would count it."""
+    """(doc_id, doc) with at least one image node, else counted (and sampled) as Assemble would."""
+
+    def __init__(self, keep_dropped: bool = False):
+        self.keep_dropped = keep_dropped
 
     def process(self, element):
         if element[1].images:
             yield element
-        else:
-            count("documents", "dropped_no_images")
+            return
+        count("documents", "dropped_no_images")
+        if self.keep_dropped:
+            yield beam.pvalue.TaggedOutput(DROPPED, from_document("documents", "dropped_no_images", element[1]))
 
 
 class AttachImages(beam.PTransform):
-    """(docs keyed by id, crawl images (url, (blob, robots))) -> (doc_id, url, nodes)."""
+    """(docs keyed by id, crawl images (url, (blob, robots))) -> (doc_id, url, nodes).
+
+    With ``keep_dropped``, ``self.dropped`` is set (once applied) to the DroppedItems of this
+    stage: refused image URLs, repeated images and documents left without images (issue 17)."""
 
     def __init__(self, config, crawl_root, image_root, *, max_repeat_docs: int = 10,
-                 keep_docs_without_images: bool = False, batch_size: int = 64, progress_root=None):
+                 keep_docs_without_images: bool = False, batch_size: int = 64, progress_root=None,
+                 keep_dropped: bool = False):
         super().__init__()
         self.config, self.crawl_root, self.image_root = config, crawl_root, image_root
         self.max_repeat_docs, self.keep_without = max_repeat_docs, keep_docs_without_images
         self.batch_size, self.progress_root = batch_size, progress_root
+        self.keep_dropped, self.dropped = keep_dropped, None
 
     def expand(self, pcolls):
         docs, crawl = pcolls
+        dropped = []
         if not self.keep_without:  # a document without a single image cannot be kept: not shuffled
-            docs = docs | "WithImages" >> beam.ParDo(_WithImagesFn())
+            with_images = docs | "WithImages" >> beam.ParDo(_WithImagesFn(self.keep_dropped)).with_outputs(
+                DROPPED, main="docs")
+            docs = with_images.docs
+            dropped.append(with_images[DROPPED])
         refs = docs | "ImageRefs" >> beam.FlatMap(image_refs)  # (url, (doc_id, position, page))
         requests = (
             refs
@@ -287,19 +309,35 @@ class AttachImages(beam.PTransform):
             self.config, self.crawl_root, self.image_root, self.batch_size, self.progress_root
         )
         ok = fetched | "OnlyOk" >> beam.Filter(lambda t: t[1].status == "ok")
-        final = (
+        by_phash = (
             ok
             | "ByPhash" >> beam.Map(lambda t: (t[1].phash or t[1].sha256, t))
             | "GroupByPhash" >> beam.GroupByKey()
-            | "MarkRepeated" >> beam.FlatMap(mark_repeated, max_docs=self.max_repeat_docs)
         )
+        final = by_phash | "MarkRepeated" >> beam.FlatMap(mark_repeated, max_docs=self.max_repeat_docs)
         failed = fetched | "OnlyFailed" >> beam.Filter(lambda t: t[1].status != "ok") | "FailedOutcome" >> beam.Map(
             lambda t: (t[0], t[1]))
         outcomes = (final, failed) | "AllOutcomes" >> beam.Flatten()
         fates = join_streamed(outcomes, refs, "PerReference") | "ByDoc" >> beam.MapTuple(
             lambda url, outcome, ref: (ref[0], (ref[1], outcome)))
-        return (
+        assembled = (
             {"doc": docs, "images": fates}
             | "GroupByDoc" >> beam.CoGroupByKey()
-            | "Assemble" >> beam.ParDo(AssembleFn(self.keep_without, self.progress_root))
+            | "Assemble" >> beam.ParDo(AssembleFn(self.keep_without, self.progress_root, self.keep_dropped))
+            .with_outputs(DROPPED, main="docs")
         )
+        if self.keep_dropped:  # the dropped-items sample (pipeline/beam/dropped.py)
+            refused = failed | "DroppedImages" >> beam.MapTuple(from_image)
+            repeated = by_phash | "RepeatedImages" >> beam.FlatMap(_repeated_item, max_docs=self.max_repeat_docs)
+            self.dropped = (refused, repeated, assembled[DROPPED], *dropped) | "DroppedOfImages" >> beam.Flatten()
+        return assembled.docs
+
+
+def _repeated_item(element, max_docs: int):
+    """(phash, [(url, outcome, documents)]) -> one DroppedItem when the image is in more than
+    ``max_docs`` documents (two streamed passes, as ``mark_repeated``; at most max_docs + 1 ids)."""
+    phash, members = element
+    docs = capped_union((d for _, _, d in members), max_docs + 1)
+    if len(docs) > max_docs:
+        first = min((outcome for _, outcome, _ in members), key=lambda o: o.sha256 or "")
+        yield from_repeated(phash, first, len(docs))

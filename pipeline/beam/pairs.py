@@ -83,10 +83,13 @@ class CheckCaptions(beam.PTransform):
     def __init__(self, config):
         super().__init__()
         self.config = config
+        self.dropped = None  # issue 17: (reason, candidate) pairs, set once applied
 
     def expand(self, candidates):
         fn = FilterFn("caption", self.config, "captions", caption_subjects, choose_caption)
-        return (candidates | "Check" >> beam.ParDo(fn).with_outputs(DROPPED, main="kept")).kept
+        checked = candidates | "Check" >> beam.ParDo(fn).with_outputs(DROPPED, main="kept")
+        self.dropped = checked.dropped
+        return checked.kept
 
 
 class CrawlCandidatesFn(beam.DoFn):

@@ -131,7 +131,7 @@ class WriteShardsFn(beam.DoFn):
             samples = (to_sample(k, r, lambda im: load(_blob_name(im))) for k, r in items)
         else:
             samples = self._pair_samples(name, [r for _, r in items])
-        entry = _write(self.out_dir, name, _tap(samples, rows))
+        entry = write_shard_to(self.out_dir, name, _tap(samples, rows))
         count("write", "shards")
         if self.kind == sf.KIND_INTERLEAVED:
             count("write", "sequences", entry.samples)
@@ -146,7 +146,7 @@ class WriteShardsFn(beam.DoFn):
         start = time.time()
         for r in records:
             count("pairs", r.status)
-        # Stats before the shard: the manifest written last by _write marks both complete.
+        # Stats before the shard: the manifest written last by write_shard_to marks both complete.
         files.write_bytes(files.join(self.out_dir, f"{name}_stats.json"),
                           json.dumps(pr.shard_stats(records, start, time.time()), indent=4).encode())
         ok = [r for r in records if r.ok]
@@ -174,7 +174,7 @@ def _index_histograms(out_dir: str, name: str) -> dict:
         return index.histograms(pq.read_table(f).to_pylist())
 
 
-def _write(out_dir: str, name: str, samples) -> manifest.ManifestEntry:
+def write_shard_to(out_dir: str, name: str, samples) -> manifest.ManifestEntry:
     """Local: atomic write in place. Object store: write in the worker's temporary directory,
     then upload the tar, the index and, last, the manifest."""
     if not files.is_remote(out_dir):

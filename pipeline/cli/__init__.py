@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("pipeline.cli.export", "interleaved shards -> OpenFlamingo's MMC4 tars or OBELICS parquet (Hugging Face)"),
     "train": ("pipeline.cli.train", "train Flamingo on interleaved and pair shards"),
     "inspect": ("pipeline.cli.inspect", "validate shards and summarise them"),
+    "view": ("pipeline.cli.view", "look at shards in the browser (served on 127.0.0.1), or write a self-contained page"),
     "extract": ("pipeline.cli.extract", "show what extraction keeps of one HTML page"),
     "demo": ("pipeline.cli.demo", "sample crawl -> corpus and pairs jobs -> a few training steps, offline"),
 }

@@ -53,6 +53,9 @@ class Summary:
             self.tokens.append(sample.num_tokens)
             self.images_per_sample.append(len(sample.images))
             sizes = [(i.width, i.height) for i in sample.images]
+        elif isinstance(sample, sf.VideoSample):
+            self.images_per_sample.append(len(sample.frames))
+            sizes = [(f.width, f.height) for f in sample.frames]
         else:
             self.images_per_sample.append(1)
             sizes = [(sample.width, sample.height)]
@@ -82,6 +85,11 @@ def render_sample(sample: sf.Sample) -> str:
         head = f"--- pair {sample.key}  {sample.url}"
         body = f"[image {sample.width}x{sample.height} {sample.url}]\n{sample.caption}"
         return printable(f"{head}\n{body}")
+    if isinstance(sample, sf.VideoSample):
+        fps = f" at {sample.fps:g} fps" if sample.fps else ""
+        head = f"--- video {sample.key}  {len(sample.frames)} frames{fps}  {sample.url}"
+        frames = " ".join(f"[frame {i} {f.width}x{f.height}]" for i, f in enumerate(sample.frames))
+        return printable(f"{head}\n{frames}\n{sample.caption}")
     head = (
         f"--- {sample.key}  doc {sample.doc_id} seq {sample.seq_index}  "
         f"{sample.num_tokens} tokens ({sample.tokenizer})  {sample.url}"

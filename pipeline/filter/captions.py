@@ -151,12 +151,9 @@ def _length(s: Subject, ctx: RuleContext) -> Verdict:
 
 @rule("caption", "language")
 def _language(s: Subject, ctx: RuleContext) -> Verdict:
-    from pipeline.filter.text import language_filter
+    from pipeline.filter.text import language_rule
 
-    if not ctx.config.languages:
-        return KEPT
-    lang, score = ctx.language(s)
-    keep, reason = language_filter(lang, score, ctx.config, s.declared_lang)
+    keep, reason = language_rule(s, ctx)
     return KEPT if keep else drop(f"caption_{reason}")
 
 

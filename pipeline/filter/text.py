@@ -215,8 +215,9 @@ def _word_count(s: Subject, ctx: RuleContext) -> Verdict:
 
 
 @rule("text", "language")
-def _language(s: Subject, ctx: RuleContext) -> Verdict:
-    if not ctx.config.languages:
+def language_rule(s: Subject, ctx: RuleContext) -> Verdict:
+    """The language rule for any config with ``languages`` and ``min_lang_score`` (captions too)."""
+    if not ctx.config.languages:  # every language kept: no detection needed
         return KEPT
     lang, score = ctx.language(s)
     return language_filter(lang, score, ctx.config, s.declared_lang)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 KNOWN_INPUTS = (".warc, .warc.gz, .arc, .arc.gz, .html, .htm, .html.gz, .htm.gz; OBELICS parquet and MMC4 "
                 "jsonl (plain, .gz, .zip), whatever their names")
 # Options that change how the job runs, not what it writes: --resume accepts new values.
-NOT_SHAPING = ("keep_work", "split_mb", "image.threads", "image.per_host_concurrency", "image.per_host_rate",
+NOT_SHAPING = ("keep_work", "split_mb", "dropped_per_reason", "image.threads", "image.per_host_concurrency", "image.per_host_rate",
                "image.retries", "image.backoff_base_s", "image.backoff_max_s", "image.max_retry_after_s",
                "image.timeout_s", "image.connect_timeout_s", "image.dns_cache_ttl_s", "image.ca_bundle")
 # The smallest sequence worth cutting: <image>, a few tokens of text, <|endofchunk|>.
@@ -57,6 +57,8 @@ class CorpusConfig:
     keep_work: bool = opt(False, "keep --work_dir (the image store) after success")
     mmc4_min_similarity: float = opt(0.0, "MMC4 inputs: drop images whose CLIP similarity to their matched "
                                      "sentence ('matched_sim') is below this", min=-1.0, max=1.0)
+    dropped_per_reason: int = opt(8, "keep this many of each stage's drops per reason as shards in "
+                                  "OUTPUT/dropped/, for the report and flamingo view (0: none)", min=0, max=1000)
     extract: ExtractOptions = section(ExtractOptions)
     filter: TextFilterConfig = section(TextFilterConfig)
     dedup: DedupConfig = section(DedupConfig)
@@ -97,13 +99,22 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: CorpusConfig, *, resu
     # need no extraction and take the same road from here.
     extracted = pages | "Extract" >> beam.ParDo(ExtractFn(cfg.extract, agent_token=cfg.image.agent_token))
     docs = (extracted, corpus_docs) | "JoinDocs" >> beam.Flatten() | "SpreadDocs" >> beam.Reshuffle()
-    kept = (docs | "FilterText" >> FilterText(cfg.filter)).kept
-    unique = kept | "Deduplicate" >> Deduplicate(cfg.dedup)
+    filtered = docs | "FilterText" >> FilterText(cfg.filter)
+    unique = filtered.kept | "Deduplicate" >> Deduplicate(cfg.dedup)
     keyed = unique | "KeyByDocId" >> beam.Map(lambda d: (doc_id(d.url), d))
-    assembled = (keyed, crawl_images) | "AttachImages" >> AttachImages(
+    attach = AttachImages(
         cfg.image, crawl_root, image_root, max_repeat_docs=cfg.max_repeat_docs,
         keep_docs_without_images=cfg.keep_docs_without_images, progress_root=progress_root,
+        keep_dropped=cfg.dropped_per_reason > 0,
     )
+    assembled = (keyed, crawl_images) | "AttachImages" >> attach
+    # A bounded sample of what the stages dropped -> OUTPUT/dropped/ (report.html, flamingo view).
+    if cfg.dropped_per_reason:
+        from pipeline.beam.dropped import SampleDropped, document_drops
+
+        by_filter = filtered.dropped | "DroppedByFilter" >> beam.MapTuple(document_drops("filter"))
+        ((by_filter, attach.dropped) | "AllDropped" >> beam.Flatten()
+         | "SampleDropped" >> SampleDropped(output, image_root, cfg.dropped_per_reason))
     seqs = assembled | "Sequences" >> beam.ParDo(SequencesFn(cfg.tokenizer, cfg.max_tokens, cfg.max_images))
     return (
         seqs

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 LIST_EXTS = (".parquet", ".csv", ".tsv", ".jsonl", ".json", ".csv.gz", ".tsv.gz", ".jsonl.gz")
 # Options that change how the job runs, not what it writes: --resume accepts new values.
-NOT_SHAPING = ("keep_work", "image.threads", "image.per_host_concurrency", "image.per_host_rate", "image.retries",
+NOT_SHAPING = ("keep_work", "dropped_per_reason", "image.threads", "image.per_host_concurrency", "image.per_host_rate", "image.retries",
                "image.backoff_base_s", "image.backoff_max_s", "image.max_retry_after_s", "image.timeout_s",
                "image.connect_timeout_s", "image.dns_cache_ttl_s", "image.ca_bundle", "clip.device",
                "clip.batch_size")
@@ -67,6 +67,8 @@ class PairsConfig:
     dedup: bool = opt(True, "drop repeated (image sha256, caption) pairs")
     downloader: str = opt("ours", "who fetches URL lists", choices=("ours", "img2dataset"))
     keep_work: bool = opt(False, "keep --work_dir (the image store) after success")
+    dropped_per_reason: int = opt(8, "keep this many of each stage's drops per reason as shards in "
+                                  "OUTPUT/dropped/, for the report and flamingo view (0: none)", min=0, max=1000)
     list: UrlListConfig = section(UrlListConfig)
     extract: ExtractOptions = section(ExtractOptions)
     caption: CaptionFilterConfig = section(CaptionFilterConfig)
@@ -102,6 +104,7 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind:
 
     work = (work_dir or f"{output.rstrip('/')}/_work").rstrip("/")
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
+    checks = []  # the caption checks, whose drops the dropped-items sample keeps
     if kind == "list" and cfg.downloader == "img2dataset":
         from pipeline.beam import files
         from pipeline.pairs.img2dataset import download
@@ -112,7 +115,8 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind:
         if kind == "list":
             candidates = p | "ReadUrlLists" >> bp.ReadUrlLists(inputs, cfg.list, labels)
             if cfg.filter_list_captions:
-                candidates = candidates | "CheckCaptions" >> bp.CheckCaptions(cfg.caption)
+                checks.append(bp.CheckCaptions(cfg.caption))
+                candidates = candidates | "CheckCaptions" >> checks[-1]
             crawl_images = p | "NoCrawlImages" >> beam.Create([])
         else:
             from pipeline.beam.extract import ExtractFn
@@ -120,14 +124,26 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind:
 
             pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root)
             docs = pages | "Extract" >> beam.ParDo(ExtractFn(cfg.extract, agent_token=cfg.image.agent_token))
+            checks.append(bp.CheckCaptions(cfg.caption))
             candidates = (docs | "Candidates" >> beam.ParDo(bp.CrawlCandidatesFn(cfg.caption_source))
-                          | "CheckCaptions" >> bp.CheckCaptions(cfg.caption))
+                          | "CheckCaptions" >> checks[-1])
         records = (candidates, crawl_images) | "Fetch" >> bp.FetchPairs(
             cfg.image, crawl_root, image_root, progress_root)
     if cfg.dedup:
         records = records | "Dedup" >> bp.DedupPairs()
     if cfg.clip.enabled:
         records = records | "Clip" >> bp.ClipFilter(cfg.clip, image_root)
+    # A bounded sample of what the stages dropped -> OUTPUT/dropped/ (report.html, flamingo view).
+    if cfg.dropped_per_reason:
+        from pipeline.beam.dropped import SampleDropped
+        from pipeline.dropped import from_pair
+
+        drops = [records | "DroppedPairs" >> beam.FlatMap(
+            lambda r: [] if r.ok else [from_pair("pairs", r.status, r)])]
+        drops += [c.dropped | f"DroppedCaptions{n}" >> beam.MapTuple(lambda reason, r: from_pair("captions", reason, r))
+                  for n, c in enumerate(checks)]
+        (drops | "AllDropped" >> beam.Flatten()
+         | "SampleDropped" >> SampleDropped(output, image_root, cfg.dropped_per_reason))
     return (
         records
         | "KeyByKey" >> beam.Map(lambda r: (r.key, r))

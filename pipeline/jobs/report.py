@@ -1,5 +1,5 @@
-"""Job outputs for people and machines: ``stats.json``, ``report.md`` and its plots, then
-``manifest.json``, last.
+"""Job outputs for people and machines: ``stats.json``, ``report.md`` and its plots,
+``report.html``, then ``manifest.json``, last.
 
 Counters come from Beam's metrics (every drop reason of every stage); distributions are
 histograms of what the shards' indexes hold (counted by the shard writers as they write, see
@@ -25,6 +25,7 @@ STAGE_HELP = {
     "read": "crawl records: pages go on, image records feed the image stage, OBELICS/MMC4 documents skip "
             "extraction, the rest are dropped by reason",
     "extract": "pages -> documents (main content, images in place); drops by reason",
+    "extract_method": "how each kept page's content was found: main selection, or a fallback method",
     "filter": "documents through the text filters (language, length, Gopher rules, flagged words)",
     "dedup": "kept documents: duplicates by normalised URL, exact text, MinHash near-duplicates",
     "images": "each unique image URL, fetched once: status, and where the bytes came from",
@@ -116,6 +117,10 @@ def write_report(out_dir: str, stats: dict, dists: dict[str, dict[int, int]]) ->
     write_json(out_dir, "stats.json", stats)
     plots = plot(out_dir, dists, stats["counters"])
     files.write_bytes(files.join(out_dir, "report.md"), render_report(stats, plots).encode())
+    # The same report as a page, with galleries of kept and dropped samples.
+    from pipeline.jobs.report_html import write_report_html
+
+    write_report_html(out_dir, stats, dists, stages=STAGES, not_drops=NOT_DROPS)
 
 
 def plot(out_dir: str, dists: dict[str, dict[int, int]], counters: dict) -> list[str]:
@@ -140,7 +145,7 @@ def plot(out_dir: str, dists: dict[str, dict[int, int]], counters: dict) -> list
         plt.close(fig)
         names.append(rel)
     drops = [(f"{ns}/{k}", v) for ns, c in counters.items() for k, v in c.items()
-             if v and k not in _NOT_DROPS and not k.startswith("source_") and ns in STAGES]
+             if v and k not in NOT_DROPS and not k.startswith("source_") and ns in STAGES]
     if drops:
         drops.sort(key=lambda kv: kv[1])
         fig, ax = plt.subplots(figsize=(6, 0.3 * len(drops) + 1))
@@ -159,8 +164,10 @@ def _save(fig, out_dir: str, rel: str) -> None:
     files.write_bytes(files.join(out_dir, *rel.split("/")), buf.getvalue())
 
 
-_NOT_DROPS = {"ok", "kept", "success", "rows", "scored", "pages", "files", "image_records", "unique", "tokens", "shards",
-              "sequences", "images", "shards_already_complete", "obelics_documents", "mmc4_documents"}
+# Counters that count what went on rather than a drop (report.md's plot and report.html).
+NOT_DROPS = frozenset({"ok", "kept", "success", "rows", "scored", "pages", "files", "image_records", "unique",
+                       "tokens", "shards", "sequences", "images", "shards_already_complete",
+                       "obelics_documents", "mmc4_documents"})
 
 
 def render_report(stats: dict, plots: list[str]) -> str:

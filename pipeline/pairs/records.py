@@ -56,7 +56,7 @@ class PairRecord:
 
 
 # A fetch reference: what FetchImagesFn groups under one URL. Strings only, so refs sort;
-# position 2 is the referer page, as transforms_images expects.
+# position 2 is the referer page, as pipeline.beam.images expects.
 Ref = tuple[str, str, str, str]
 
 

@@ -35,13 +35,24 @@ _LOADED: dict[str, tuple[object, str]] = {}
 
 class CountingTokenizer:
     """A ``tokenizers.Tokenizer`` called like a transformers fast tokenizer, for what counting
-    and cutting use: ``tok(text, add_special_tokens=False[, return_offsets_mapping=True])``."""
+    and cutting use: ``tok(text, add_special_tokens=False[, return_offsets_mapping=True]
+    [, split_special_tokens=True])``. ``backend_tokenizer`` is the rules, as transformers
+    names them, so :func:`pipeline.shards.format.tokenizer_fingerprint` gives the same
+    fingerprint as for the transformers tokenizer the trainer loads."""
 
     def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
+        from tokenizers import Tokenizer
 
-    def __call__(self, text: str, add_special_tokens: bool = False, return_offsets_mapping: bool = False) -> dict:
-        enc = self.tokenizer.encode(text, add_special_tokens=add_special_tokens)
+        self.backend_tokenizer = tokenizer
+        # A second copy reads special tokens in text as text (``split_special_tokens``): the
+        # flag is a tokenizer setting, and the copy keeps calls thread-safe.
+        self._split = Tokenizer.from_str(tokenizer.to_str())
+        self._split.encode_special_tokens = True
+
+    def __call__(self, text: str, add_special_tokens: bool = False, return_offsets_mapping: bool = False,
+                 split_special_tokens: bool = False) -> dict:
+        tok = self._split if split_special_tokens else self.backend_tokenizer
+        enc = tok.encode(text, add_special_tokens=add_special_tokens)
         out = {"input_ids": enc.ids}
         if return_offsets_mapping:
             out["offset_mapping"] = enc.offsets

@@ -27,13 +27,16 @@ WHAT = {
     OBELICS: "OBELICS-style samples (KEY.json with texts and images lists)",
     sf.KIND_PAIR: "image-text pair samples",
     sf.KIND_INTERLEAVED: "interleaved sequence samples",
+    sf.KIND_VIDEO: "video samples",
 }
 HOW = {
     MMC4: "import MMC4 documents (.jsonl, .jsonl.gz, .jsonl.zip) with `flamingo corpus --input FILES`",
     OBELICS: "import OBELICS parquet files with `flamingo corpus --input FILES`",
     sf.KIND_PAIR: 'give this dataset kind = "pair"',
     sf.KIND_INTERLEAVED: 'give this dataset kind = "interleaved"',
+    sf.KIND_VIDEO: 'give this dataset kind = "video"',
 }
+OURS = (sf.KIND_INTERLEAVED, sf.KIND_PAIR, sf.KIND_VIDEO)
 
 
 def is_mmc4_document(obj: object) -> bool:
@@ -58,7 +61,7 @@ def sample_layout(members: dict[str, bytes]) -> str | None:
 
 
 def layout_of(members: dict[str, bytes], key: str) -> str:
-    """``interleaved``, ``pair``, ``mmc4``, ``obelics``, or ``invalid``."""
+    """``interleaved``, ``pair``, ``video``, ``mmc4``, ``obelics``, or ``invalid``."""
     foreign = sample_layout(members)
     if foreign:
         return foreign
@@ -89,15 +92,16 @@ def file_message(path: str, layout: str) -> str:
     return f"{path} is {kind}, not a shard: import it with `flamingo corpus --input {path}`"
 
 
-def first_samples_problem(layouts: list[str], path: str, expected: str | None = None) -> str | None:
+def first_samples_problem(layouts: list[str], path: str, expected: str | None = None, *,
+                          foreign_only: bool = False) -> str | None:
     """One line if the first samples of a dataset (``layouts``, from :func:`layout_of`) are all
     of a layout we cannot use; None if any of them is usable. ``expected``: the dataset's kind
-    (None: either of ours)."""
-    usable = {expected} if expected else {sf.KIND_PAIR, sf.KIND_INTERLEAVED}
+    (None: any of ours); ``foreign_only``: speak only of other projects' layouts."""
+    usable = {expected} if expected else set(OURS)
     if not layouts or usable & set(layouts):
         return None
     top = Counter(layouts).most_common(1)[0][0]
-    if top not in WHAT:
+    if top not in WHAT or (foreign_only and top not in (MMC4, OBELICS)):
         return None  # invalid samples are reported one by one, as before
     want = f" in {'an' if expected[0] in 'aeiou' else 'a'} {expected} dataset" if expected else ""
     return f"{path}: the first {len(layouts)} samples are {WHAT[top]}{want}; {HOW[top]}"
@@ -116,7 +120,7 @@ def first_layouts(path: str, n: int = FIRST_SAMPLES) -> list[str]:
     return out
 
 
-def check_dataset(paths: list[str], expected: str | None = None) -> str | None:
+def check_dataset(paths: list[str], expected: str | None = None, *, foreign_only: bool = False) -> str | None:
     """One line naming a foreign file or layout at the start of a dataset, else None."""
     from pipeline.shards import reader
 
@@ -126,4 +130,6 @@ def check_dataset(paths: list[str], expected: str | None = None) -> str | None:
                 layout = file_layout(f)
             if layout:
                 return file_message(path, layout)
-    return first_samples_problem(first_layouts(paths[0]), paths[0], expected) if paths else None
+    if not paths:
+        return None
+    return first_samples_problem(first_layouts(paths[0]), paths[0], expected, foreign_only=foreign_only)

@@ -2,7 +2,7 @@
 
 A shard ``NAME`` becomes three files in the output directory, in this order:
 
-* ``NAME.tar``            the samples, members in :func:`shardformat.encode` order;
+* ``NAME.tar``            the samples, members in :func:`pipeline.shards.format.encode` order;
 * ``NAME.parquet``        one row per sample (the index);
 * ``NAME.manifest.json``  sample count, bytes and sha256 of the tar — written last,
   so its presence means the shard is complete.
@@ -64,6 +64,15 @@ def _commit(tmp: str, final: str) -> None:
     os.replace(tmp, final)
 
 
+def image_count(sample: sf.Sample) -> int:
+    """Images a sample stores: an interleaved sample's images, a clip's frames, a pair's one."""
+    if isinstance(sample, sf.InterleavedSample):
+        return len(sample.images)
+    if isinstance(sample, sf.VideoSample):
+        return len(sample.frames)
+    return 1
+
+
 def shard_name(prefix: str, index: int) -> str:
     """``PREFIX-00012``; with no prefix ``00012``, as img2dataset names its shards."""
     return f"{prefix}-{index:05d}" if prefix else f"{index:05d}"
@@ -93,10 +102,11 @@ def write_shard(out_dir: str, name: str, samples: Iterable[sf.Sample]) -> Manife
                     if kind and sample.kind != kind:
                         raise ValueError(f"shard {name}: {sample.kind} sample among {kind} samples")
                     kind = sample.kind
+                    start = tar.offset  # where this sample's first header goes (stream mode too)
                     for member, data in sf.encode(sample):
                         tar.addfile(tar_info(member, len(data)), io.BytesIO(data))
-                    rows.append(index_row(sample))
-                    n_images += len(sample.images) if kind == sf.KIND_INTERLEAVED else 1
+                    rows.append(index_row(sample, start, tar.offset - start))
+                    n_images += image_count(sample)
         kind = kind or "empty"
         table = pa.Table.from_pylist(rows, schema=index_schema(kind))
         pq.write_table(table, tmps[INDEX_SUFFIX], compression="zstd")
