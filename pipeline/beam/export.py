@@ -2,8 +2,9 @@
 
 Each input shard is read as a stream (never extracted), each valid interleaved sample converted
 by :mod:`pipeline.export`, and the output written under a temporary local name, then copied to
-the output through Beam's filesystems (atomically). Pair samples have no place in either layout
-and are counted, like invalid samples (counters ``export/<reason>``); nothing is dropped silently.
+the output through Beam's filesystems (atomically). Pair and video samples have no place in
+either layout and are counted, like invalid samples (counters ``export/<reason>``); nothing is
+dropped silently.
 Output names follow input names, so the same shards give the same files, byte for byte.
 """
 
@@ -46,7 +47,7 @@ def iter_interleaved(path: str):
                 continue
             sample = sf.decode(raw.key, raw.members)
             if not isinstance(sample, sf.InterleavedSample):
-                count("export", "pair_sample_skipped")
+                count("export", f"{sample.kind}_sample_skipped")  # pairs, video: no place in either layout
                 continue
             count("export", "samples")
             yield sample
