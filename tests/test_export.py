@@ -25,6 +25,12 @@ def shards(tmp_path_factory):
     return d, write_shards(d)
 
 
+@pytest.fixture(scope="module")
+def mmc4_out(shards, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mmc4")
+    return out, run_export(shards[0], out, "mmc4")
+
+
 def run_export(shards_dir, out, fmt):
     return export.run(["--format", fmt, "--input", str(shards_dir), "--output", str(out), *RUNNER])
 
@@ -40,18 +46,18 @@ def test_mmc4_document_places_each_image_before_the_text_after_it():
     assert [i["matched_text_index"] for i in first["image_info"]] == [0]
 
 
-def test_mmc4_export_is_deterministic_with_sizes_and_manifest(shards, tmp_path):
+def test_mmc4_export_is_deterministic_with_sizes_and_manifest(shards, mmc4_out, tmp_path):
     src, samples = shards
-    manifest = run_export(src, tmp_path / "a", "mmc4")
+    out, manifest = mmc4_out
     assert manifest["samples"] == len(samples) and manifest["images"] == sum(len(s.images) for s in samples)
-    assert json.loads((tmp_path / "a" / "sizes.json").read_text()) == {"corpus-00000.tar": 3, "corpus-00001.tar": 3}
-    with tarfile.open(tmp_path / "a" / "corpus-00000.tar") as tar:
+    assert json.loads((out / "sizes.json").read_text()) == {"corpus-00000.tar": 3, "corpus-00001.tar": 3}
+    with tarfile.open(out / "corpus-00000.tar") as tar:
         assert all(m.name.endswith(".json") and m.name.count(".") == 1 for m in tar.getmembers())
-    run_export(src, tmp_path / "b", "mmc4")
-    digest = {n: hashlib.sha256((tmp_path / "a" / n).read_bytes()).hexdigest() for n in ("corpus-00000.tar",)}
-    assert digest == {n: hashlib.sha256((tmp_path / "b" / n).read_bytes()).hexdigest() for n in digest}
+    again = run_export(src, tmp_path, "mmc4")
+    assert [f["sha256"] for f in again["files"]] == [f["sha256"] for f in manifest["files"]]
+    assert hashlib.sha256((out / "corpus-00000.tar").read_bytes()).hexdigest() == manifest["files"][0]["sha256"]
     with pytest.raises(UsageError, match="already holds"):
-        run_export(src, tmp_path / "a", "mmc4")
+        run_export(src, out, "mmc4")
 
 
 class _OpenFlamingoTokenizer:
@@ -71,18 +77,26 @@ class _OpenFlamingoTokenizer:
 
 
 def open_flamingo_data():
-    """open_flamingo/train/data.py as OpenFlamingo's training imports it (``from data_utils import *``)."""
+    """open_flamingo/train/data.py, whose ``from data_utils import *`` wants its own folder on the
+    path. Loaded under a private name, and the folder (which holds a ``train.py``) taken off the
+    path again, so nothing named ``data`` or ``train`` shadows anything afterwards."""
     import importlib.util
 
     spec = importlib.util.find_spec("open_flamingo")
     assert spec is not None, "the test extra installs open-flamingo (pip install --no-deps open-flamingo==2.0.1)"
-    sys.path.insert(0, os.path.join(spec.submodule_search_locations[0], "train"))
-    import data  # noqa: PLC0415
+    folder = os.path.join(spec.submodule_search_locations[0], "train")
+    sys.path.insert(0, folder)
+    try:
+        module_spec = importlib.util.spec_from_file_location("open_flamingo_train_data", os.path.join(folder, "data.py"))
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
+        sys.modules.pop("data_utils", None)
+    return module
 
-    return data
 
-
-def test_open_flamingo_mmc4_preprocessing_reads_the_export(shards, tmp_path, monkeypatch):
+def test_open_flamingo_mmc4_preprocessing_reads_the_export(shards, mmc4_out):
     """OpenFlamingo's own MMC4 pipeline (webdataset + preprocess_interleaved) on our export."""
     import functools
 
@@ -93,15 +107,14 @@ def test_open_flamingo_mmc4_preprocessing_reads_the_export(shards, tmp_path, mon
 
     from pipeline.sequences.tokenizer import default_tokenizer_files
 
-    src, samples = shards
-    run_export(src, tmp_path, "mmc4")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _, samples = shards
+    out, _ = mmc4_out
     data = open_flamingo_data()
     tok = _OpenFlamingoTokenizer(AutoTokenizer.from_pretrained(os.path.dirname(default_tokenizer_files()[0])))
     clip = T.Compose([T.Resize((224, 224)), T.ToTensor()])
     preprocess = functools.partial(data.preprocess_interleaved, tokenizer=tok, clip_processor=clip,
                                    sim_threshold=30, min_num_images=1, max_num_images=6)
-    tars = sorted(str(tmp_path / n) for n in os.listdir(tmp_path) if n.endswith(".tar"))
+    tars = sorted(str(out / n) for n in os.listdir(out) if n.endswith(".tar"))
     # (OpenFlamingo's get_mmc4_dataset ignores sizes.json: it always wants --train_num_samples_mmc4.)
     random.seed(0)
     out, errors = [], []
