@@ -101,3 +101,32 @@ def test_corpus_job_takes_obelics_and_mmc4(tmp_path):
     assert flamingo(["inspect", str(tmp_path / "out")]) == 0
     # fetched once per URL (chelsea is in both corpora), robots.txt asked first, coffee's low match never fetched
     assert paths.count("/img/chelsea.jpg") == 1 and "/robots.txt" in paths
+
+
+def test_a_truncated_corpus_file_keeps_what_it_gave_and_is_counted(tmp_path):
+    """ReadRecordsFn on a cut-off MMC4 gzip: the documents before the cut, then one counter."""
+    import gzip
+
+    import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that
+
+    from pipeline.beam.read import ReadRecordsFn
+
+    data = gzip.compress("".join(json.dumps(d) + "\n" for d in mmc4_docs(url) * 50).encode(), mtime=0)
+    path = tmp_path / "docs.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+
+    def some_but_not_all(counts):
+        assert 0 < counts[0] < 100, counts
+
+    p = TestPipeline(runner="FnApiRunner")
+    read = (p | beam.Create([(str(path), 0, len(data) // 2)])
+            | beam.ParDo(ReadRecordsFn(str(tmp_path / "crawl"), documents=True)).with_outputs(
+                "images", "documents", main="pages"))
+    assert_that(read.documents | beam.combiners.Count.Globally(), some_but_not_all)
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter())["counters"]}
+    assert counters["corrupt_mmc4_file"] == 1

@@ -8,6 +8,7 @@ dropped by reason.
 from __future__ import annotations
 
 import logging
+import zipfile
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -29,7 +30,8 @@ def _open(path: str):
 
 
 def plan_file_splits(meta, split_bytes: int = warc.SPLIT_BYTES):
-    """A matched file -> ``(path, start, end)`` byte ranges (big per-record-gzip WARCs split)."""
+    """A matched file -> ``(path, start, end)`` ranges: byte ranges (big per-record-gzip WARCs
+    split), or row-group ranges for an OBELICS parquet file (one per row group)."""
     path, size = meta.path, meta.size_in_bytes
     if not warc.is_warc(path) and not warc.is_html(path):
         with _open(path) as f:
@@ -80,9 +82,14 @@ class ReadRecordsFn(beam.DoFn):
                     return
                 docs = (_obelics_docs(obelics.iter_rows(f, start, end)) if kind == corpora.OBELICS
                         else _mmc4_docs(mmc4.open_lines(f), self.min_similarity))
-                for doc in docs:
-                    self.progress.add("pages_read")
-                    yield beam.pvalue.TaggedOutput("documents", doc)
+                try:
+                    for doc in docs:
+                        self.progress.add("pages_read")
+                        yield beam.pvalue.TaggedOutput("documents", doc)
+                except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
+                    # A truncated or corrupt file: what it gave so far stays, the rest is counted.
+                    count("read", f"corrupt_{kind}_file")
+                    log.warning("corrupt_%s_file %s: %s: %s", kind, path, type(e).__name__, e)
 
     def _records(self, records):
         for rec in records:
