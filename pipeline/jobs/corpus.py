@@ -2,8 +2,9 @@
 
     flamingo corpus --input 'crawl/*.warc.gz' --output out/ [--filter.min_words 50 ...] [Beam options]
 
-ReadCrawl → Extract (OBELICS and MMC4 documents, recognised by content, join here) → FilterText → Deduplicate → AttachImages → Sequences → AssignShards →
-WriteShards, with ``config.json`` written first and ``stats.json``, ``report.md`` and, last,
+ReadCrawl → Extract → FilterText → Deduplicate → AttachImages → Sequences → AssignShards →
+WriteShards (OBELICS and MMC4 documents among the inputs, recognised by content, join after
+Extract), with ``config.json`` written first and ``stats.json``, ``report.md`` and, last,
 ``manifest.json`` at the end, in the output directory (local, ``gs://``, ``s3://``). With no
 ``--runner`` the job runs on Beam's FnApiRunner with one worker process per core (offline;
 Prism would download a binary).

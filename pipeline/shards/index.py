@@ -62,7 +62,7 @@ def _columns(sample: sf.Sample) -> dict:
         "height": sample.height,
         "original_width": int(extra.get("original_width") or sample.width),
         "original_height": int(extra.get("original_height") or sample.height),
-        "exif": extra.get("exif"),
+        "exif": extra["exif"] if isinstance(extra.get("exif"), str) else None,
         "sha256": sample.sha256,
         "page_url": extra.get("page_url"),
         "clip_score": extra.get("clip_score"),
