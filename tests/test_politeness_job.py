@@ -68,6 +68,8 @@ def test_one_hosts_rate_and_concurrency_hold_across_workers(tmp_path):
     assert len(starts) == N + 1  # every image once, and robots.txt once for the host
     assert stats["counters"]["images"]["ok"] == N
     assert server.peak == 1
-    # requests start at least 1/rate apart (a little slack for timer granularity)
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert min(gaps) >= 0.9 / RATE, min(gaps)
+    # the N image requests span at least (N - 1) / rate: two workers each with their own allowance
+    # would take half that. (A whole-span bound, not each gap: a loaded machine may run one handler
+    # late and the next on time, which shortens one gap as the server sees it, never the span.)
+    span = starts[-1] - starts[1]
+    assert span >= 0.95 * (N - 1) / RATE, span
