@@ -71,5 +71,5 @@ def test_one_hosts_rate_and_concurrency_hold_across_workers(tmp_path):
     # the N image requests span at least (N - 1) / rate: two workers each with their own allowance
     # would take half that. (A whole-span bound, not each gap: a loaded machine may run one handler
     # late and the next on time, which shortens one gap as the server sees it, never the span.)
-    span = starts[-1] - starts[1]
+    span = starts[-1] - starts[0]
     assert span >= 0.95 * (N - 1) / RATE, span
