@@ -25,6 +25,9 @@ def cv2():
     if _cv2 is None:
         import cv2 as module
 
+        # The image stage already runs one image per fetcher thread: OpenCV's own thread pool
+        # would split each small resize again and spin-wait for its helpers.
+        module.setNumThreads(1)
         _cv2 = module
     return _cv2
 
