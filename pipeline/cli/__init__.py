@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "corpus": ("pipeline.cli.corpus", "crawl (WARC/HTML) -> interleaved M3W-style sequence shards (Apache Beam)"),
     "pairs": ("pipeline.cli.pairs", "crawls or URL+caption lists -> image-text pair shards, img2dataset layout"),
     "train": ("pipeline.cli.train", "train Flamingo on interleaved and pair shards"),
+    "eval": ("pipeline.cli.eval", "few-shot evaluation of a checkpoint on a benchmark (CIDEr, VQA accuracy, classification)"),
     "inspect": ("pipeline.cli.inspect", "validate shards and summarise them"),
     "extract": ("pipeline.cli.extract", "show what extraction keeps of one HTML page"),
     "demo": ("pipeline.cli.demo", "sample crawl -> corpus and pairs jobs -> a few training steps, offline"),
