@@ -32,8 +32,8 @@ PUNCTUATIONS = frozenset(["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB
 JAR = "stanford-corenlp-3.4.1.jar"
 BACKENDS = ("auto", "java", "python")
 
-_UNICODE = {"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'", "\u2026": "...",
-            "\u2014": "--", "\u2013": "--", "\u00a0": " "}
+_UNICODE = {"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2026": "...", "\u2014": "--", "\u2013": "--",
+            "\u00a0": " ", "\u00bd": "1/2", "\u00bc": "1/4", "\u00be": "3/4", "\u200b": "", "\ufeff": "", "\u00ad": "", "\u00ab": '"', "\u00bb": '"'}
 _BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
 # PTBTokenizer splits these words in two (its "gonna" family and "cannot")
 _SPLIT_WORDS = {"cannot": ("can", "not"), "gonna": ("gon", "na"), "gotta": ("got", "ta"),
@@ -41,40 +41,44 @@ _SPLIT_WORDS = {"cannot": ("can", "not"), "gonna": ("gon", "na"), "gotta": ("got
                 "'tis": ("'t", "is"), "'twas": ("'t", "was"), "y'all": ("y'", "all")}
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st jr sr co corp inc ltd vs etc mt ft ave blvd dept est fig gen gov hon lt "
-    "no rev sgt capt col messrs jan feb mar apr jun jul aug sep sept oct nov dec".split())
+    "no rev sgt capt col messrs jan feb mar apr jun jul aug sep sept oct nov dec rep sen sens pa va".split())
 _TOKEN = re.compile(r"""
-    (?P<url>(?:https?|ftp)://[^\s"<>]+|www\.[^\s"<>]+\.[a-z]{2,}[^\s"<>]*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
-  | (?P<initials>(?:[a-z]\.){2,}(?![a-z]))
-  | (?P<number>\d+(?:[.,:/]\d+)*(?:[a-z]+\d*)*)
-  | (?P<nquote>'n'|'n\b)
-  | (?P<word>'?[a-z][a-z0-9]*(?:[-'&][a-z0-9]+)*(?:\.(?!\.))?)
-  | (?P<quote>["'])
+    (?P<url>(?:https?|ftp)://[^\s"<>()\[\]]*[^\s"<>()\[\].,;:!?']|www\.[^\s"<>()\[\]]*[^\s"<>()\[\].,;:!?']
+           |[\w.+-]+@[\w-]+(?:\.[\w-]+)+|@\w+)
+  | (?P<initials>(?:[^\W\d_]\.){2,}(?![^\W\d_]))
+  | (?P<number>\d+(?:[.,:/]\d+)*(?:[^\W\d_]+\d*)*(?:-[^\W_]+)*)
+  | (?P<nquote>'n'|'n\b|(?<=\d)'(?:s|m|d|re|ve|ll)\b)
+  | (?P<word>['\u2018\u2019]?[^\W\d_][^\W_]*(?:[-'&\u2019./][^\W_]+)*(?:\.(?!\.))?)
+  | (?P<quote>["'\u2018\u2019])
   | (?P<dots>\.\.\.+|--+)
-  | (?P<bangs>[!?]+)
+  | (?P<bangs>[!?]+|_+|\*+)
   | (?P<other>\S)
 """, re.VERBOSE)
-_CLITIC = re.compile(r"^(.*[a-z])(n't|'s|'m|'d|'re|'ve|'ll)$")
+_CLITIC = re.compile(r"^(.*[^\W_])(n['\u2019]t|['\u2019](?:s|m|d|re|ve|ll))$")
+_TIME_OF_DAY = re.compile(r"^(\d+(?::\d+)?)([ap]m)$")
 
 
 def _word(token: str, at_end: bool) -> list[str]:
     """A word token -> PTB tokens: clitics split off, abbreviations keep their period."""
     if token.endswith("."):
         stem = token[:-1]
-        if stem in _ABBREVIATIONS:
+        if stem.lower() in _ABBREVIATIONS or (len(stem) == 1 and stem.isupper()):
             return [token, "."] if at_end else [token]  # PTB repeats the stop after a final abbreviation
         return [*_word(stem, False), "."]
-    if token in _SPLIT_WORDS:
-        return list(_SPLIT_WORDS[token])
+    if token.lower() in _SPLIT_WORDS:
+        return list(_SPLIT_WORDS[token.lower()])
     m = _CLITIC.match(token)
     if m:
-        return [*_word(m.group(1), False), m.group(2)]
-    if token.startswith("'") and len(token) > 1:  # a quote opening a word: `word
+        return [*_word(m.group(1), False), m.group(2).replace("\u2019", "'")]
+    if token[0] in "'\u2018\u2019" and len(token) > 1:  # a quote opening a word: `word
         return ["`", *_word(token[1:], False)]
     return [token]
 
 
 def _quote(text: str, start: int, mark: str) -> str:
-    """An ASCII quote -> PTB's opening (`` or `) or closing ('' or ') form by what precedes it."""
+    """A quote mark -> PTB's opening (`` or `) or closing ('' or ') form by what precedes it."""
+    if mark == "\u2018":
+        return "`"
     opening = start == 0 or text[start - 1].isspace() or text[start - 1] in "([{"
     if mark == '"':
         return "``" if opening else "''"
@@ -85,12 +89,14 @@ def ptb_tokens(line: str) -> list[str]:
     """One line -> PTBTokenizer's tokens, lower-cased (before punctuation removal)."""
     for a, b in _UNICODE.items():
         line = line.replace(a, b)
-    text = line.lower().strip()
+    text = line.strip()
     out: list[str] = []
     for m in _TOKEN.finditer(text):
         kind, tok = m.lastgroup, m.group()
         at_end = not text[m.end():].strip()
-        if kind == "initials":
+        if kind == "number" and _TIME_OF_DAY.match(tok):
+            out += list(_TIME_OF_DAY.match(tok).groups())
+        elif kind == "initials":
             out += [tok, "."] if at_end else [tok]
         elif kind == "word":
             out += [tok[:-1], "'"] if tok.endswith("s'") else _word(tok, at_end)
@@ -102,7 +108,7 @@ def ptb_tokens(line: str) -> list[str]:
             out.append(_BRACKETS.get(tok, tok))
         else:
             out.append(tok)
-    return out
+    return [t.lower() for t in out]
 
 
 def python_tokenize(captions: Sequence[str]) -> list[str]:
