@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flamingo import typedconfig as tc
 from flamingo.typedconfig import ConfigError, Presets, config, opt, require, section
+from train.eval.config import TrainEvalConfig
 
 KINDS = ("interleaved", "pair")
 PRECISIONS = ("bf16", "fp32", "auto")
@@ -122,6 +123,7 @@ class TrainConfig:
     checkpoint: CheckpointConfig = section(CheckpointConfig)
     dist: DistConfig = section(DistConfig)
     log: LogConfig = section(LogConfig)
+    eval: TrainEvalConfig = section(TrainEvalConfig)  # few-shot evaluation every eval.every steps (train/eval/)
 
     def validate_launch(self) -> None:
         """What a run needs beyond valid values (presets leave it out): datasets with shards."""

@@ -158,3 +158,31 @@ def write_benchmark(out_dir: str, cfg: SyntheticConfig) -> str:
     with open(path, "w") as f:
         json.dump({"dataset": "synthetic-shapes", "images": entries}, f, indent=1)
     return path
+
+
+def write_pair_shards(out_dir: str, annotation_file: str, *, split: str = "train", per_shard: int = 2000,
+                      seed: int = 0) -> list[str]:
+    """The ``split`` of a Karpathy JSON as pair shards (one pair per image and caption, shuffled
+    with ``seed``), for training; returns the tar paths."""
+    from pipeline.shards import format as sf
+    from pipeline.shards.writer import write_shard
+
+    with open(annotation_file) as f:
+        entries = [e for e in json.load(f)["images"] if e["split"] == split]
+    root = os.path.dirname(os.path.abspath(annotation_file))
+    pairs = []
+    for e in entries:
+        with open(os.path.join(root, e.get("filepath", ""), e["filename"]), "rb") as f:
+            data = f.read()
+        with Image.open(io.BytesIO(data)) as im:
+            width, height = im.size
+        for j, s in enumerate(e["sentences"]):
+            pairs.append(sf.PairSample(key=sf.make_key(e["filename"], j), url=e["filename"], caption=s["raw"],
+                                       image=data, width=width, height=height, sha256=sf.sha256_hex(data)))
+    random.Random(seed).shuffle(pairs)
+    paths = []
+    for i in range(0, len(pairs), per_shard):
+        name = f"{split}-{i // per_shard:05d}"
+        write_shard(out_dir, name, pairs[i:i + per_shard])
+        paths.append(os.path.join(out_dir, name + ".tar"))
+    return paths
