@@ -136,7 +136,8 @@ def test_usage_errors_are_one_line(tiny_model, tmp_path, capsys):
 def test_trainer_checkpoints_and_the_eval_hook(tmp_path, shards):
     """A tiny run that evaluates every 2 steps: scores in its log, predictions per evaluation, and
     its step checkpoints load in flamingo eval."""
-    from train.config import PRESETS as TRAIN, DatasetConfig
+    from train.config import PRESETS as TRAIN
+    from train.config import DatasetConfig
     from train.loop import train
 
     ann = es.karpathy(tmp_path / "bench", n_train=6, n_test=3)

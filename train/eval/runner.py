@@ -4,8 +4,10 @@ Order of work: choose the queries (all, or a seeded sample) -> RICES embeddings 
 -> for each shot count k and trial t (seed = seed + t): the trial's demonstration pool, then this
 process's share of the queries (query i goes to rank i mod world size) in batches, each query
 with its k demonstrations (two text-only ones at k = 0) -> all ranks' predictions gathered in
-query order -> rank 0 scores them and writes them. The same seed gives the same demonstrations
-and predictions whatever the number of processes or the batch size.
+query order -> rank 0 scores them and writes them. A query's demonstrations depend only on the
+seed and the query, not on the number of processes or the batch size; with the same batch size,
+N processes give the one-process predictions (batches of other sizes pad prompts differently,
+which can move floating-point results in the last bits).
 """
 
 from __future__ import annotations

@@ -80,7 +80,10 @@ def _crop(rng: random.Random, size: int) -> Image.Image:
     photo = _background(rng.choice(BACKGROUNDS))
     side = rng.randint(min(photo.size) // 2, min(photo.size))
     left, top = rng.randint(0, photo.width - side), rng.randint(0, photo.height - side)
-    return photo.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BILINEAR)
+    crop = photo.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BILINEAR)
+    # a grey, slightly faded photo: the objects carry the only strong colour in the picture
+    grey = crop.convert("L").point(lambda v: 40 + v * 3 // 5)
+    return Image.merge("RGB", (grey, grey, grey))
 
 
 def _boxes(rng: random.Random, count: int, size: int) -> list[tuple[int, int, int]]:
@@ -88,7 +91,7 @@ def _boxes(rng: random.Random, count: int, size: int) -> list[tuple[int, int, in
     for _ in range(1000):
         boxes: list[tuple[int, int, int]] = []
         for _ in range(count):
-            side = rng.randint(size * 18 // 100, size * 28 // 100)
+            side = rng.randint(size * 24 // 100, size * 34 // 100)
             x, y = rng.randint(2, size - side - 2), rng.randint(2, size - side - 2)
             if all(x + side + 4 < bx or bx + bs + 4 < x or y + side + 4 < by or by + bs + 4 < y
                    for bx, by, bs in boxes):
@@ -160,6 +163,21 @@ def write_benchmark(out_dir: str, cfg: SyntheticConfig) -> str:
     return path
 
 
+def _train_pairs(annotation_file: str, split: str) -> list[tuple[str, bytes, int, int, str]]:
+    """(file name, JPEG bytes, width, height, caption) for every image and caption of ``split``."""
+    with open(annotation_file) as f:
+        entries = [e for e in json.load(f)["images"] if e["split"] == split]
+    root = os.path.dirname(os.path.abspath(annotation_file))
+    out = []
+    for e in entries:
+        with open(os.path.join(root, e.get("filepath", ""), e["filename"]), "rb") as f:
+            data = f.read()
+        with Image.open(io.BytesIO(data)) as im:
+            width, height = im.size
+        out += [(e["filename"], data, width, height, s["raw"]) for s in e["sentences"]]
+    return out
+
+
 def write_pair_shards(out_dir: str, annotation_file: str, *, split: str = "train", per_shard: int = 2000,
                       seed: int = 0) -> list[str]:
     """The ``split`` of a Karpathy JSON as pair shards (one pair per image and caption, shuffled
@@ -167,22 +185,55 @@ def write_pair_shards(out_dir: str, annotation_file: str, *, split: str = "train
     from pipeline.shards import format as sf
     from pipeline.shards.writer import write_shard
 
+    pairs = [sf.PairSample(key=sf.make_key(name, i), url=name, caption=caption, image=data, width=w, height=h,
+                           sha256=sf.sha256_hex(data))
+             for i, (name, data, w, h, caption) in enumerate(_train_pairs(annotation_file, split))]
+    random.Random(seed).shuffle(pairs)
+    return _write(out_dir, split, pairs, per_shard, write_shard)
+
+
+def write_document_shards(out_dir: str, annotation_file: str, *, split: str = "train", images_per_doc: int = 4,
+                          repeats: int = 5, template: str = "Output:{caption}", per_shard: int = 500,
+                          seed: int = 0) -> list[str]:
+    """The ``split`` as interleaved documents of ``images_per_doc`` images, each followed by its
+    caption written with ``template`` (by default the evaluation's captioning template, so the
+    documents read like few-shot prompts). Each document keeps one phrasing for all its captions
+    (a seeded pick among the five), so what follows the first image can be learnt in context; the
+    images are reshuffled ``repeats`` times, so each appears in that many documents."""
+    from pipeline.shards import format as sf
+    from pipeline.shards.writer import write_shard
+
     with open(annotation_file) as f:
         entries = [e for e in json.load(f)["images"] if e["split"] == split]
     root = os.path.dirname(os.path.abspath(annotation_file))
-    pairs = []
-    for e in entries:
-        with open(os.path.join(root, e.get("filepath", ""), e["filename"]), "rb") as f:
-            data = f.read()
-        with Image.open(io.BytesIO(data)) as im:
-            width, height = im.size
-        for j, s in enumerate(e["sentences"]):
-            pairs.append(sf.PairSample(key=sf.make_key(e["filename"], j), url=e["filename"], caption=s["raw"],
-                                       image=data, width=width, height=height, sha256=sf.sha256_hex(data)))
-    random.Random(seed).shuffle(pairs)
+    rng = random.Random(f"documents/{seed}")
+    docs = []
+    for r in range(repeats):
+        order = list(range(len(entries)))
+        rng.shuffle(order)
+        for d in range(0, len(order) - images_per_doc + 1, images_per_doc):
+            chosen = [entries[i] for i in order[d:d + images_per_doc]]
+            style = rng.randrange(min(len(e["sentences"]) for e in chosen))
+            segments: list = []
+            images = []
+            for k, e in enumerate(chosen):
+                with open(os.path.join(root, e.get("filepath", ""), e["filename"]), "rb") as f:
+                    data = f.read()
+                with Image.open(io.BytesIO(data)) as im:
+                    width, height = im.size
+                images.append(sf.ImageRef(url=e["filename"], sha256=sf.sha256_hex(data), width=width, height=height,
+                                          data=data))
+                segments += [sf.ImageSlot(k), sf.TextSegment(template.format(caption=e["sentences"][style]["raw"]))]
+            key = sf.make_key(split, r, d)
+            docs.append(sf.InterleavedSample(key=key, url=f"synthetic:{split}/{r}/{d}", doc_id=key, seq_index=0,
+                                             num_tokens=0, tokenizer="", segments=segments, images=images))
+    return _write(out_dir, split, docs, per_shard, write_shard)
+
+
+def _write(out_dir: str, split: str, samples: list, per_shard: int, write_shard) -> list[str]:
     paths = []
-    for i in range(0, len(pairs), per_shard):
+    for i in range(0, len(samples), per_shard):
         name = f"{split}-{i // per_shard:05d}"
-        write_shard(out_dir, name, pairs[i:i + per_shard])
+        write_shard(out_dir, name, samples[i:i + per_shard])
         paths.append(os.path.join(out_dir, name + ".tar"))
     return paths
