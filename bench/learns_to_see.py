@@ -1,7 +1,7 @@
-"""Does the demo Flamingo learn to see? The learns-to-see recipe, timed, and its held-out CIDEr.
+"""Does the see Flamingo learn to see? The learns-to-see recipe, timed, and its held-out CIDEr.
 
 For each of --runs training runs (seed r): the recipe of ``train/see.py`` (the ``see`` training
-preset: the ``demo`` model, frozen SmolLM2-135M + frozen random ViT, on the synthetic shapes
+preset: the ``see`` model, frozen SmolLM2-135M + a frozen random ViT, on the synthetic shapes
 documents), timed with the machine's load average before and after and the process's CPU time;
 then few-shot CIDEr on the held-out split, over --trials seeded trials each, for
 

@@ -1,10 +1,10 @@
 """The learns-to-see recipe: train on the synthetic shapes benchmark, then show and measure sight.
 
 1. ``prepare``: write the benchmark (``train.eval.synthetic``: shapes of a colour and a count on
-   grey photos, a train and a held-out test split, COCO/Karpathy format) and the train split's
-   pair shards;
-2. ``train_to_see``: train the ``see`` training preset (the ``demo`` model: frozen SmolLM2-135M
-   and a frozen random ViT) on those pairs with the ordinary trainer, save the model;
+   grey photos, a train and a held-out test split, COCO/Karpathy format) and the train split as
+   few-shot documents;
+2. ``train_to_see``: train the ``see`` training preset (the ``see`` model: frozen SmolLM2-135M
+   and a frozen random ViT) on those documents with the ordinary trainer, save the model;
 3. ``caption_held_out``: caption held-out images of different scenes with a few-shot prompt;
 4. ``measure``: few-shot CIDEr on the held-out split, with ``flamingo eval``'s runner, for the
    trained model with the true images, the trained model with every image blanked, and the model
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 @config
 class SeeConfig:
-    train_images: int = opt(1000, "images in the synthetic train split (5 caption pairs each)", min=16)
+    train_images: int = opt(1000, "images in the synthetic train split (5 captions each)", min=16)
     test_images: int = opt(200, "held-out images", min=8)
     steps: int = opt(250, "training steps", min=1)
     batch_size: int = opt(4, "documents per step (4 images each)", min=1)

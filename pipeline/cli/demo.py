@@ -6,7 +6,7 @@
 3. inspect the shards it wrote;
 4. run the pairs job on the same crawl (alt text / figure captions) and inspect it;
 5. learn to see: write the synthetic shapes benchmark (train and held-out splits, COCO format),
-   train the demo Flamingo on its train split (train/see.py), save, reload, caption two held-out
+   train the ``see`` Flamingo on its train split (train/see.py), save, reload, caption two held-out
    images of different scenes, and measure few-shot CIDEr with the true images and with blank ones;
 6. say where the reports are.
 
@@ -130,7 +130,7 @@ def main(argv: list[str]) -> int:
 
     if cfg.see_steps:
         see_out = os.path.join(cfg.out, "see")
-        _say(f"learning to see: the demo Flamingo (frozen SmolLM2-135M + frozen random ViT) on synthetic shapes -> "
+        _say(f"learning to see: the see Flamingo (frozen SmolLM2-135M + frozen random ViT) on synthetic shapes -> "
              f"{see_out}")
         run_seeing(see_out, cfg.see_steps, cfg.threads)
     if cfg.crawl_steps:

@@ -89,8 +89,9 @@ def load_checkpoint(path: str) -> Loaded:
     return Loaded(model.eval(), tokenizer, transform, source)
 
 
-def image_loader(transform: Callable, ablation: str = "none", cache: int = 4096) -> Callable[[str], torch.Tensor]:
-    """path -> the tower's input (C, H, W), memoised (demonstrations repeat across queries); with
+def image_loader(transform: Callable, ablation: str = "none", cache: int = 256) -> Callable[[str], torch.Tensor]:
+    """path -> the tower's input (C, H, W), the last ``cache`` memoised (demonstrations repeat
+    across queries; 256 images of 224 px hold 150 MB); with
     ``ablation="blank"`` every image is the same uniform grey picture."""
     if ablation == "blank":
         grey = transform(Image.new("RGB", (224, 224), (128, 128, 128)))

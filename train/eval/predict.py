@@ -13,6 +13,7 @@ for every class in full forward passes of ``prompt + class name`` rows.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ class EvalModel:
     vocab: Vocab
     load_image: Callable[[str], torch.Tensor]  # path -> (C, H, W), the tower's preprocessing
     device: torch.device
-    autocast: Callable = torch.autocast  # a context factory; see train.precision
+    autocast: Callable = contextlib.nullcontext  # a context factory (bf16 autocast or nothing)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
