@@ -12,7 +12,7 @@ then few-shot CIDEr on the held-out split, over --trials seeded trials each, for
     that shares nothing with the project's generator; plain COCO format).
 
 Prints a Markdown table and writes everything (models, predictions, results.json files, a summary
-JSON) under --out. Usage (repo root): python bench/learns_to_see.py [--runs 3] [--steps 250]
+JSON) under --out. Usage (repo root): python bench/learns_to_see.py [--runs 3] [--steps 120]
 """
 
 from __future__ import annotations

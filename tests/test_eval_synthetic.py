@@ -103,3 +103,7 @@ def test_gate_learning_rate_multiplier():
     assert len(plain.param_groups) == 2  # default: the grouping is unchanged
     see = PRESETS.get("see")
     assert see.optim.gate_lr_mult == 20.0 and see.model.preset == "see"
+    from pipeline.cli.demo import DemoConfig
+    from train.see import SeeConfig
+
+    assert SeeConfig().steps == DemoConfig().see_steps == see.steps  # one recipe, one step count

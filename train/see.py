@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class SeeConfig:
     train_images: int = opt(1000, "images in the synthetic train split (5 captions each)", min=16)
     test_images: int = opt(200, "held-out images", min=8)
-    steps: int = opt(250, "training steps", min=1)
+    steps: int = opt(120, "training steps (the see preset's)", min=1)
     batch_size: int = opt(4, "documents per step (4 images each)", min=1)
     lr: float = opt(1e-3, "peak learning rate (the gates get 20x)", above=0.0)
     threads: int = opt(0, "torch CPU threads (0: torch's default, one per core)", min=0)

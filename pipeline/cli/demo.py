@@ -95,7 +95,7 @@ def run_training(corpus_out: str, pairs_out: str, out: str, steps: int) -> None:
 @config
 class DemoConfig:
     out: str = opt("demo-out", "directory for the crawl, both jobs' outputs and the trained models")
-    see_steps: int = opt(250, "learns-to-see training steps (0 skips that leg)", min=0, max=100_000)
+    see_steps: int = opt(120, "learns-to-see training steps (0 skips that leg)", min=0, max=100_000)
     threads: int = opt(0, "torch CPU threads for training (0: torch's default)", min=0, max=1024)
     crawl_steps: int = opt(0, "also train on the crawl's shards for this many steps (0: no)", min=0, max=100_000)
 
