@@ -107,3 +107,27 @@ def test_gate_learning_rate_multiplier():
     from train.see import SeeConfig
 
     assert SeeConfig().steps == DemoConfig().see_steps == see.steps  # one recipe, one step count
+
+
+def test_the_independent_held_out_set_shares_no_code_and_reads_as_coco(tmp_path):
+    """bench/independent_shapes.py: drawn without the project's generator, read by flamingo eval."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "independent_shapes.py"
+    tree = ast.parse(path.read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not imported & {"train", "flamingo", "pipeline"}
+    spec = importlib.util.spec_from_file_location("independent_shapes", path)
+    ind = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ind)
+    test = ind.write_split(str(tmp_path), "test", 3, seed=7)
+    train = ind.write_split(str(tmp_path), "train", 5, seed=7)
+    data = load_task("coco", Paths(test, demo_data=train))
+    assert len(data.queries) == 3 and len(data.pool) == 5
+    for q in data.queries:
+        colour = next(c for c in ind.COLOURS if c in q.references[0])
+        assert all(colour in r for r in q.references)
+        assert _colour_fraction(Image.open(q.image).convert("RGB"), ind.COLOURS[colour]) > 0.01

@@ -1,7 +1,7 @@
 """A small synthetic captioning benchmark whose captions are decided by the image.
 
-Each image is a crop of a photo that scikit-image ships (offline, no downloads) with 1-3
-objects of one kind composed onto it: a shape (circle, square, triangle) in a colour (red,
+Each image is a greyed, faded crop of a photo that scikit-image ships (offline, no downloads)
+with 1-3 objects of one kind composed onto it: a shape (circle, square, triangle) in a colour (red,
 green, blue, yellow). The caption says how many, which colour and which shape ("two red
 circles"), in five phrasings, so that a model can only score well by looking at the image:
 the background photo carries no information about the caption.
@@ -9,8 +9,9 @@ the background photo carries no information about the caption.
 Written in the Karpathy-split format COCO and Flickr30k evaluations read
 (``dataset_coco.json``: ``{"images": [{"filename", "filepath", "split", "sentences": [{"raw",
 "tokens"}], ...}]}``) plus an image folder, with a ``train`` and a ``test`` split drawn from
-separate random streams. ``write_pair_shards`` turns the train split into pair shards for
-the trainer. Everything is a pure function of the config: the same config gives the same bytes.
+separate random streams. ``write_document_shards`` turns the train split into interleaved
+documents that read like few-shot prompts, for the trainer. Everything is a pure function of
+the config: the same config gives the same bytes.
 """
 
 from __future__ import annotations
@@ -161,35 +162,6 @@ def write_benchmark(out_dir: str, cfg: SyntheticConfig) -> str:
     with open(path, "w") as f:
         json.dump({"dataset": "synthetic-shapes", "images": entries}, f, indent=1)
     return path
-
-
-def _train_pairs(annotation_file: str, split: str) -> list[tuple[str, bytes, int, int, str]]:
-    """(file name, JPEG bytes, width, height, caption) for every image and caption of ``split``."""
-    with open(annotation_file) as f:
-        entries = [e for e in json.load(f)["images"] if e["split"] == split]
-    root = os.path.dirname(os.path.abspath(annotation_file))
-    out = []
-    for e in entries:
-        with open(os.path.join(root, e.get("filepath", ""), e["filename"]), "rb") as f:
-            data = f.read()
-        with Image.open(io.BytesIO(data)) as im:
-            width, height = im.size
-        out += [(e["filename"], data, width, height, s["raw"]) for s in e["sentences"]]
-    return out
-
-
-def write_pair_shards(out_dir: str, annotation_file: str, *, split: str = "train", per_shard: int = 2000,
-                      seed: int = 0) -> list[str]:
-    """The ``split`` of a Karpathy JSON as pair shards (one pair per image and caption, shuffled
-    with ``seed``), for training; returns the tar paths."""
-    from pipeline.shards import format as sf
-    from pipeline.shards.writer import write_shard
-
-    pairs = [sf.PairSample(key=sf.make_key(name, i), url=name, caption=caption, image=data, width=w, height=h,
-                           sha256=sf.sha256_hex(data))
-             for i, (name, data, w, h, caption) in enumerate(_train_pairs(annotation_file, split))]
-    random.Random(seed).shuffle(pairs)
-    return _write(out_dir, split, pairs, per_shard, write_shard)
 
 
 def write_document_shards(out_dir: str, annotation_file: str, *, split: str = "train", images_per_doc: int = 4,
