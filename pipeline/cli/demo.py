@@ -24,7 +24,7 @@ import time
 from flamingo.typedconfig import ArgumentParser, UsageError, add_flags, config, opt, resolve
 from pipeline.cli.inspect import main as inspect
 
-SUMMARY = "sample crawl -> corpus and pairs jobs -> a few training steps, offline"
+SUMMARY = "sample crawl -> corpus and pairs jobs -> a Flamingo learns to see synthetic shapes, offline"
 
 
 def _say(msg: str) -> None:
