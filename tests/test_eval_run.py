@@ -217,3 +217,13 @@ def test_runner_scores_what_the_images_show(tmp_path):
         if ablation == "none":
             assert all(r["prediction"] == r["references"][0].lower().rstrip(".") for r in rows)
     assert scores["none"] > 100 and scores["blank"] < scores["none"] / 2
+
+
+def test_help_summaries_are_the_modules_own():
+    """`flamingo --help` repeats each subcommand's SUMMARY so it imports nothing; they must agree."""
+    import importlib
+
+    from pipeline.cli import SUBCOMMANDS
+
+    for name, (module, summary) in SUBCOMMANDS.items():
+        assert importlib.import_module(module).SUMMARY == summary, name

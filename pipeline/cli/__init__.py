@@ -25,7 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("pipeline.cli.eval", "few-shot evaluation of a checkpoint on a benchmark (CIDEr, VQA accuracy, classification)"),
     "inspect": ("pipeline.cli.inspect", "validate shards and summarise them"),
     "extract": ("pipeline.cli.extract", "show what extraction keeps of one HTML page"),
-    "demo": ("pipeline.cli.demo", "sample crawl -> corpus and pairs jobs -> a few training steps, offline"),
+    "demo": ("pipeline.cli.demo", "sample crawl -> corpus and pairs jobs -> a Flamingo learns to see synthetic shapes, offline"),
 }
 VERBOSE = ("-v", "--verbose")
 
