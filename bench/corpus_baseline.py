@@ -14,7 +14,7 @@ Phases (each a pool map, then a step in the parent):
 2. URL, exact-text and MinHash-LSH dedup (star rule, as `pipeline.beam.dedup.NearDedup`);
 3. each referenced image URL once: the crawl copy, else the safe HTTP fetcher; repeated pHash;
 4. assemble each document's surviving images in place and cut sequences;
-5. fixed-size shards in the job's (bucket, key) order, written in parallel; then the job files.
+5. fixed-size shards in the job's key order, written in parallel; then the job files.
 
 Counters use the job's namespace/name scheme so the two runs can be compared one to one.
 """
@@ -80,8 +80,10 @@ def _state(name: str):
         elif name == "counter":
             from pipeline.sequences.cut import HFTokenCounter
             from pipeline.sequences.tokenizer import load_counting_tokenizer
+            from pipeline.shards.format import tokenizer_id
 
-            tok, _STATE["tokenizer_name"] = load_counting_tokenizer(_CFG.tokenizer)
+            tok, display = load_counting_tokenizer(_CFG.tokenizer)
+            _STATE["tokenizer_name"] = tokenizer_id(display, tok)  # as SequencesFn writes it
             _STATE[name] = HFTokenCounter(tok)
     return _STATE[name]
 
@@ -98,7 +100,7 @@ def read_file(path: str) -> tuple[list[Kept], list[tuple[str, str]], Counter]:
         for rec in warc.iter_warc(f, path):
             if isinstance(rec, warc.ImageRecord):
                 counts["read/image_records"] += 1
-                name = sf.sha256_hex(rec.url.encode("utf-8"))
+                name = sf.sha256_hex(rec.body)
                 put_blob(_ROOTS["crawl"], name, rec.body)
                 images.append((rec.url, (name, rec.robots)))
                 continue
@@ -113,6 +115,7 @@ def read_file(path: str) -> tuple[list[Kept], list[tuple[str, str]], Counter]:
                 counts[f"extract/{reason or 'failed'}" if doc is None else "extract/opt_out_noai"] += 1
                 continue
             counts["extract/ok"] += 1
+            counts[f"extract_method/{doc.method}"] += 1
             ok, reason = tf.check(Subject(doc.text, doc.lang))
             counts[f"filter/{reason}"] += 1
             if ok:
@@ -270,15 +273,14 @@ def image_fates(refs, outcomes: dict[str, dict], max_docs: int) -> dict[str, dic
     return fates
 
 
-def assign_shards(records: list, size: int, buckets: int = 64) -> list[tuple[int, list]]:
-    """The job's AssignShards order: by (hash bucket of the key, key), ``size`` per shard."""
-    ordered = sorted(records, key=lambda kv: (int(kv[0][:8], 16) % buckets, kv[0]))
+def assign_shards(records: list, size: int) -> list[tuple[int, list]]:
+    """The job's AssignShards order: by key, ``size`` per shard."""
+    ordered = sorted(records, key=lambda kv: kv[0])
     return [(i // size, ordered[i : i + size]) for i in range(0, len(ordered), size)]
 
 
 def finish(out: str, counts: Counter) -> dict:
-    """manifest.json, stats.json and report.md with plots, as `report.finish_job` writes them."""
-    manifest.write_job_manifest(out)
+    """stats.json, report.md with plots, report.html and, last, manifest.json, as `report.finish_job` writes them."""
     entries = manifest.read_manifests(out)
     counters: dict[str, dict[str, int]] = defaultdict(dict)
     for k, v in sorted(counts.items()):
@@ -288,11 +290,9 @@ def finish(out: str, counts: Counter) -> dict:
     stats = {"job": "corpus", "shards": [e.shard for e in entries],
              "samples": sum(e.samples for e in entries), "images": sum(e.images for e in entries),
              "bytes": sum(e.bytes for e in entries), "counters": dict(counters),
-             "distributions": {k: report.summarize(v) for k, v in dists.items()}}
-    report.write_json(out, "stats.json", stats)
-    plots = report.plot(out, dists, counters)
-    with open(os.path.join(out, "report.md"), "w") as f:
-        f.write(report.render_report(stats, plots))
+             "distributions": {k: report.summarize(v) for k, v in sorted(dists.items())}}
+    report.write_report(out, stats, dists)
+    manifest.write_job_manifest(out)
     return stats
 
 

@@ -103,6 +103,12 @@ def run(argv: list[str] | None = None) -> dict:
             times.append(time.perf_counter() - start)
             losses.append(float(loss.detach()))
     step_s = statistics.median(times)
+    from train.telemetry import PEAK_BF16, flop_model, step_flops
+
+    media = args.batch * args.images  # every slot holds an image, every token is real: nothing padded
+    flops = step_flops(flop_model(model), args.batch * args.seq, media, media)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else ""
+    peak = next((v for frag, v in PEAK_BF16.items() if frag in name), 0.0)
     result = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         "dtype": str(dtype),
@@ -116,6 +122,8 @@ def run(argv: list[str] | None = None) -> dict:
         "build_s": round(build_s, 1),
         "step_s_median": step_s,
         "tokens_per_s": args.batch * args.seq / step_s,
+        "flops_per_step": flops,  # train/telemetry.py's count (what runs)
+        "mfu": flops / step_s / peak if peak else None,  # against the datasheet bf16 peak
         "losses": losses,
         "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30
         if device.type == "cuda"

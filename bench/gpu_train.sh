@@ -2,7 +2,8 @@
 # Trainer throughput and MFU for a ~1B Flamingo (random-init TinyLlama-1.1B-shaped LM, frozen,
 # bf16 + ViT-L/14-shaped tower, cross-attention every 4th layer) on one GPU, bf16 autocast.
 # Prints loader vs model samples/s, tokens/s, images/s and MFU against the GPU's datasheet
-# bf16 peak (FLOPs: frozen towers' forward + trainable parts' forward and backward).
+# bf16 peak (FLOPs as documented in train/telemetry.py: frozen LM forward + backward through
+# activations, trainable parts forward + backward, Perceiver per image, vision tower forward only).
 #
 #   bench/gpu_train.sh            # on a GPU machine, from the repo root (~3-5 minutes)
 #   bench/gpu_train.sh --check    # the same Python path on CPU with the tiny model (seconds)

@@ -11,7 +11,10 @@ exercised in both). The loss is computed outside both models with the same funct
 (IDEFICS's built-in loss breaks when ``additional_vocab_size > 0`` in transformers 5).
 
 Time: steps of both models alternate in one process (so machine load hits both
-alike); the median of ``--steps`` steps after warm-up is reported.
+alike); the median of ``--steps`` steps after warm-up is reported, with the spread of the
+per-step ratios, the CPU-time ratio (steadier when other jobs load the machine), each
+model's FLOPs per step (``torch.utils.flop_counter``: the same work on both sides) and the
+load average.
 Peak memory: each model in its own fresh child process; after building it the
 kernel's peak-RSS mark is reset (``/proc/self/clear_refs``), and we report the peak
 RSS during the first fwd+bwd step minus the RSS before it (resident memory: it sees
@@ -161,6 +164,15 @@ def step(name, model, batch):
     return loss
 
 
+def step_flops(name, model, batch):
+    """FLOPs of one fwd+bwd step as torch counts them (matmuls, attention): the same work?"""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step(name, model, batch)
+    return counter.get_total_flops()
+
+
 def counts(model):
     return {
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -201,16 +213,21 @@ def main() -> None:
         return measure_memory(args.memory_child)
     models = {"ours": build_ours().train(), "idefics": build_idefics()}
     batch = make_batch()
+    flops = {name: step_flops(name, model, batch) for name, model in models.items()}
     times = {name: [] for name in models}
+    cpu_times = {name: [] for name in models}
+    load0 = os.getloadavg()[0]
     for i in range(args.steps + 2):
         for name, model in models.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             step(name, model, batch)
             if i >= 2:  # two warm-up rounds
                 times[name].append(time.perf_counter() - t0)
+                cpu_times[name].append(time.process_time() - c0)
+    load1 = os.getloadavg()[0]
     del models
     gc.collect()
-    result = {"shape": SHAPE, "threads": args.threads, "steps": args.steps}
+    result = {"shape": SHAPE, "threads": args.threads, "steps": args.steps, "load": [load0, load1]}
     for name in ("ours", "idefics"):
         out = subprocess.run(
             [sys.executable, __file__, "--memory-child", name, "--threads", str(args.threads)],
@@ -221,16 +238,23 @@ def main() -> None:
         result[name] = {
             "median_s": statistics.median(times[name]),
             "min_s": min(times[name]),
+            "median_cpu_s": statistics.median(cpu_times[name]),
+            "gflop": flops[name] / 1e9,
             **json.loads(out.stdout.strip().splitlines()[-1]),
         }
     o, r = result["ours"], result["idefics"]
     result["time_ratio"] = o["median_s"] / r["median_s"]
+    result["cpu_ratio"] = o["median_cpu_s"] / r["median_cpu_s"]
+    result["step_ratios"] = [a / b for a, b in zip(times["ours"], times["idefics"])]
     result["memory_ratio"] = o["peak_mib"] / r["peak_mib"]
     print(json.dumps(result, indent=1))
+    pairs = sorted(result["step_ratios"])
     print(
         f"fwd+bwd median: ours {o['median_s'] * 1e3:.0f} ms, IDEFICS {r['median_s'] * 1e3:.0f} ms, "
-        f"ratio {result['time_ratio']:.2f}; peak RSS growth: ours {o['peak_mib']:.0f} MiB, "
-        f"IDEFICS {r['peak_mib']:.0f} MiB, ratio {result['memory_ratio']:.2f}"
+        f"ratio {result['time_ratio']:.2f} (step pairs {pairs[0]:.2f}-{pairs[-1]:.2f}; target <= 0.8); "
+        f"CPU time ratio {result['cpu_ratio']:.2f}; FLOPs per step ours {o['gflop']:.1f}, IDEFICS {r['gflop']:.1f} "
+        f"GFLOP; peak RSS growth: ours {o['peak_mib']:.0f} MiB, IDEFICS {r['peak_mib']:.0f} MiB, ratio "
+        f"{result['memory_ratio']:.2f}; threads {args.threads}; load average {load0:.1f}-{load1:.1f}"
     )
 
 

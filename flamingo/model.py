@@ -44,9 +44,15 @@ class FlamingoOutput:
 
 
 def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy in float32; ``labels[t]`` is predicted at t-1."""
+    """Mean next-token cross-entropy in float32; ``labels[t]`` is predicted at t-1.
+
+    A batch with no target at all (every label ignored) gives 0, not the NaN of a mean over
+    nothing, with a gradient of zeros, so it cannot poison a step.
+    """
     shifted = logits[:, :-1].flatten(0, 1).float()
-    return F.cross_entropy(shifted, labels[:, 1:].flatten(), ignore_index=IGNORE_INDEX)
+    targets = labels[:, 1:].flatten()
+    total = F.cross_entropy(shifted, targets, ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / (targets != IGNORE_INDEX).sum().clamp(min=1)
 
 
 def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -120,9 +126,28 @@ class Flamingo(nn.Module):
             layer.checkpointing = enabled
 
     # ------------------------------------------------------------------ forward
-    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, T, F, C, H, W) -> (B, T, n, Dv) visual tokens."""
-        return self.perceiver(self.vision(images))
+    def encode_images(self, images: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, F, C, H, W) -> (B, T, n, Dv) visual tokens.
+
+        ``counts`` (B,): how many leading slots of each row hold an image; only those go
+        through the vision tower and the Perceiver (a batch padded to its busiest row would
+        otherwise encode every empty slot). Empty slots get zeros, which no token attends to.
+        """
+        b, t = images.shape[:2]
+        if counts is None:
+            return self.perceiver(self.vision(images))
+        real = torch.arange(t, device=images.device) < counts.to(images.device)[:, None]  # (B, T)
+        if bool(real.all()):
+            return self.perceiver(self.vision(images))
+        if not bool(real.any()):  # no row has an image: nothing to encode
+            n, dv = self.perceiver.latents.shape
+            return images.new_zeros(b, t, n, dv)
+        idx = real.flatten().nonzero().squeeze(1)  # (N,) real slots in (b t) order
+        flat = rearrange(images, "b t f c h w -> (b t) f c h w")
+        tokens = self.perceiver(self.vision(flat[idx][:, None]))[:, 0]  # (N, 1, F, ...) -> (N, n, Dv)
+        # out of place (index_copy, not an in-place masked write): a plain gradient, and none for zeros
+        out = tokens.new_zeros(b * t, *tokens.shape[1:]).index_copy(0, idx, tokens)  # (B*T, n, Dv)
+        return rearrange(out, "(b t) n d -> b t n d", b=b)
 
     def set_context(
         self,
@@ -182,7 +207,10 @@ class Flamingo(nn.Module):
     ) -> FlamingoOutput:
         """input_ids (B, L); images (B, T, F, C, H, W), the k-th <image> of a row uses
         images[row, k-1] (rows with fewer images leave trailing slots unused); labels (B, L)."""
-        media = self.encode_images(images) if images is not None else None
+        media = None
+        if images is not None:
+            counts = (input_ids == self.token_ids.image).sum(1).clamp(max=images.shape[1])  # (B,)
+            media = self.encode_images(images, counts)
         logits, _ = self.run_lm(input_ids, media, attention_mask)
         loss = causal_lm_loss(logits, labels) if labels is not None else None
         return FlamingoOutput(loss=loss, logits=logits)

@@ -47,6 +47,9 @@ class Document:
     canonical_url: str | None = None
     opt_out: frozenset[str] = frozenset()
     dropped_images: dict[str, int] = field(default_factory=dict)
+    # Which extraction method produced the nodes: "main" (scored main content), "fallback"
+    # (a looser second selection), "schema_org" (the page's JSON-LD articleBody).
+    method: str = "main"
 
     @property
     def text(self) -> str:
@@ -70,6 +73,7 @@ class Document:
             "canonical_url": self.canonical_url,
             "opt_out": sorted(self.opt_out),
             "dropped_images": dict(self.dropped_images),
+            "method": self.method,
             "nodes": nodes,
         }
 
@@ -87,4 +91,5 @@ class Document:
             canonical_url=d.get("canonical_url"),
             opt_out=frozenset(d.get("opt_out", ())),
             dropped_images=dict(d.get("dropped_images", {})),
+            method=d.get("method", "main"),
         )

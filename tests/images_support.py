@@ -249,6 +249,9 @@ class ImageServer(ThreadingHTTPServer):
         return f"http://{host}:{port}{path}"
 
     def start(self) -> ImageServer:
+        # Build the costly bodies before serving: built on the first request, under load, they
+        # took longer than the clients' deadline and the test measured the server, not the client.
+        many_frame_gif(), gzip_bomb()
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
 

@@ -97,7 +97,7 @@ def test_baseline_writes_what_the_beam_job_writes(tmp_path):
     crawl = str(tmp_path / "sample.warc.gz")
     build_sample_crawl(crawl)
     beam = corpus.run(["--input", crawl, "--output", str(tmp_path / "beam"), "--samples_per_shard", "4",
-                       "--runner", "FnApiRunner"])
+                       "--runner", "FnApiRunner", "--dropped_per_reason", "0"])  # as bench/corpus.py runs it
     base = corpus_baseline.run([crawl], str(tmp_path / "base"), corpus.CorpusConfig(samples_per_shard=4), 2)
 
     def hashes(out):

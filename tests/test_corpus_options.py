@@ -70,8 +70,9 @@ def test_inputs_and_output_are_checked_at_launch(tmp_path):
     with pytest.raises(UsageError) as e:
         corpus.run(["--input", str(tmp_path), "--output", str(tmp_path / "out")])
     assert e.value.line().startswith("none of the 1 input files is of a known type (known: .warc")
+    (tmp_path / "page.html").write_text("<p>x</p>")
     with pytest.raises(UsageError, match="is a file"):
-        runner.check_output(str(tmp_path / "notes.txt"), resume=False)
+        corpus.run(["--input", str(tmp_path / "page.html"), "--output", str(tmp_path / "notes.txt")])
 
 
 @pytest.mark.parametrize(("name", "message"), [

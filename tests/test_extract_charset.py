@@ -57,3 +57,19 @@ def test_document_text_has_no_mojibake():
     data = _page(TEXT * 3, '<meta charset="iso-8859-1">').encode("utf-8")
     doc = extract_document(data, "https://example.org/a")
     assert doc is not None and "Crème brûlée" in doc.text and "Ã" not in doc.text
+
+
+def test_utf8_with_a_stray_latin1_byte_stays_utf8():
+    # Declared UTF-8, one pasted latin-1 byte: detection would pick a single-byte charset and
+    # garble every other accented character; browsers replace the bad byte and go on.
+    data = _page(TEXT * 4, '<meta charset="utf-8">').encode("utf-8") + b"<p>K\xfcche</p>"
+    text, enc = decode_html(data)
+    assert TEXT in text and "K\ufffdche" in text and enc == "utf-8-replaced"
+    doc = extract_document(data, "https://example.org/a")
+    assert doc is not None and "Crème brûlée" in doc.text
+
+
+def test_legacy_page_with_few_accents_is_not_taken_for_utf8():
+    # Two bad bytes and no valid multi-byte sequence: not UTF-8, whatever detection makes of it.
+    data = _page("Caf\xe9 and na\xefve, " + "plain words " * 50).encode("cp1252")
+    assert decode_html(data)[1] not in ("utf-8", "utf-8-replaced")

@@ -73,6 +73,8 @@ def test_image_sits_between_paragraphs():
     ('<img src="https://s.w.org/images/core/emoji/72x72/1f600.png" class="wp-smiley emoji">', "emoji"),
     ('<img src="https://x.example/adserver/www/delivery/avw.php?zoneid=9">', "ad"),
     ('<img src="https://ad.doubleclick.net/ddm/ad/x.jpg">', "ad"),
+    # a call-to-action button
+    ('<img src="https://cdn.example/cta/default/42/button.png" alt="Book a demo">', "ad"),
     ('<img src="data:image/png;base64,iVBORw0KGgo=">', "data_uri"),
     ('<img src="/chart.svg">', "svg"),
     ('<img alt="no source at all">', "no_src"),

@@ -103,3 +103,12 @@ def test_bad_urls_do_not_raise():
     assert reason is None and doc.images == [] and doc.dropped_images == {"bad_url": 2}
     doc, reason = extract_with_reason(page, URL)  # a broken <base> is ignored, the page URL used
     assert [i.url for i in doc.images] == ["https://e.org/ok.jpg"] and doc.dropped_images == {"bad_url": 1}
+
+
+def test_fallback_inputs_are_capped():
+    # A JSON-LD script over the cap is not parsed; many tiny templates are not grafted.
+    huge = '{"@type": "Article", "articleBody": "' + "word " * 600_000 + '"}'  # 3 MB
+    page = (f"<html><head><script type='application/ld+json'>{huge}</script></head>"
+            "<body><div>Loading…</div>" + "<script type='text/template'><b>x</b></script>" * 2000
+            + "</body></html>")
+    assert extract_with_reason(page, URL) == (None, "no_main_content")

@@ -154,3 +154,111 @@ def test_images_package_imports_neither_beam_nor_torch():
     code = "import sys, pipeline.images; print(any(m.split('.')[0] in ('apache_beam', 'torch', 'cv2') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_orient_matches_pillow_exif_transpose(orientation):
+    from PIL import ImageOps
+
+    from pipeline.images.pixels import orient
+
+    pixels = np.random.default_rng(orientation).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    image.getexif()[0x0112] = orientation
+    assert np.array_equal(orient(pixels, orientation), np.asarray(ImageOps.exif_transpose(image)))
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_rotated_photo_stored_upright_at_target_size(orientation):
+    """A 600x400 photo stored sideways with an EXIF rotation: resized, turned upright, EXIF gone."""
+    upright = Image.open(io.BytesIO(photo("rocket", (600, 400)))).convert("RGB")
+    stored = upright.transpose({3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90,
+                                8: Image.Transpose.ROTATE_270}[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    stored.save(out, format="JPEG", quality=95, exif=exif)
+    result = process_image(out.getvalue(), ImageConfig(image_size=256))
+    assert (result.original_width, result.original_height) == (600, 400)
+    assert (result.width, result.height) == (256, 171)
+    got = _open(result)
+    assert not got.getexif()
+    reference = np.asarray(upright.resize((256, 171), Image.Resampling.LANCZOS), dtype=float)
+    assert np.abs(np.asarray(got, dtype=float) - reference).mean() < 6
+
+
+@pytest.mark.parametrize("fmt,size", [("PNG", (1600, 1200)), ("JPEG", (300, 225)), ("PNG", (180, 160))])
+def test_resize_close_to_lanczos_at_any_factor(fmt, size):
+    """Large PNGs (no DCT scaling: area averaging), small JPEGs (bilinear), upscaling (bicubic)."""
+    data = photo("hubble_deep_field", size, fmt=fmt)
+    config = ImageConfig(image_size=200, resize_only_if_bigger=False, min_side=100)
+    got = _open(process_image(data, config)).convert("L")
+    reference = Image.open(io.BytesIO(data)).convert("L").resize(got.size, Image.Resampling.LANCZOS)
+    assert np.abs(np.asarray(got, dtype=float) - np.asarray(reference, dtype=float)).mean() < 6
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _with_metadata(jpeg: bytes) -> bytes:
+    """Every kind of metadata a web JPEG carries: EXIF with GPS, XMP, ICC, IPTC, a comment, a
+    JFIF thumbnail header, and bytes after the end-of-image marker."""
+    image = Image.open(io.BytesIO(jpeg))
+    exif = image.getexif()
+    exif[0x010F] = "CameraMaker"
+    exif[0x8825] = {2: (48.0, 51.0, 24.0), 4: (2.0, 21.0, 7.0)}  # GPS latitude, longitude
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=92, exif=exif, icc_profile=b"ICC-PROFILE-BYTES" * 20,
+               comment=b"secret comment")
+    data = out.getvalue()
+    extra = (
+        _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta>GPSLatitude 48</x:xmpmeta>")
+        + _segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04IPTC-BYLINE")
+        + _segment(0xE0, b"JFXX\x00\x10" + b"THUMB" * 10)
+    )
+    return data[:2] + extra + data[2:] + b"TRAILING-PAYLOAD"
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_that_fits_is_stored_without_reencoding_and_without_metadata(progressive):
+    plain = io.BytesIO()
+    Image.open(io.BytesIO(photo("chelsea", (200, 180), quality=95))).save(
+        plain, format="JPEG", quality=95, progressive=progressive
+    )
+    data = _with_metadata(plain.getvalue())
+    result = process_image(data, ImageConfig(image_size=256))
+    assert result.status == "ok", result.error
+    assert (result.width, result.height) == (200, 180)
+    assert result.sha256 == hashlib.sha256(result.data).hexdigest()
+    for secret in (b"Exif\x00\x00", b"CameraMaker", b"ICC-PROFILE", b"xmpmeta", b"GPSLatitude", b"Photoshop",
+                   b"IPTC", b"secret comment", b"THUMB", b"TRAILING"):
+        assert secret not in result.data, secret
+    stored = _open(result)
+    assert not stored.getexif()
+    assert not {"exif", "icc_profile", "comment", "xmp", "photoshop"} & set(stored.info)
+    # the same coded image: pixel for pixel what the original decodes to, no generation lost
+    assert np.array_equal(np.asarray(stored), np.asarray(Image.open(io.BytesIO(data))))
+
+
+def test_reencoded_instead_when_pixels_must_change():
+    big = photo("coffee", (600, 400))
+    cmyk = io.BytesIO()
+    Image.open(io.BytesIO(photo("coffee", (200, 180)))).convert("CMYK").save(cmyk, format="JPEG")
+    square = ImageConfig(resize_mode="center_crop", image_size=256)
+    for data, config in ((big, ImageConfig()), (cmyk.getvalue(), ImageConfig()), (photo("coffee", (200, 180)), square)):
+        result = process_image(data, config)
+        assert result.status == "ok" and _open(result).mode == "RGB" and result.data != data
+    assert (process_image(photo("coffee", (200, 180)), square).width, ) == (180, )
+
+
+def test_jpeg_stripper_declines_what_it_does_not_know():
+    from pipeline.images.jpegstrip import stripped_jpeg
+
+    data = photo("coffee", (200, 180))
+    assert stripped_jpeg(data) is not None
+    sof0 = data.index(b"\xff\xc0")
+    assert stripped_jpeg(data[:sof0] + b"\xff\xc9" + data[sof0 + 2 :]) is None  # arithmetic coding
+    assert stripped_jpeg(data[: len(data) // 2]) is None  # no end of image
+    assert stripped_jpeg(b"\x89PNG\r\n\x1a\n") is None
+    assert process_image(data[: len(data) // 2], ImageConfig()).status == "truncated"

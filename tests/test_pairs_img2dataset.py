@@ -103,3 +103,40 @@ def test_trainer_streams_img2dataset_made_shards(img2dataset_out):
     batch = next(s)
     assert batch["input_ids"].shape[0] == 4 and batch["images"].shape[:3] == (4, 1, 1)
     assert s.dropped_total() == {}
+
+
+@pytest.mark.parametrize("ours_first", [True, False])
+def test_hugging_face_loads_ours_and_img2dataset_shards_together(img2dataset_out, ours_out, tmp_path, ours_first):
+    """One ``load_dataset("webdataset")`` call over both, in either order: the same JSON field
+    types (``exif`` a JSON string in both; ours was null, which Hugging Face cannot cast to)."""
+    import datasets
+
+    both = tars(ours_out) + tars(img2dataset_out) if ours_first else tars(img2dataset_out) + tars(ours_out)
+    ds = datasets.load_dataset("webdataset", data_files={"train": both}, split="train",
+                               cache_dir=str(tmp_path / "hf-cache"))
+    assert len(ds) == sum(1 for t in both for _ in reader.iter_samples([t]))
+    first_json = json.loads(next(iter(wds.WebDataset(both[:1], shardshuffle=False)))["json"])
+    for row in ds:
+        assert row["jpg"].size[0] > 0 and row["txt"]
+        assert isinstance(row["json"]["exif"], str) and isinstance(json.loads(row["json"]["exif"]), dict)
+        # Hugging Face takes the JSON fields of the first shard: every row has all of them.
+        assert set(first_json) <= set(row["json"])
+    # ...and only those: our extra fields (kind, schema_version) survive when our shards come first.
+    assert ("kind" in ds[0]["json"]) == ours_first
+
+
+def test_open_clip_counts_our_pairs_from_sizes_json(ours_out):
+    """open_clip's get_dataset_size (what its webdataset loader calls when --train-num-samples is
+    not given) counts our pairs from sizes.json. Its loader itself needs its own pinned
+    webdataset (open_clip_train 3.3.0's tar expansion breaks on our webdataset 0.2.111), so the
+    batches are not drawn here."""
+    from open_clip_train.data import get_dataset_size
+
+    shards = tars(ours_out)
+    sizes = json.loads(open(os.path.join(ours_out, "sizes.json")).read())
+    assert sorted(sizes) == [os.path.basename(t) for t in shards]
+    total = sum(1 for t in shards for _ in reader.iter_samples([t]))
+    assert get_dataset_size("::".join(shards)) == (total, len(shards))
+    for t in shards:  # img2dataset's per-shard stats beside each shard
+        stats = json.loads(open(t[: -len(".tar")] + "_stats.json").read())
+        assert stats["successes"] == sizes[os.path.basename(t)]

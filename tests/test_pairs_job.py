@@ -104,5 +104,8 @@ def test_crawl_end_to_end(tmp_path, server):
                         "a cup of coffee on a saucer with a spoon", "a tabby cat looking at the camera"}
     assert all(s.extra["page_url"] == "https://museum.example/visit" for s in got.values())
     assert stats["counters"]["captions"]["caption_boilerplate"] == 1
+    dropped, = reader.iter_samples([os.path.join(out, "dropped", "dropped-00000.tar")])  # issue 17
+    assert dropped.extra["dropped"]["reason"] == "caption_boilerplate"
+    assert os.path.exists(os.path.join(out, "report.html"))
     assert stats["counters"]["images"]["source_crawl"] == 1  # the crawl's copy, no request
     assert "/img/astronaut.jpg" not in server.paths

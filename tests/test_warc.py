@@ -54,11 +54,40 @@ def test_html_files_with_sidecar_url(tmp_path):
     path = tmp_path / "page.html.gz"
     path.write_bytes(gzip.compress(b"<html><p>hi</p></html>"))
     (tmp_path / "page.html.gz.url").write_text("https://ex.com/page\n")
-    rec = warc.read_html_file(str(path), path.read_bytes())
+    sidecar = warc.sidecar_url((tmp_path / "page.html.gz.url").read_text())
+    rec = warc.read_html_file(str(path), path.read_bytes(), sidecar)
     assert rec.url == "https://ex.com/page" and rec.body == b"<html><p>hi</p></html>"
     plain = tmp_path / "other.html"
     plain.write_bytes(b"<p>x</p>")
     assert warc.read_html_file(str(plain), plain.read_bytes()).url.startswith("file:///")
+
+
+def test_gzipped_html_is_capped_while_decompressing(monkeypatch):
+    import zlib
+
+    monkeypatch.setattr(warc, "MAX_HTML_BYTES", 1000)
+    bomb = gzip.compress(b"<p>" + b"a" * 10_000_000)  # ~10 KB that inflates to 10 MB
+    calls = []
+    real = zlib.decompressobj
+
+    class Spy:
+        def __init__(self, *a):
+            self.d = real(*a)
+
+        def decompress(self, data, max_length=0):
+            out = self.d.decompress(data, max_length)
+            calls.append(len(out))
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.d, name)
+
+    monkeypatch.setattr(warc.zlib, "decompressobj", Spy)
+    rec = warc.read_html_file("bomb.html.gz", bomb)
+    assert rec.reason == "page_too_large" and max(calls) <= 1001  # never inflated past the cap
+    two = gzip.compress(b"<p>one</p>") + gzip.compress(b"<p>two</p>")  # several gzip members
+    assert warc.read_html_file("two.html.gz", two).body == b"<p>one</p><p>two</p>"
+    assert warc.read_html_file("cut.html.gz", gzip.compress(b"<p>x</p>" * 50)[:-12]).reason == "corrupt_gzip"
 
 
 def _records_of(recs):

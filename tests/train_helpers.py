@@ -18,7 +18,7 @@ from torch import nn
 
 from flamingo.tokens import make_labels  # noqa: F401 (the trainer's convention, for the tests)
 from pipeline.shards import format as sf
-from train.collate import Vocab
+from train.collate import Vocab, row_ids
 from train.components import Components
 
 PAD, EOS, IMAGE, EOC = 0, 1, 2, 3
@@ -70,8 +70,10 @@ def _text(rng: random.Random, n: int) -> str:
 
 
 def interleaved_sample(
-    key_parts, rng: random.Random, pics: list[bytes], n_images: int, words: int = 6
+    key_parts, rng: random.Random, pics: list[bytes], n_images: int, words: int = 2, vocab: Vocab | None = None
 ) -> sf.InterleavedSample:
+    """A sequence of ``n_images`` images, each after a text of ``words`` words. With ``vocab``
+    it is counted as the corpus job counts (``tokenizer`` and ``num_tokens`` exact for it)."""
     segments, images = [sf.TextSegment(_text(rng, words))], []
     for i in range(n_images):
         data = rng.choice(pics)
@@ -82,13 +84,14 @@ def interleaved_sample(
         )
         segments += [sf.ImageSlot(i), sf.TextSegment(_text(rng, words))]
     key = sf.make_key(*key_parts)
+    counted = vocab or VOCAB
     return sf.InterleavedSample(
         key=key,
         url="http://x/doc",
         doc_id=key,
         seq_index=0,
-        num_tokens=40,
-        tokenizer="bytes",
+        num_tokens=len(row_ids(segments, counted)),
+        tokenizer=counted.tokenizer_id or "bytes",  # no fingerprint: the loader cannot check it
         segments=segments,
         images=images,
     )
@@ -117,7 +120,7 @@ def write_tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
 
 
 def write_shards(
-    root: Path, kind: str, n_shards: int = 2, per_shard: int = 8, seed: int = 0
+    root: Path, kind: str, n_shards: int = 2, per_shard: int = 8, seed: int = 0, vocab: Vocab | None = None
 ) -> list[str]:
     rng, pics = random.Random(seed), photos()
     root.mkdir(parents=True, exist_ok=True)
@@ -127,7 +130,7 @@ def write_shards(
         for i in range(per_shard):
             parts = (kind, s, i)
             sample = (
-                interleaved_sample(parts, rng, pics, 1 + i % 3)
+                interleaved_sample(parts, rng, pics, 1 + i % 3, vocab=vocab)
                 if kind == "interleaved"
                 else pair_sample(parts, rng, pics)
             )
@@ -195,6 +198,16 @@ class StandInFlamingo(nn.Module):
                 logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100
             )
         return SimpleNamespace(loss=loss, logits=logits)
+
+
+def tiny_vocab() -> Vocab:
+    """The tiny preset's Vocab (byte tokenizer with the special tokens), without building the model:
+    shards counted with it carry the fingerprint the trainer checks."""
+    from flamingo.tokens import add_special_tokens, build_byte_tokenizer
+    from train.components import make_vocab
+
+    tok = build_byte_tokenizer()
+    return make_vocab(tok, add_special_tokens(tok), "bytes")
 
 
 def stand_in_components(seed: int = 0) -> Components:

@@ -1,7 +1,8 @@
 """The trainer's command line, shared by ``flamingo train`` and ``python -m train`` (torchrun).
 
 Flags come from the config (``flamingo.typedconfig``): ``--preset``, ``--config FILE``,
-``--resume`` and one ``--section.field`` per field. Torch is imported only when a run starts.
+``--resume``, ``--allow_config_change`` (alias ``--allow-config-change``) and one
+``--section.field`` per field. Torch is imported only when a run starts.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ log = logging.getLogger(__name__)
 def parser(prog: str) -> argparse.ArgumentParser:
     p = tc.ArgumentParser(prog=prog, description="Train Flamingo on shards. Several processes: "
                           "torchrun --nproc-per-node N -m train ...",
-                          usage=f"{prog} [--preset NAME] [--config FILE] [--resume] [--section.field VALUE ...]")
+                          usage=f"{prog} [--preset NAME] [--config FILE] [--resume [--allow_config_change]] "
+                          "[--section.field VALUE ...]")
     p.add_argument("--preset", default="tiny", choices=PRESETS.names(), help="named training preset (default: tiny)")
     p.add_argument("--config", metavar="FILE", help="JSON or TOML file overriding the preset; flags override it")
     p.add_argument("--resume", action="store_true", help="continue from the latest complete checkpoint")
+    p.add_argument("--allow_config_change", "--allow-config-change", action="store_true",
+                   help="on resume, accept changed options that shape data or optimisation (they are listed)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     tc.add_flags(p, TrainConfig, defaults=PRESETS.get("tiny"))
     return p
@@ -32,6 +36,8 @@ def config_from_argv(argv: list[str], prog: str = "flamingo train") -> TrainConf
     cfg = resolve(args.preset, args.config, args)
     if args.resume:
         cfg.checkpoint.resume = True
+    if args.allow_config_change:
+        cfg.checkpoint.allow_config_change = True
     return cfg
 
 

@@ -1,12 +1,15 @@
-"""From decoded samples to model batches: image attachment, tokenisation, windows, collation.
+"""From decoded samples to model batches: image placement, token rows, collation.
 
-Small pure functions, each tested on a tiny shard. Text goes through the model's
-tokenizer, but the special tokens ``<image>`` and ``<|endofchunk|>`` are placed by id
-here rather than left to the tokenizer's parsing of the strings, so the layout does not
-depend on how a given tokenizer splits them.
+Small pure functions, each tested on a tiny shard. One stored interleaved sequence is one
+training row, used as written: its ids come from ``pipeline.shards.format.sequence_token_ids``
+(BOS where the tokenizer adds one, the layout, EOS), the very function whose length the
+corpus job stored as ``num_tokens``. When the shard was counted with this tokenizer (same
+fingerprint) the two lengths must agree; a row longer than ``data.max_tokens`` (or with more
+images than ``data.max_images``) stops the run unless the user asked for truncation, which
+is then counted. Nothing is re-cut or re-windowed.
 
-Shapes: ``B`` rows, ``L`` tokens, ``T_img`` images per row, ``F`` frames (1),
-``C,H,W`` an image as the vision tower's preprocessing returns it.
+Shapes: ``B`` rows, ``L`` tokens, ``T_img`` media per row, ``F`` frames per medium (1 for a
+still image), ``C,H,W`` a frame as the vision tower's preprocessing returns it.
 """
 
 from __future__ import annotations
@@ -20,10 +23,27 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
+from flamingo.typedconfig import UsageError
 from pipeline.shards import format as sf
 
 MAX_PIXELS = 1 << 26  # refuse decompression bombs before decoding
 _SPECIAL_RE = re.compile(f"({re.escape(sf.IMAGE_TOKEN)}|{re.escape(sf.END_OF_CHUNK_TOKEN)})")
+PLACEMENTS = ("next", "previous", "random")
+
+
+class DataError(UsageError):
+    """The data cannot train this run (every sample bad, a row too long, counts that disagree):
+    one line naming the dataset, exit code 1."""
+
+    exit_code = 1
+
+
+class SampleError(ValueError):
+    """A sample that cannot be used; ``reason`` is the snake_case counter name."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -35,29 +55,26 @@ class Vocab:
     end_of_chunk: int
     pad: int
     eos: int
+    bos: int | None = None  # prepended to every row where the LM's tokenizer adds one
+    tokenizer_id: str = ""  # NAME@FINGERPRINT (pipeline.shards.format.tokenizer_id); "" unknown
 
 
 @dataclass
 class Example:
-    """One tokenised row and its images in the order of their ``<image>`` tokens."""
+    """One tokenised row and its media, (F, C, H, W) each, in the order of their ``<image>`` tokens."""
 
     input_ids: list[int]
-    images: list[torch.Tensor] = field(default_factory=list)  # each (C, H, W)
-
-
-class SampleError(ValueError):
-    """A sample that cannot be used; ``reason`` is the snake_case counter name."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
+    images: list[torch.Tensor] = field(default_factory=list)
+    key: str = ""
+    truncated: bool = False
 
 
 def attach_images(segments: Sequence[sf.Segment], mode: str) -> list[sf.Segment]:
     """``next``: an image conditions the text after it (the layout as stored).
 
     ``previous``: each image moves before the text segment that precedes it, so that
-    text is the one its cross-attention sees (the paper's ablation).
+    text is the one its cross-attention sees (the paper's image-placement augmentation
+    draws one of the two per sequence, each with probability 1/2).
     """
     if mode == "next":
         return list(segments)
@@ -71,7 +88,7 @@ def attach_images(segments: Sequence[sf.Segment], mode: str) -> list[sf.Segment]
 
 
 def encode_layout(text: str, vocab: Vocab) -> list[int]:
-    """Tokenise a layout string, mapping the two special markers to their ids."""
+    """Tokenise a layout string (a prompt), mapping the two special markers to their ids."""
     ids: list[int] = []
     for piece in _SPECIAL_RE.split(text):
         if piece == sf.IMAGE_TOKEN:
@@ -83,30 +100,37 @@ def encode_layout(text: str, vocab: Vocab) -> list[int]:
     return ids
 
 
-def choose_window(
-    ids: Sequence[int], image_id: int, max_tokens: int, max_images: int, rng: random.Random
-) -> tuple[int, int, int]:
-    """A random window of at most ``max_tokens`` holding at least one image when there is one.
+def row_ids(segments: Sequence[sf.Segment], vocab: Vocab) -> list[int]:
+    return sf.sequence_token_ids(segments, vocab.encode, image=vocab.image, end_of_chunk=vocab.end_of_chunk,
+                                 eos=vocab.eos, bos=vocab.bos)
 
-    Returns ``(start, stop, first_image)``: ``ids[start:stop]`` and the index (in token
-    order) of its first image. The window ends before its ``max_images + 1``-th image.
-    """
+
+def counted_alike(sample: sf.InterleavedSample, vocab: Vocab) -> bool:
+    """Whether the shard's ``num_tokens`` was counted with this trainer's tokenizer."""
+    ours = sf.fingerprint_of(vocab.tokenizer_id)
+    return ours is not None and sf.fingerprint_of(sample.tokenizer) == ours
+
+
+def fit_row(ids: list[int], image_id: int, max_tokens: int, max_images: int) -> list[int]:
+    """Truncate a row to ``max_tokens`` and to before its ``max_images + 1``-th image, and drop
+    ``<image>`` tokens left at its end (an image with no text after it teaches nothing)."""
     positions = [i for i, t in enumerate(ids) if t == image_id]
-    n = len(ids)
-    if n <= max_tokens:
-        start = 0
-    elif positions:
-        # Pick an image, then a start that keeps it inside: every window has something to see.
-        p = rng.choice(positions)
-        start = rng.randint(max(0, p - max_tokens + 1), min(p, n - max_tokens))
-    else:
-        start = rng.randint(0, n - max_tokens)
-    stop = min(n, start + max_tokens)
-    first = sum(1 for p in positions if p < start)
-    inside = [p for p in positions if start <= p < stop]
-    if len(inside) > max_images:
-        stop = inside[max_images]
-    return start, stop, first
+    stop = min(len(ids), max_tokens, positions[max_images] if len(positions) > max_images else len(ids))
+    out = ids[:stop]
+    while out and out[-1] == image_id:
+        out.pop()
+    return out
+
+
+def has_target(ids: Sequence[int], vocab: Vocab) -> bool:
+    """Whether ``flamingo.tokens.make_labels`` would keep any label: a non-image token after an image."""
+    seen = False
+    for t in ids:
+        if t == vocab.image:
+            seen = True
+        elif seen and t != vocab.pad:
+            return True
+    return False
 
 
 def decode_image(data: bytes, min_size: int | None = None) -> Image.Image:
@@ -130,61 +154,86 @@ def decode_image(data: bytes, min_size: int | None = None) -> Image.Image:
     return im.convert("RGB")
 
 
-def interleaved_example(
-    sample: sf.InterleavedSample,
-    vocab: Vocab,
-    transform: Callable[[Image.Image], torch.Tensor],
-    *,
-    max_tokens: int,
-    max_images: int,
-    attach: str,
-    rng: random.Random,
-    min_size: int | None = None,
-) -> Example:
-    segments = attach_images(sample.segments, attach)
-    ids = encode_layout(sf.layout_text(segments), vocab) + [vocab.eos]
-    start, stop, first = choose_window(ids, vocab.image, max_tokens, max_images, rng)
-    window = ids[start:stop]
-    n_img = window.count(vocab.image)
-    if n_img == 0:
-        raise SampleError("no_image_in_window", f"{sample.key}: no image in the chosen window")
+def _still(transform: Callable, data: bytes, min_size: int | None) -> torch.Tensor:
+    return transform(decode_image(data, min_size)).unsqueeze(0)  # (F=1, C, H, W)
+
+
+def interleaved_example(sample: sf.InterleavedSample, vocab: Vocab, transform: Callable[[Image.Image], torch.Tensor],
+                        *, max_tokens: int, max_images: int, placement: str, rng: random.Random,
+                        truncate: bool = False, min_size: int | None = None) -> Example:
+    """The stored sequence as one row. Raises DataError when it does not fit and ``truncate``
+    is off, or when the shard's token count disagrees with this tokenizer's."""
+    if placement == "random":
+        placement = "previous" if rng.random() < 0.5 else "next"
+    segments = attach_images(sample.segments, placement)
+    ids = row_ids(segments, vocab)
+    if counted_alike(sample, vocab) and len(ids) != sample.num_tokens:
+        raise DataError(f"sample {sample.key}: the shard says {sample.num_tokens} tokens but the trainer feeds "
+                        f"{len(ids)} with the same tokenizer ({vocab.tokenizer_id})",
+                        "these shards were cut by a corpus job that counted another layout (no BOS/EOS budget); "
+                        "re-run flamingo corpus")
     order = [seg.index for seg in segments if isinstance(seg, sf.ImageSlot)]
-    refs = [sample.images[i] for i in order[first : first + n_img]]
-    return Example(window, [transform(decode_image(r.data, min_size)) for r in refs])
+    truncated = False
+    if len(ids) > max_tokens or len(order) > max_images:
+        if not truncate:
+            raise DataError(f"sequence {sample.key} has {len(ids)} tokens and {len(order)} images, more than "
+                            f"data.max_tokens={max_tokens} / data.max_images={max_images}",
+                            "raise them to the corpus job's --max_tokens/--max_images, or pass --data.truncate "
+                            "to cut such rows (counted)")
+        ids, truncated = fit_row(ids, vocab.image, max_tokens, max_images), True
+    n_img = ids.count(vocab.image)
+    if n_img == 0:
+        raise SampleError("no_image", f"{sample.key}: no image in the sequence")
+    if not has_target(ids, vocab):
+        raise SampleError("no_target", f"{sample.key}: no text after an image")
+    images = [_still(transform, sample.images[i].data, min_size) for i in order[:n_img]]
+    return Example(ids, images, sample.key, truncated)
 
 
-def pair_example(
-    sample: sf.PairSample,
-    vocab: Vocab,
-    transform: Callable[[Image.Image], torch.Tensor],
-    *,
-    max_tokens: int,
-    min_size: int | None = None,
-) -> Example:
-    """``<image>caption<|endofchunk|><eos>``, the caption cut to fit ``max_tokens``."""
-    caption = vocab.encode(sample.caption.strip())[: max(0, max_tokens - 3)]
-    ids = [vocab.image, *caption, vocab.end_of_chunk, vocab.eos]
-    return Example(ids, [transform(decode_image(sample.image, min_size))])
+def _caption_row(caption: str, vocab: Vocab, max_tokens: int) -> tuple[list[int], bool]:
+    """``[bos]<image>caption<|endofchunk|><eos>``, the caption cut to fit ``max_tokens``."""
+    head = [] if vocab.bos is None else [vocab.bos]
+    room = max(0, max_tokens - len(head) - 3)
+    text = vocab.encode(caption.strip())
+    return [*head, vocab.image, *text[:room], vocab.end_of_chunk, vocab.eos], len(text) > room
 
 
-def collate(
-    examples: Sequence[Example],
-    vocab: Vocab,
-    make_labels: Callable[[torch.Tensor, object], torch.Tensor],
-    label_ids: object,
-) -> dict[str, torch.Tensor]:
-    """Right-pad ids to the longest row and images to the most images in a row."""
+def pair_example(sample: sf.PairSample, vocab: Vocab, transform: Callable[[Image.Image], torch.Tensor], *,
+                 max_tokens: int, min_size: int | None = None) -> Example:
+    ids, cut = _caption_row(sample.caption, vocab, max_tokens)
+    return Example(ids, [_still(transform, sample.image, min_size)], sample.key, cut)
+
+
+def frame_indices(available: int, wanted: int) -> list[int]:
+    """``wanted`` frame indices spread evenly over ``available`` frames (repeats when fewer)."""
+    return [i * available // wanted for i in range(wanted)]
+
+
+def video_example(sample: sf.VideoSample, vocab: Vocab, transform: Callable[[Image.Image], torch.Tensor], *,
+                  frames: int, max_tokens: int, min_size: int | None = None) -> Example:
+    """One clip as one medium of ``frames`` frames (the Perceiver adds a time embedding per
+    frame) before its text: ``[bos]<image>text<|endofchunk|><eos>``."""
+    ids, cut = _caption_row(sample.caption, vocab, max_tokens)
+    chosen = frame_indices(len(sample.frames), frames)
+    clip = torch.stack([transform(decode_image(sample.frames[i].data, min_size)) for i in chosen])  # (F, C, H, W)
+    return Example(ids, [clip], sample.key, cut)
+
+
+def collate(examples: Sequence[Example], vocab: Vocab, make_labels: Callable[[torch.Tensor, object], torch.Tensor],
+            label_ids: object) -> dict:
+    """Right-pad ids to the longest row and media to the most media in a row (padded slots
+    are zeros the model never encodes: it counts each row's ``<image>`` tokens)."""
     L = max(len(e.input_ids) for e in examples)
     T = max(1, max(len(e.images) for e in examples))
-    shape = next((im.shape for e in examples for im in e.images), None)
+    shape = next((im.shape for e in examples for im in e.images), None)  # (F, C, H, W)
     input_ids = torch.full((len(examples), L), vocab.pad, dtype=torch.long)
     attention_mask = torch.zeros((len(examples), L), dtype=torch.long)
-    images = torch.zeros((len(examples), T, 1, *shape)) if shape else None  # (B, T_img, F, C, H, W)
+    images = torch.zeros((len(examples), T, *shape)) if shape else None  # (B, T_img, F, C, H, W)
     for row, e in enumerate(examples):
         input_ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
         attention_mask[row, : len(e.input_ids)] = 1
         for k, im in enumerate(e.images):
-            images[row, k, 0] = im
+            images[row, k] = im
     labels = make_labels(input_ids, label_ids)
     labels[attention_mask == 0] = -100  # padding never counts, even when pad == eos
     return {
@@ -193,4 +242,6 @@ def collate(
         "images": images,
         "labels": labels,
         "num_images": torch.tensor(sum(len(e.images) for e in examples)),
+        "num_frames": torch.tensor(sum(im.shape[0] for e in examples for im in e.images)),
+        "keys": [e.key for e in examples],
     }

@@ -1,7 +1,8 @@
 """What the trainer needs from the model package, gathered in one place.
 
 ``build_components(preset)`` asks ``flamingo`` for the model, its tokenizer and the vision
-tower's preprocessing, and turns the token conventions into a ``Vocab`` plus the
+tower's preprocessing, and turns the token conventions into a ``Vocab`` (with the BOS rule
+and the tokenizer's fingerprint, so the loader can check the shards' token counts) plus the
 label-masking function. Tests hand the loop a ``Components`` built around a stand-in.
 """
 
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from pipeline.shards import format as sf
 from train.collate import Vocab
+from train.preprocess import fast_eval_transform
 
 
 @dataclass
@@ -22,10 +25,8 @@ class Components:
     transform: Callable  # PIL.Image -> (C, H, W) float tensor
     make_labels: Callable  # (input_ids, label_ids) -> labels
     label_ids: object  # what make_labels takes as its second argument (flamingo.tokens.TokenIds)
-    patches_per_image: int = 1  # for the MFU estimate
-    image_size: int | None = (
-        None  # the vision tower's input side (lets the loader decode JPEGs smaller)
-    )
+    image_size: int | None = None  # the vision tower's input side (lets the loader decode JPEGs smaller)
+    max_frames: int = 1  # frames per medium the Perceiver has time embeddings for
 
 
 def _encoder(tokenizer) -> Callable[[str], list[int]]:
@@ -33,13 +34,14 @@ def _encoder(tokenizer) -> Callable[[str], list[int]]:
 
 
 class _TokenizerEncode:
-    """A picklable ``text -> ids`` over a Hugging Face tokenizer, adding no special tokens."""
+    """A picklable ``text -> ids`` over a Hugging Face tokenizer: no special tokens added, and
+    the corpus job's counting rule (``pipeline.shards.format.encode_text``)."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return sf.encode_text(self.tokenizer, text)
 
 
 def build_components(preset) -> Components:
@@ -51,25 +53,23 @@ def build_components(preset) -> Components:
     config = PRESETS.get(preset) if isinstance(preset, str) else preset
     model, tokenizer, transform = build_flamingo(config)
     ids = model.token_ids
-    vocab = Vocab(
+    vocab = make_vocab(tokenizer, ids, config.lm.tokenizer or config.lm.name_or_path or "tokenizer")
+    # the same tensors as the tower's own transform, without torchvision's per-call dispatch
+    transform = fast_eval_transform(transform)
+    return Components(model, vocab, transform, make_labels, ids, _image_size(model), config.vision.max_frames)
+
+
+def make_vocab(tokenizer, ids, name: str) -> Vocab:
+    """The trainer's ``Vocab`` for a tokenizer that ``flamingo.tokens.add_special_tokens`` has seen."""
+    return Vocab(
         encode=_encoder(tokenizer),
         image=ids.image,
         end_of_chunk=ids.end_of_chunk,
         pad=ids.pad,
         eos=ids.eos,
+        bos=sf.bos_token_id(tokenizer),
+        tokenizer_id=sf.tokenizer_id(name, tokenizer),
     )
-    return Components(
-        model, vocab, transform, make_labels, ids, _patches(model), _image_size(model)
-    )
-
-
-def _patches(model: nn.Module) -> int:
-    """Tokens the vision tower runs per image (grid + class token), when it says."""
-    for m in model.modules():
-        grid = getattr(m, "grid_size", None)
-        if isinstance(grid, tuple) and len(grid) == 2:
-            return grid[0] * grid[1] + 1
-    return 1
 
 
 def _image_size(model: nn.Module) -> int | None:

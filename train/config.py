@@ -9,13 +9,14 @@ its checkpoints.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from flamingo import typedconfig as tc
 from flamingo.typedconfig import ConfigError, Presets, config, opt, require, section
 from train.eval.config import TrainEvalConfig
 
-KINDS = ("interleaved", "pair")
+KINDS = ("interleaved", "pair", "video")
 PRECISIONS = ("bf16", "fp32", "auto")
 
 
@@ -37,11 +38,16 @@ class DatasetConfig:
 class DataConfig:
     datasets: list[DatasetConfig] = opt(help="the mixture, as JSON (or [[data.datasets]] tables in a config "
                                         "file)", factory=list)
-    max_tokens: int = opt(256, "tokens per interleaved training row (the paper's window)", min=8)
-    max_images: int = opt(5, "images per training row", min=1, max=64)
-    image_attach: str = opt("next", "which text an image conditions (paper ablation)", choices=("next", "previous"))
-    shuffle_buffer: int = opt(1000, "samples in the shuffle buffer", min=1)
-    shuffle_initial: int = opt(100, "samples buffered before the first one is drawn", min=1)
+    max_tokens: int = opt(256, "longest training row, BOS and EOS included; a stored sequence longer than this "
+                          "stops the run (see truncate)", min=8)
+    max_images: int = opt(5, "images per training row; more stops the run (see truncate)", min=1, max=64)
+    truncate: bool = opt(False, "cut rows over max_tokens/max_images instead of stopping (counted as truncated)")
+    image_placement: str = opt("random", "which text an image conditions: the text after it (next), before it "
+                               "(previous), or either with probability 1/2 per sequence (random, the paper)",
+                               choices=("next", "previous", "random"))
+    video_frames: int = opt(8, "frames per video sample, spread evenly over its stored frames", min=1, max=256)
+    shuffle_buffer: int = opt(1000, "samples each loader worker reads and shuffles together", min=1)
+    first_valid_within: int = opt(200, "stop when a loader worker's first N samples are all unusable", min=1)
     num_workers: int = opt(0, "DataLoader worker processes per rank", min=0, max=256)
     prefetch_factor: int = opt(2, "batches each loader worker prepares ahead", min=1)
     seed: int = opt(0, "data order seed", min=0)
@@ -49,7 +55,6 @@ class DataConfig:
     def validate(self) -> None:
         names = [d.name for d in self.datasets]
         require(len(set(names)) == len(names), "datasets", f"dataset names repeat: {names}")
-        require(self.shuffle_initial <= self.shuffle_buffer, "shuffle_initial", "is above shuffle_buffer")
 
 
 @config
@@ -89,6 +94,7 @@ class CheckpointConfig:
     every: int = opt(1000, "steps between checkpoints; 0 saves only at the end", min=0)
     keep_last: int = opt(3, "complete checkpoints kept", min=1)
     resume: bool = opt(False, "continue from the latest complete checkpoint")
+    allow_config_change: bool = opt(False, "on resume, accept changed options that shape data or optimisation")
 
 
 @config
@@ -155,7 +161,7 @@ PRESETS = Presets("training", {
         steps=20,
         precision="fp32",
         model=ModelConfig(preset="tiny"),
-        data=DataConfig(max_tokens=64, shuffle_buffer=16, shuffle_initial=4),
+        data=DataConfig(max_tokens=64, shuffle_buffer=16),
         optim=OptimConfig(lr=1e-3),
         schedule=ScheduleConfig(warmup_steps=2),
         checkpoint=CheckpointConfig(every=10, keep_last=2),
@@ -170,7 +176,9 @@ PRESETS = Presets("training", {
         steps=30,
         precision="auto",
         model=ModelConfig(preset="demo"),
-        data=DataConfig(max_tokens=96, shuffle_buffer=64, shuffle_initial=16),
+        # CPU budget: the corpus job's 256-token sequences are cut to 96 tokens here, counted
+        # (train_log.jsonl "truncated/..."); the paper preset trains on them whole.
+        data=DataConfig(max_tokens=96, shuffle_buffer=64, truncate=True),
         optim=OptimConfig(lr=3e-4),
         schedule=ScheduleConfig(warmup_steps=3),
         checkpoint=CheckpointConfig(every=0, keep_last=1),
@@ -211,3 +219,23 @@ def resolve(preset: str, config_file: str | None = None, args=None) -> TrainConf
 
 def save(cfg: TrainConfig, path: str | Path) -> None:
     Path(path).write_text(json.dumps(tc.to_dict(cfg), indent=2) + "\n")
+
+
+def read_saved(directory: str | Path) -> dict | None:
+    """The ``config.json`` in ``directory`` as a dict (None when absent or unreadable)."""
+    try:
+        return json.loads((Path(directory) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_run_config(cfg: TrainConfig) -> None:
+    """``config.json`` beside the checkpoints: the config of the latest start. A resumed run
+    with other options keeps the earlier file as ``config.before_<time>.json`` (each checkpoint
+    also holds the config that wrote it, which is what a resume compares against)."""
+    root = Path(cfg.checkpoint.dir)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "config.json"
+    if cfg.checkpoint.resume and path.is_file() and read_saved(root) != tc.to_dict(cfg):
+        path.rename(root / f"config.before_{time.strftime('%Y%m%d-%H%M%S')}.json")
+    save(cfg, path)

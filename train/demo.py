@@ -85,7 +85,8 @@ def run_demo(
     ids = comp.vocab
     from train.collate import encode_layout
 
-    input_ids = torch.tensor([encode_layout(prompt, ids)])
+    bos = [] if ids.bos is None else [ids.bos]  # as the training rows start
+    input_ids = torch.tensor([bos + encode_layout(prompt, ids)])
     images = torch.stack([comp.transform(decode_image(s.image)) for s in (*examples, query)])
     images = images[None, :, None]  # (B=1, T_img, F=1, C, H, W)
     out = reloaded.generate(input_ids, images, max_new_tokens=20, num_beams=1, min_new_tokens=3)

@@ -54,7 +54,7 @@ def teardown() -> None:
 
 
 def wrap(model: nn.Module, info: DistInfo, strategy: str) -> nn.Module:
-    """DDP, or FSDP2 with each trainable block sharded on its own then the root."""
+    """DDP, or FSDP2 with the units of :func:`shard_units` sharded on their own, then the root."""
     if not info.distributed:
         return model
     if strategy == "ddp":
@@ -66,11 +66,28 @@ def wrap(model: nn.Module, info: DistInfo, strategy: str) -> nn.Module:
     if strategy == "fsdp":
         from torch.distributed.fsdp import fully_shard
 
-        for block in _trainable_blocks(model):
-            fully_shard(block)
-        fully_shard(model)
+        for unit in shard_units(model):
+            fully_shard(unit)
+        fully_shard(model)  # the root: embeddings, head, final norm and whatever is left
         return model
     raise ValueError(f"unknown strategy {strategy!r}")
+
+
+def shard_units(model: nn.Module) -> list[nn.Module]:
+    """FSDP2 units, innermost first. For a Flamingo: every frozen LM decoder layer, every gated
+    cross-attention block, the vision tower and the Perceiver each shard on their own, so the
+    frozen towers' parameters are split across ranks (held whole only while their unit runs)
+    and each unit holds one dtype (a bf16 LM layer apart from its fp32 block). Other models
+    (tests' stand-ins): the largest all-trainable submodules."""
+    layers = getattr(model, "flamingo_layers", None)
+    if not layers:
+        return _trainable_blocks(model)
+    units: list[nn.Module] = []
+    for layer in layers:
+        if layer.xattn is not None:
+            units.append(layer.xattn)
+        units.append(layer.decoder_layer)
+    return [*units, model.vision, model.perceiver]
 
 
 def _trainable_blocks(model: nn.Module) -> list[nn.Module]:

@@ -5,6 +5,12 @@ gradient norm once, agrees across ranks whether loss and gradients are finite (a
 non-finite step is skipped on every rank, so none hangs, and counted), steps AdamW,
 logs, and checkpoints on schedule. ``train(cfg)`` returns the per-step losses so tests
 can compare runs bit for bit.
+
+Exact resume: every RNG the run draws from (torch CPU and CUDA, Python, NumPy) is seeded at
+setup and saved per rank; the data streams save positions and seed per sample (so loader
+workers need no saved state); the model trains in train mode (the frozen towers stay in eval,
+see ``flamingo.model``); logs are cut back to the resumed step. A resume whose options would
+change the data or the updates is refused (``train.resume``).
 """
 
 from __future__ import annotations
@@ -19,16 +25,20 @@ import torch
 import torch.distributed as dist
 
 from flamingo import typedconfig as tc
-from flamingo.typedconfig import UsageError
+from flamingo.typedconfig import ConfigError, UsageError
 from train import checkpoint as ckpt
 from train import dist as tdist
 from train import optim as topt
 from train import precision as tprec
+from train import resume as tresume
 from train.components import Components, build_components
-from train.config import TrainConfig, save
-from train.data import BatchStream, SampleBuilder, ShardStream, expand_paths
+from train.config import TrainConfig, write_run_config
+from train.data import BatchStream, ShardStream, check_layout, expand_paths
 from train.mixture import Source, StepStats, accumulate
-from train.telemetry import Telemetry, count_params, gate_values, peak_flops, step_flops
+from train.order import stream_seed
+from train.rng import seed_everything
+from train.samples import SampleBuilder
+from train.telemetry import Telemetry, flop_model, gate_values, peak_flops, step_flops
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +52,20 @@ class TrainingStopped(UsageError):
 
 @dataclass
 class RunResult:
-    losses: list[float] = field(
-        default_factory=list
-    )  # weighted total per step, averaged over ranks
+    losses: list[float] = field(default_factory=list)  # weighted total per step, averaged over ranks
     dataset_losses: list[dict[str, float]] = field(default_factory=list)
     skipped_steps: int = 0
     last_step: int = 0
     checkpoint: str | None = None
     dropped: dict[str, dict[str, int]] = field(default_factory=dict)
-    # per step, all ranks together: seconds, tokens, images, samples, seconds waiting on data
-    timings: list[tuple[float, int, int, int, float]] = field(default_factory=list)
-    flops_per_token: float = 0.0  # rough model FLOPs per token (for MFU in benchmarks)
+    truncated: dict[str, int] = field(default_factory=dict)
+    # per step, all ranks together: seconds, tokens, media, samples, seconds waiting on data, frames
+    timings: list[tuple[float, int, int, int, float, int]] = field(default_factory=list)
+    flops_per_token: float = 0.0  # model FLOPs per text token alone (for MFU in benchmarks)
     precision: str = ""  # what the run used: cfg.precision with "auto" resolved
     peak_flops: float = 0.0
+    resumed_from: str | None = None
+    exact_resume: bool = True
 
 
 def build_streams(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> list[BatchStream]:
@@ -66,38 +77,41 @@ def build_streams(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> l
             transform=comp.transform,
             max_tokens=cfg.data.max_tokens,
             max_images=cfg.data.max_images,
-            attach=cfg.data.image_attach,
+            placement=cfg.data.image_placement,
+            truncate=cfg.data.truncate,
+            video_frames=cfg.data.video_frames,
             image_size=comp.image_size,
         )
+        urls = expand_paths(ds.paths)
+        check_layout(urls, ds.kind, ds.name)
         dataset = ShardStream(
-            urls=expand_paths(ds.paths),
+            urls=urls,
             builder=builder,
             make_labels=comp.make_labels,
             label_ids=comp.label_ids,
             batch_size=ds.batch_size,
+            name=ds.name,
             seed=dataset_seed(cfg.data.seed, ds.name),
             rank=info.rank,
             world_size=info.world_size,
-            shuffle_buffer=cfg.data.shuffle_buffer,
-            shuffle_initial=cfg.data.shuffle_initial,
+            chunk=cfg.data.shuffle_buffer,
+            first_valid_within=cfg.data.first_valid_within,
         )
-        streams.append(
-            BatchStream(
-                ds.name,
-                dataset,
-                cfg.data.num_workers,
-                cfg.data.prefetch_factor,
-                pin_memory=info.device.type == "cuda",
-            )
-        )
+        streams.append(BatchStream(ds.name, dataset, cfg.data.num_workers, cfg.data.prefetch_factor,
+                                   pin_memory=info.device.type == "cuda"))
     return streams
 
 
 def dataset_seed(seed: int, name: str) -> int:
     """Each dataset's data-order seed, from the run's seed and the dataset's name."""
-    from train.data import stream_seed
-
     return stream_seed(seed, name) % (1 << 31)
+
+
+def check_media(cfg: TrainConfig, comp: Components) -> None:
+    if any(ds.kind == "video" for ds in cfg.data.datasets) and cfg.data.video_frames > comp.max_frames:
+        raise ConfigError(f"{cfg.data.video_frames} frames per video, but the model's Perceiver has time "
+                          f"embeddings for {comp.max_frames}", f"set --data.video_frames <= {comp.max_frames} "
+                          "(or a model preset with vision.max_frames >= it)", field="data.video_frames")
 
 
 def _prepare_model(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> torch.nn.Module:
@@ -111,7 +125,9 @@ def _prepare_model(cfg: TrainConfig, comp: Components, info: tdist.DistInfo) -> 
             )
     if cfg.compile:
         model.compile()
-    return tdist.wrap(model, info, cfg.dist.strategy)
+    model = tdist.wrap(model, info, cfg.dist.strategy)
+    model.train()  # the new modules train; Flamingo keeps its frozen towers in eval
+    return model
 
 
 def _reduce(
@@ -120,7 +136,7 @@ def _reduce(
     """One all-reduce for losses, counts and the non-finite flag; losses averaged over ranks."""
     bad = 0.0 if stats.finite_loss and bool(torch.isfinite(grad_norm)) else 1.0
     vec = torch.tensor(
-        [*stats.losses.values(), bad, stats.tokens, stats.images, stats.samples],
+        [*stats.losses.values(), bad, stats.tokens, stats.images, stats.samples, stats.frames],
         dtype=torch.float64,
         device=device,
     )
@@ -147,17 +163,22 @@ class _Run:
     result: RunResult = field(default_factory=RunResult)
     start: int = 0
     consecutive: int = 0
+    reported: dict[str, int] = field(default_factory=dict)  # skipped samples already summarised, per dataset
+
+    @property
+    def flops(self):
+        if not hasattr(self, "_flops"):
+            self._flops = flop_model(tdist.unwrap(self.model))
+        return self._flops
 
     def resume(self) -> None:
-        found = ckpt.latest(self.cfg.checkpoint.dir) if self.cfg.checkpoint.resume else None
-        if found is None:
+        done = tresume.restore(self.cfg, self.info, self.model, self.optimizer, self.streams)
+        if done is None:
             return
-        trainer_state, rank_state = ckpt.load(found, self.model, self.optimizer, self.info)
-        self.start, self.consecutive = trainer_state["step"], trainer_state["consecutive_skips"]
-        self.result.skipped_steps = trainer_state["skipped_steps"]
-        for s in self.streams:
-            s.load_state(rank_state["data"][s.name])
-        log.info("resumed from %s at step %d", found, self.start)
+        self.start, self.consecutive = done.trainer["step"], done.trainer["consecutive_skips"]
+        self.result.skipped_steps = done.trainer["skipped_steps"]
+        self.result.resumed_from, self.result.exact_resume = str(done.path), done.exact
+        log.info("resumed from %s at step %d", done.path, self.start)
 
     def step(
         self, step: int, sources: list[Source], autocast
@@ -193,9 +214,8 @@ class _Run:
         return stats, norm, [int(x) for x in totals]
 
     def metrics(self, stats: StepStats, norm, totals, elapsed: float, peak: float) -> dict:
-        tokens, images, samples = totals
-        counts = count_params(tdist.unwrap(self.model))
-        flops = step_flops(counts, tokens, images, self.comp.patches_per_image)
+        tokens, images, samples, frames = totals
+        flops = step_flops(self.flops, tokens, images, frames)
         return {
             "loss": self.result.losses[-1],
             **{f"loss/{k}": v for k, v in stats.losses.items()},
@@ -207,6 +227,9 @@ class _Run:
             "data_wait_frac": stats.data_wait_s / elapsed,
             "mfu": flops / elapsed / (peak * self.info.world_size) if peak else 0.0,
             "skipped_steps": self.result.skipped_steps,
+            **{f"skipped_samples/{s.name}": sum(s.dropped_total().values()) for s in self.streams
+               if hasattr(s, "dropped_total")},
+            **{f"truncated/{s.name}": s.truncated_total() for s in self.streams if hasattr(s, "truncated_total")},
             **{f"gate/{k}": v for k, v in gate_values(tdist.unwrap(self.model)).items()},
         }
 
@@ -216,29 +239,29 @@ class _Run:
             "skipped_steps": self.result.skipped_steps,
         }
         rank_state = {"data": {s.name: s.state() for s in self.streams}}
-        return ckpt.save(
-            self.cfg.checkpoint.dir,
-            step,
-            self.model,
-            self.optimizer,
-            trainer_state,
-            rank_state,
-            self.info,
-            self.cfg.checkpoint.keep_last,
-        )
+        return ckpt.save(self.cfg.checkpoint.dir, step, self.model, self.optimizer, trainer_state, rank_state,
+                         self.info, self.cfg.checkpoint.keep_last, config=tc.to_dict(self.cfg))
+
+    def report_skips(self) -> None:
+        """One summary line per dataset whose skipped-sample count grew since the last one."""
+        for s in self.streams:
+            counts = s.dropped_total() if hasattr(s, "dropped_total") else {}
+            total = sum(counts.values())
+            if total > self.reported.get(s.name, 0):
+                self.reported[s.name] = total
+                log.warning("dataset %r: %d samples skipped so far (%s)", s.name, total,
+                            ", ".join(f"{r} {n}" for r, n in sorted(counts.items(), key=lambda kv: -kv[1])))
 
 
 def _setup(cfg: TrainConfig, components: Components | None, streams: list | None) -> _Run:
     info = tdist.setup(cfg.device, cfg.dist.backend)
     torch.manual_seed(cfg.seed)  # identical model init on every rank
     comp = components or build_components(cfg.model.preset)
-    if info.is_main:
-        Path(cfg.checkpoint.dir).mkdir(parents=True, exist_ok=True)
-        save(cfg, Path(cfg.checkpoint.dir) / "config.json")
+    check_media(cfg, comp)
     streams = streams if streams is not None else build_streams(cfg, comp, info)
     model = _prepare_model(cfg, comp, info)
     optimizer = topt.build_optimizer(model, cfg.optim)
-    torch.manual_seed(cfg.seed + 1000 * info.rank)  # per-rank stream for dropout and the like
+    seed_everything(cfg.seed + 1000 * info.rank)  # per-rank streams for dropout and the like
     return _Run(cfg, info, comp, model, optimizer, streams)
 
 
@@ -263,13 +286,16 @@ def train(
     cfg: TrainConfig, components: Components | None = None, streams: list | None = None
 ) -> RunResult:
     """Run (or resume) training. ``streams`` replaces the shard streams (tests, benchmarks):
-    objects with ``name``, ``__next__``, ``state()``, ``load_state()``, ``dropped_total()``."""
+    objects with ``name``, ``__next__``, ``state()``, ``load_state(states of every saved rank) ->
+    exact?`` and ``dropped_total()``."""
     tc.check(cfg)  # a config changed after it was built (tests, benchmarks) is checked again
     if streams is None:
         cfg.validate_launch()
     run = _setup(cfg, components, streams)
     run.resume()
     info, result = run.info, run.result
+    if info.is_main:  # after the resume checks: a refused resume leaves config.json as it was
+        write_run_config(cfg)
     sources = [Source(s.name, ds.weight, s) for s, ds in zip(run.streams, cfg.data.datasets)]
     precision = tprec.resolve(cfg.precision, info.device)
     autocast = tprec.autocast(precision, info.device)
@@ -293,12 +319,14 @@ def train(
             elapsed = time.perf_counter() - t0
             result.losses.append(sum(ds.weight * stats.losses[ds.name] for ds in cfg.data.datasets))
             result.dataset_losses.append(stats.losses)
-            result.timings.append((elapsed, *totals, stats.data_wait_s))
+            tokens, media, samples, frames = totals
+            result.timings.append((elapsed, tokens, media, samples, stats.data_wait_s, frames))
             result.last_step = step + 1
             tele.tick()
             if info.is_main and (step + 1) % log_cfg.every == 0:
                 tele.record(step + 1, run.metrics(stats, norm, totals, elapsed, peak))
-            if evaluator is not None and (step + 1) % cfg.eval.every == 0:  # issue 16: eval hook
+                run.report_skips()
+            if evaluator is not None and (step + 1) % cfg.eval.every == 0:  # the few-shot eval hook
                 tele.record(step + 1, _evaluate(evaluator, run, step + 1))
             every = cfg.checkpoint.every
             if (every and (step + 1) % every == 0) or step + 1 == cfg.steps:
@@ -306,10 +334,9 @@ def train(
     finally:
         tele.close()
     result.dropped = {s.name: s.dropped_total() for s in run.streams}
+    result.truncated = {s.name: s.truncated_total() for s in run.streams if hasattr(s, "truncated_total")}
     result.peak_flops = peak * info.world_size
-    result.flops_per_token = step_flops(
-        count_params(tdist.unwrap(run.model)), 1, 0, run.comp.patches_per_image
-    )
+    result.flops_per_token = step_flops(run.flops, 1, 0, 0)
     if info.is_main:
         log.info(
             "precision %s (asked: %s); peak FLOP/s for MFU: %.3g (%s); dropped samples: %s",

@@ -32,8 +32,9 @@ class StepStats:
     losses: dict[str, float] = field(default_factory=dict)  # mean loss per dataset over micro-steps
     finite_loss: bool = True
     tokens: int = 0
-    images: int = 0
+    images: int = 0  # media: images or clips
     samples: int = 0
+    frames: int = 0  # frames of all media (= images for still images)
     data_wait_s: float = 0.0
 
 
@@ -60,7 +61,7 @@ def accumulate(
     """Forward and backward every (micro-step, dataset); gradients are left in ``.grad``."""
     stats = StepStats()
     sums = {s.name: torch.zeros((), device=device) for s in sources}
-    counts = torch.zeros(2, dtype=torch.long, device=device)  # tokens, images
+    counts = torch.zeros(3, dtype=torch.long, device=device)  # tokens, media, frames
     for micro in range(grad_accum):
         for i, src in enumerate(sources):
             t = time.perf_counter()
@@ -75,11 +76,13 @@ def accumulate(
                 (loss * (src.weight / grad_accum)).backward()
             sums[src.name] += loss.detach()
             counts[0] += batch["attention_mask"].sum()
-            counts[1] += batch.get("num_images", torch.zeros((), dtype=torch.long, device=device))
+            media = batch.get("num_images", torch.zeros((), dtype=torch.long, device=device))
+            counts[1] += media
+            counts[2] += batch.get("num_frames", media)
             stats.samples += batch["input_ids"].shape[0]
     # One host sync per step, not one per micro-batch.
     values = torch.stack(list(sums.values())).cpu() / grad_accum
     stats.losses = {name: float(v) for name, v in zip(sums, values)}
     stats.finite_loss = bool(torch.isfinite(values).all())
-    stats.tokens, stats.images = (int(x) for x in counts.cpu())
+    stats.tokens, stats.images, stats.frames = (int(x) for x in counts.cpu())
     return stats

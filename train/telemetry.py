@@ -1,10 +1,31 @@
 """What a run reports: losses, throughput, data wait, MFU, gate values; JSONL, TensorBoard, a bar.
 
-MFU counts, per optimiser step, the frozen towers' forward (2 FLOPs per parameter per
-token for the LM; per patch for the vision tower) and the trainable parts' forward and
-backward (6 per parameter per token). The backward pass through the frozen LM that
-carries gradients down to the lower cross-attention layers is real work this count
-leaves out, so the figure is conservative.
+MFU counts the matrix-multiply FLOPs that run in one optimiser step (2 per weight per token
+it is applied to, for each pass that multiplies by it), for real tokens and real media only
+(padding is not useful work), leaving out attention-score products (QK^T, AV: ~2% of the
+LM's at 256 tokens and width 2048) and element-wise work:
+
+* frozen LM (decoder layers + output head, P_lm weights): forward 2, and backward 2 per
+  weight per token: gradients flow through every LM layer to reach the cross-attention
+  blocks and the new token embeddings (a gated block sits before layer 0), but frozen
+  weights need no weight gradient, so the backward is one product, not two:
+  ``4 * P_lm * tokens``;
+* trainable parts, forward 2 + backward 4 (input and weight gradients) = 6 per weight:
+  cross-attention q/out/dense weights and the new head rows per text token
+  (``6 * P_text * tokens``); cross-attention k/v per visual token
+  (``6 * P_media * media * n``);
+* Perceiver Resampler, per medium: q/out/dense weights per latent and k/v weights per key
+  (``F * v`` frame patch tokens plus ``n`` latents), 6 per weight:
+  ``6 * (P_latent * n * media + P_kv * (frames * v + media * n))``;
+* vision tower, forward only (frozen, no autograd), per frame: 2 per block weight per token
+  (``v`` patches + the class token), 2 per patch-embedding weight per patch, and the final
+  projection once: ``vision_frame * frames``.
+
+``tokens`` = attention-mask ones, ``media`` = images or clips, ``frames`` = frames of all
+media (= media for still images), ``n`` latents, ``v`` patch tokens per frame.
+tests/test_train_telemetry.py checks it against a hand count of the tiny config and against
+torch's FlopCounterMode on an unpadded batch. Models that are not a Flamingo (tests'
+stand-ins) fall back to 2 FLOPs per frozen and 6 per trainable weight per token.
 """
 
 from __future__ import annotations
@@ -33,31 +54,74 @@ PEAK_BF16 = {
 
 
 @dataclass(frozen=True)
-class ParamCounts:
-    lm: int  # frozen language model
-    vision: int  # frozen vision tower
-    trainable: int  # Perceiver + gated cross-attention (+ any trainable embeddings)
+class FlopModel:
+    """Weights by where they are applied (see the module docstring)."""
+
+    lm: int = 0  # frozen LM matmul weights, per text token
+    text: int = 0  # trainable weights per text token (cross-attention q/out/dense, new head rows)
+    media: int = 0  # trainable cross-attention k/v weights, per visual token
+    latents: int = 0  # n: visual tokens per medium
+    perceiver_latent: int = 0  # Perceiver q/out/dense weights, per latent
+    perceiver_kv: int = 0  # Perceiver k/v weights, per key (frame patch tokens and latents)
+    patch_tokens: int = 0  # v: tokens per frame leaving the vision tower
+    vision_frame: float = 0.0  # vision tower forward FLOPs per frame
+    frozen_other: int = 0  # fallback only: frozen weights of a model that is not a Flamingo
 
 
-def count_params(model: nn.Module) -> ParamCounts:
-    """Split parameters by role; a frozen parameter under a module named like *vision*/*visual* is the tower."""
-    lm = vision = trainable = 0
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            trainable += p.numel()
-        elif any(part in name for part in ("vision", "visual")):
-            vision += p.numel()
-        else:
-            lm += p.numel()
-    return ParamCounts(lm, vision, trainable)
+def _matmul_weights(module: nn.Module | None) -> int:
+    """Weights of the Linear layers in ``module`` (what multiplies activations)."""
+    if module is None:
+        return 0
+    return sum(m.weight.numel() for m in module.modules() if isinstance(m, nn.Linear))
 
 
-def step_flops(counts: ParamCounts, tokens: int, images: int, patches_per_image: int) -> float:
-    return (
-        2.0 * counts.lm * tokens
-        + 2.0 * counts.vision * images * patches_per_image
-        + 6.0 * counts.trainable * tokens
-    )
+def _vision_frame_flops(vision: nn.Module) -> tuple[float, int]:
+    """(forward FLOPs per frame, patch tokens per frame) of an open_clip ViT tower."""
+    visual = getattr(vision, "visual", vision)
+    grid = getattr(visual, "grid_size", None)
+    conv = getattr(visual, "conv1", None)
+    if not (isinstance(grid, tuple) and conv is not None and hasattr(visual, "transformer")):
+        params = sum(p.numel() for p in visual.parameters())
+        return 2.0 * params, 1  # not a ViT we know: one token's worth per frame
+    patches = grid[0] * grid[1]
+    blocks = sum(p.numel() for p in visual.transformer.parameters() if p.ndim >= 2)
+    proj = visual.proj.numel() if isinstance(getattr(visual, "proj", None), torch.Tensor) else 0
+    return 2.0 * (blocks * (patches + 1) + conv.weight.numel() * patches + proj), patches
+
+
+def flop_model(model: nn.Module) -> FlopModel:
+    layers = getattr(model, "flamingo_layers", None)
+    if not layers:  # a stand-in: everything applied once per token
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        return FlopModel(text=trainable, frozen_other=frozen)
+    head = model.lm.get_output_embeddings()
+    lm = sum(_matmul_weights(layer.decoder_layer) for layer in layers) + _matmul_weights(getattr(head, "base", head))
+    text = _matmul_weights(getattr(head, "new", None))
+    media = 0
+    for layer in layers:
+        if layer.xattn is not None:
+            kv = layer.xattn.attn.to_kv.weight.numel()
+            text += _matmul_weights(layer.xattn) - kv
+            media += kv
+    per = model.perceiver
+    kv = sum(attn.to_kv.weight.numel() for attn, _ in per.layers)
+    vision_frame, patches = _vision_frame_flops(model.vision)
+    return FlopModel(lm=lm, text=text, media=media, latents=per.latents.shape[0],
+                     perceiver_latent=_matmul_weights(per) - kv, perceiver_kv=kv, patch_tokens=patches,
+                     vision_frame=vision_frame)
+
+
+def step_flops(m: FlopModel, tokens: int, media: int, frames: int | None = None) -> float:
+    """Matmul FLOPs of one optimiser step over ``tokens`` real tokens and ``media`` images/clips
+    of ``frames`` frames in all (see the module docstring)."""
+    frames = media if frames is None else frames
+    return (4.0 * m.lm * tokens
+            + 2.0 * m.frozen_other * tokens
+            + 6.0 * m.text * tokens
+            + 6.0 * m.media * media * m.latents
+            + 6.0 * (m.perceiver_latent * m.latents * media + m.perceiver_kv * (frames * m.patch_tokens + media * m.latents))
+            + m.vision_frame * frames)
 
 
 def peak_flops(device: torch.device, configured_tflops: float = 0.0) -> tuple[float, str]:
@@ -75,7 +139,8 @@ def peak_flops(device: torch.device, configured_tflops: float = 0.0) -> tuple[fl
 
 def measured_matmul_flops(n: int = 1024, repeats: int = 5) -> float:
     """The best of a few fp32 matmuls: a stand-in for peak where no datasheet applies."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    g = torch.Generator().manual_seed(0)  # never the global RNG: a resumed run must not shift it
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
     a @ b  # warm-up
     best = math.inf
     for _ in range(repeats):
@@ -115,11 +180,13 @@ class Telemetry:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if jsonl:
+            truncate_log(out / "train_log.jsonl", start)
             self._jsonl = open(out / "train_log.jsonl", "a")  # noqa: SIM115 - open for the run, closed in close()
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(out / "tensorboard"))
+            # purge_step: events at or after it, left by the run that crashed, are hidden on reload
+            self._tb = SummaryWriter(str(out / "tensorboard"), purge_step=start + 1 if start else None)
         if progress:
             from tqdm import tqdm
 
@@ -159,3 +226,19 @@ class Telemetry:
         for sink in (self._jsonl, self._tb, self._bar):
             if sink is not None:
                 sink.close()
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Keep only the lines up to ``step`` (a resumed run logs steps after it again); atomically."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except ValueError:
+            continue  # a line cut by the crash
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{line}\n" for line in kept))
+    tmp.replace(path)

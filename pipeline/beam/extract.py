@@ -37,4 +37,5 @@ class ExtractFn(beam.DoFn):
             count("extract", "opt_out_noai")
             return
         count("extract", "ok")
+        count("extract_method", doc.method)  # which method found the content: main, page_prose, fallback, schema_org
         yield doc

@@ -13,13 +13,15 @@ from the shared stages).
 
 from __future__ import annotations
 
-import array
 import logging
+import zlib
 
 import apache_beam as beam
 from apache_beam.io import fileio
 
-from pipeline.beam.blobstore import get_blob, put_blob
+from pipeline.beam import files
+from pipeline.beam.blobstore import BlobReader, BlobWriter
+from pipeline.beam.combine import CombinePerKeyBounded, Smallest
 from pipeline.beam.counters import count
 from pipeline.beam.filter import DROPPED, FilterFn, caption_subjects, choose_caption, clip_subjects
 from pipeline.pairs import records as pr
@@ -37,8 +39,8 @@ class ReadUrlChunkFn(beam.DoFn):
     def process(self, element):
         from pipeline.read.urllists import read_chunk
 
-        path, chunk = element
-        for row in read_chunk(path, chunk, self.config):
+        path, chunk, label = element
+        for row in read_chunk(path, chunk, self.config, label, opener=files.open_read):
             count("urllist", "rows")
             if row.error:
                 count("urllist", row.error)
@@ -50,21 +52,25 @@ class ReadUrlChunkFn(beam.DoFn):
 
 
 class ReadUrlLists(beam.PTransform):
-    """File patterns -> candidates; each parquet row group / text file is read by one worker."""
+    """File patterns -> candidates; each parquet row group / text file is read by one worker.
+    ``labels`` (path -> label, from ``urllists.file_labels`` at launch) keep row keys unique
+    when two lists share a file name."""
 
-    def __init__(self, patterns: list[str], config):
+    def __init__(self, patterns: list[str], config, labels: dict[str, str] | None = None):
         super().__init__()
-        self.patterns, self.config = patterns, config
+        self.patterns, self.config, self.labels = patterns, config, labels or {}
 
     def expand(self, pbegin):
         from pipeline.read.urllists import chunks
 
-        config = self.config
+        config, labels = self.config, self.labels
         return (
             pbegin
             | "Patterns" >> beam.Create(sorted(self.patterns))
             | "Match" >> fileio.MatchAll()
-            | "Chunks" >> beam.FlatMap(lambda m: [(m.path, c) for c in chunks(m.path, config)])
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "Chunks" >> beam.FlatMap(lambda m: [(m.path, c, labels.get(m.path))
+                                                  for c in chunks(m.path, config, opener=files.open_read)])
             | "SpreadChunks" >> beam.Reshuffle()
             | "ReadChunks" >> beam.ParDo(ReadUrlChunkFn(config))
         )
@@ -77,10 +83,13 @@ class CheckCaptions(beam.PTransform):
     def __init__(self, config):
         super().__init__()
         self.config = config
+        self.dropped = None  # issue 17: (reason, candidate) pairs, set once applied
 
     def expand(self, candidates):
         fn = FilterFn("caption", self.config, "captions", caption_subjects, choose_caption)
-        return (candidates | "Check" >> beam.ParDo(fn).with_outputs(DROPPED, main="kept")).kept
+        checked = candidates | "Check" >> beam.ParDo(fn).with_outputs(DROPPED, main="kept")
+        self.dropped = checked.dropped
+        return checked.kept
 
 
 class CrawlCandidatesFn(beam.DoFn):
@@ -96,7 +105,8 @@ class CrawlCandidatesFn(beam.DoFn):
 
 
 class FetchPairs(beam.PTransform):
-    """(candidates, crawl images) -> candidates with their image outcome applied."""
+    """(candidates, crawl images) -> candidates with their image outcome applied (each image
+    URL fetched once; the outcome joined back to every candidate, streamed per URL)."""
 
     def __init__(self, image_config, crawl_root, image_root, progress_root=None):
         super().__init__()
@@ -105,28 +115,55 @@ class FetchPairs(beam.PTransform):
 
     def expand(self, pcolls):
         from pipeline.beam.images import FetchUnique
+        from pipeline.beam.joins import join_streamed
 
         candidates, crawl = pcolls
         refs = candidates | "ToRefs" >> beam.Map(lambda r: (r.url, pr.to_ref(r)))
-        fetched = (refs, crawl) | "FetchUnique" >> FetchUnique(*self.args, progress_root=self.progress_root)
-        return fetched | "PerCandidate" >> beam.FlatMap(
-            lambda e: [pr.with_outcome(pr.from_ref(e[0], ref), e[2]) for ref in e[1]]
+        requests = (
+            refs
+            | "Referer" >> beam.MapTuple(lambda url, ref: (url, ref[2]))
+            | "OnePerUrl" >> CombinePerKeyBounded(Smallest())
+            | "AsRequest" >> beam.MapTuple(lambda url, page: (url, (page, None)))
         )
+        fetched = (requests, crawl) | "FetchUnique" >> FetchUnique(*self.args, progress_root=self.progress_root)
+        outcomes = fetched | "Outcome" >> beam.Map(lambda t: (t[0], t[1]))
+        return join_streamed(outcomes, refs, "PerCandidate") | "Apply" >> beam.MapTuple(
+            lambda url, outcome, ref: pr.with_outcome(pr.from_ref(url, ref), outcome))
+
+
+def _salt(rec) -> int:
+    return zlib.crc32(rec.key.encode()) % DedupPairs.FANOUT
 
 
 class DedupPairs(beam.PTransform):
-    """Successful records sharing (image sha256, caption) keep only the smallest key."""
+    """Successful records sharing (image sha256, caption) keep only the smallest key.
+
+    A popular image with a popular caption is one hot key: it is split ``FANOUT`` ways by a
+    hash of the record key; each part keeps its smallest key (the rest are duplicates of it),
+    then the parts' survivors (at most ``FANOUT`` per key) keep the smallest of all. Both
+    steps stream over their grouped values (``pairs.records.dedup_group``).
+    """
+
+    FANOUT = 16
 
     def expand(self, records):
         ok = records | "OnlyOk" >> beam.Filter(lambda r: r.ok)
         rest = records | "NotOk" >> beam.Filter(lambda r: not r.ok)
-        deduped = (
+        parts = (
             ok
-            | "BySha256Caption" >> beam.Map(lambda r: ((r.sha256, r.caption), r))
-            | "GroupPairs" >> beam.GroupByKey()
-            | "KeepSmallestKey" >> beam.FlatMap(lambda kv: pr.dedup_group(list(kv[1])))
+            | "ByPairAndSalt" >> beam.Map(lambda r: ((r.sha256, r.caption, _salt(r)), r))
+            | "GroupParts" >> beam.GroupByKey()
+            | "SmallestPerPart" >> beam.FlatMap(lambda kv: pr.dedup_group(kv[1]))
         )
-        return (deduped, rest) | "Rejoin" >> beam.Flatten()
+        part_dups = parts | "PartDuplicates" >> beam.Filter(lambda r: not r.ok)
+        deduped = (
+            parts
+            | "PartSmallest" >> beam.Filter(lambda r: r.ok)
+            | "ByPair" >> beam.Map(lambda r: ((r.sha256, r.caption), r))
+            | "GroupPairs" >> beam.GroupByKey()
+            | "KeepSmallestKey" >> beam.FlatMap(lambda kv: pr.dedup_group(kv[1]))
+        )
+        return (deduped, part_dups, rest) | "Rejoin" >> beam.Flatten()
 
 
 class ClipScoreFn(beam.DoFn):
@@ -141,12 +178,18 @@ class ClipScoreFn(beam.DoFn):
         c = self.config
         self.scorer = ClipScorer(c.model, c.pretrained, device=c.device, batch_size=c.batch_size,
                                  model_config=c.model_config)
+        self.blobs = BlobReader(self.image_root)
+
+    def teardown(self):
+        self.blobs.close()
 
     def process(self, batch):
         from dataclasses import replace
 
         ok = [r for r in batch if r.ok]
-        images = [get_blob(self.image_root, f"{r.sha256}.{r.ext}") for r in ok]
+        names = [f"{r.sha256}.{r.ext}" for r in ok]
+        load = self.blobs.prefetch(names)
+        images = [load(n) for n in names]
         scores = iter(self.scorer.score(images, [r.caption for r in ok]) if ok else [])
         count("clip", "scored", len(ok))
         # New records, not mutated inputs: Beam may hand the same objects to other consumers.
@@ -154,33 +197,57 @@ class ClipScoreFn(beam.DoFn):
             yield replace(rec, clip_score=next(scores)) if rec.ok else rec
 
 
-class _TopFractionCutFn(beam.CombineFn):
-    """All scores of the job (8 bytes each, in one array) -> the top-fraction cut score.
-
-    Exact rather than ApproximateQuantiles so "top 30%" keeps exactly that; the price is
-    one worker holding N doubles (100M pairs: 800 MB). Use a threshold beyond that.
-    """
-
-    def __init__(self, fraction: float):
-        self.fraction = fraction
+class _CountBins(beam.CombineFn):
+    """Scores -> {score bin: count} (``filter.clip.score_bin``): one number per bin in use."""
 
     def create_accumulator(self):
-        return array.array("d")
+        return {}
 
     def add_input(self, acc, score):
-        acc.append(score)
+        from pipeline.filter.clip import score_bin
+
+        b = score_bin(score)
+        acc[b] = acc.get(b, 0) + 1
         return acc
 
     def merge_accumulators(self, accs):
-        out = array.array("d")
+        out: dict[int, int] = {}
         for a in accs:
-            out.extend(a)
+            for b, n in a.items():
+                out[b] = out.get(b, 0) + n
         return out
 
     def extract_output(self, acc):
-        from pipeline.filter.clip import top_fraction_threshold
+        return acc
 
-        return top_fraction_threshold(acc, self.fraction)
+
+class TopFractionCut(beam.PTransform):
+    """Every score of the job -> the exact top-fraction cut score (a singleton), in two passes
+    that never hold all scores in one place: bin counts find the bin holding the cut, then
+    only that bin's scores are collected (``filter.clip.cut_bin``, ``cut_in_bin``)."""
+
+    def __init__(self, fraction: float):
+        super().__init__()
+        self.fraction = fraction
+
+    def expand(self, scores):
+        import math
+
+        from pipeline.filter.clip import cut_bin, cut_in_bin, score_bin
+
+        fraction = self.fraction
+        where = (
+            scores
+            | "CountBins" >> beam.CombineGlobally(_CountBins())
+            | "FindBin" >> beam.Map(lambda counts: cut_bin(counts, fraction))
+        )
+        side = beam.pvalue.AsSingleton(where)
+        return (
+            scores
+            | "InCutBin" >> beam.Filter(lambda s, w: w is not None and score_bin(s) == w[0], w=side)
+            | "CollectBin" >> beam.combiners.ToList()
+            | "Cut" >> beam.Map(lambda bin_scores, w: math.inf if w is None else cut_in_bin(bin_scores, w[1]), w=side)
+        )
 
 
 class ClipFilter(beam.PTransform):
@@ -205,7 +272,7 @@ class ClipFilter(beam.PTransform):
             side["cut"] = beam.pvalue.AsSingleton(
                 scored
                 | "Scores" >> beam.FlatMap(lambda r: [r.clip_score] if r.ok else [])
-                | "TopFractionCut" >> beam.CombineGlobally(_TopFractionCutFn(c.top_fraction))
+                | "TopFractionCut" >> TopFractionCut(c.top_fraction)
             )
         checked = scored | "Check" >> beam.ParDo(FilterFn("clip", c, "clip", clip_subjects), **side).with_outputs(
             DROPPED, main="kept")
@@ -222,14 +289,28 @@ class ReadImg2datasetShards(beam.PTransform):
         self.shard_paths, self.image_root = sorted(shard_paths), image_root
 
     def expand(self, pbegin):
-        from pipeline.pairs.img2dataset import records_of_shard
-
-        root = self.image_root
         return (
             pbegin
             | "Shards" >> beam.Create(self.shard_paths)
             | "Spread" >> beam.Reshuffle()
-            | "Records" >> beam.FlatMap(lambda path: records_of_shard(
-                path, put=lambda name, data: put_blob(root, name, data),
-                on_invalid=lambda reason: count("img2dataset", reason)))
+            | "Records" >> beam.ParDo(_Img2datasetShardFn(self.image_root))
         )
+
+
+class _Img2datasetShardFn(beam.DoFn):
+    def __init__(self, image_root: str):
+        self.image_root = image_root
+
+    def setup(self):
+        self.blobs = BlobWriter(self.image_root)
+
+    def teardown(self):
+        self.blobs.close()
+
+    def process(self, path):
+        from pipeline.pairs.img2dataset import records_of_shard
+
+        yield from records_of_shard(path, put=self.blobs.put, on_invalid=lambda reason: count("img2dataset", reason))
+
+    def finish_bundle(self):
+        self.blobs.flush()

@@ -80,11 +80,12 @@ class ProgressDisplay(threading.Thread):
         elapsed = time.monotonic() - self._start
         rate = c["pages_read"] / elapsed if elapsed > 0 else 0.0
         m, s = divmod(int(elapsed), 60)
-        return (
-            f"pages {c['pages_read']:,} ({rate:.0f}/s) | documents kept {c['documents_kept']:,} | "
-            f"images fetched {c['images_fetched']:,} | {self.written} written {c['samples_written']:,} | "
-            f"{m:02d}:{s:02d}"
-        )
+        parts = [f"pages {c['pages_read']:,} ({rate:.0f}/s)"] if c["pages_read"] else []
+        if self.written == "sequences":  # the pairs job keeps no documents
+            parts.append(f"documents kept {c['documents_kept']:,}")
+        parts += [f"images fetched {c['images_fetched']:,}", f"{self.written} written {c['samples_written']:,}",
+                  f"{m:02d}:{s:02d}"]
+        return " | ".join(parts)
 
     def run(self) -> None:
         tty = getattr(self.stream, "isatty", lambda: False)()

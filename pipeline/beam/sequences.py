@@ -21,7 +21,8 @@ class SequencesFn(beam.DoFn):
         from pipeline.sequences.cut import HFTokenCounter
         from pipeline.sequences.tokenizer import load_counting_tokenizer
 
-        tok, self.tokenizer_name = load_counting_tokenizer(self.tokenizer)
+        tok, name = load_counting_tokenizer(self.tokenizer)
+        self.tokenizer_name = sf.tokenizer_id(name, tok)  # NAME@FINGERPRINT: the trainer checks counts by it
         self.counter = HFTokenCounter(tok)
 
     def process(self, element):

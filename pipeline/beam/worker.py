@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 # Messages Beam logs on every local run that say nothing about the job: no Google Cloud client
 # libraries, no staged main session, the embedded runner's own options (unknown to a worker;
@@ -32,7 +33,36 @@ def quiet_beam_logging() -> None:
         logging.getLogger(name).addFilter(HarmlessFilter())
 
 
+def bound_native_memory(trim_every_s: float = 5.0) -> None:
+    """Keep glibc from holding on to memory the worker has freed.
+
+    A worker's peak RSS was mostly native heap, not Python objects (tracemalloc: ~90 MB of
+    ~570 MB): libxml2, image decoders and gRPC free what they allocate, but glibc keeps the
+    freed space in up to 8 arenas per core, fragmented, so RSS crept up with every page read
+    (591 MB at 5,000 pages, 835 MB at 20,000). Two arenas and a periodic ``malloc_trim`` give
+    the space back. No-op where glibc is not the allocator.
+    """
+    import ctypes
+    import ctypes.util
+    import threading
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX: before the harness starts its threads
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return
+
+    def loop() -> None:
+        while True:
+            time.sleep(trim_every_s)
+            trim(0)
+
+    threading.Thread(target=loop, name="malloc-trim", daemon=True).start()
+
+
 def main() -> None:
+    bound_native_memory()
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)  # the harness raises the root level to INFO at start
     handler.addFilter(HarmlessFilter())

@@ -139,5 +139,6 @@ def main(argv: list[str]) -> int:
         run_training(corpus_out, pairs_out, train_out, cfg.crawl_steps)
 
     for job in (corpus_out, pairs_out):
-        _say(f"report: {os.path.join(job, 'report.md')}  stats: {os.path.join(job, 'stats.json')}")
+        _say(f"report: {os.path.join(job, 'report.html')} (and report.md)  stats: {os.path.join(job, 'stats.json')}")
+    _say(f"look at the shards in a browser: flamingo view {corpus_out} {pairs_out}")
     return code

@@ -2,7 +2,9 @@
 
 Streams each tar through :mod:`pipeline.shards.format` (never extracted, never unpickled),
 validates every sample, and prints counts and distributions. Exits 1 naming shard and
-key when any sample fails validation, 2 when a path matches nothing.
+key when any sample fails validation, or when a directory holds a job's files but not its
+``manifest.json`` (the job did not finish: killed, or failed, and never resumed); 2 when a
+path matches nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass, field
 
 from flamingo.typedconfig import ArgumentParser, UsageError, add_flags, config, opt, resolve
 from pipeline.shards import format as sf
-from pipeline.shards import reader
+from pipeline.shards import layouts, reader
+from pipeline.shards.manifest import JOB_MANIFEST
 
 SUMMARY = "validate shards and summarise them"
 
@@ -50,6 +53,9 @@ class Summary:
             self.tokens.append(sample.num_tokens)
             self.images_per_sample.append(len(sample.images))
             sizes = [(i.width, i.height) for i in sample.images]
+        elif isinstance(sample, sf.VideoSample):
+            self.images_per_sample.append(len(sample.frames))
+            sizes = [(f.width, f.height) for f in sample.frames]
         else:
             self.images_per_sample.append(1)
             sizes = [(sample.width, sample.height)]
@@ -79,6 +85,11 @@ def render_sample(sample: sf.Sample) -> str:
         head = f"--- pair {sample.key}  {sample.url}"
         body = f"[image {sample.width}x{sample.height} {sample.url}]\n{sample.caption}"
         return printable(f"{head}\n{body}")
+    if isinstance(sample, sf.VideoSample):
+        fps = f" at {sample.fps:g} fps" if sample.fps else ""
+        head = f"--- video {sample.key}  {len(sample.frames)} frames{fps}  {sample.url}"
+        frames = " ".join(f"[frame {i} {f.width}x{f.height}]" for i, f in enumerate(sample.frames))
+        return printable(f"{head}\n{frames}\n{sample.caption}")
     head = (
         f"--- {sample.key}  doc {sample.doc_id} seq {sample.seq_index}  "
         f"{sample.num_tokens} tokens ({sample.tokenizer})  {sample.url}"
@@ -108,6 +119,9 @@ def inspect_paths(paths: list[str], *, show: int, max_images, max_tokens, out=No
                         raw.key, raw.members, max_images=max_images, max_tokens=max_tokens
                     )
                     if problems:
+                        foreign = layouts.sample_layout(raw.members)
+                        if foreign:  # named, not misread as a broken sample of ours
+                            problems = [f"{layouts.WHAT[foreign]}; {layouts.HOW[foreign]}"]
                         summary.invalid += 1
                         summary.problems.append({"shard": path, "key": raw.key, "problems": problems})
                         continue
@@ -119,6 +133,50 @@ def inspect_paths(paths: list[str], *, show: int, max_images, max_tokens, out=No
         except OSError as e:
             summary.problems.append({"shard": path, "key": None, "problems": [f"cannot read: {e}"]})
     return summary
+
+
+# Files every job writes into its output before anything else (pipeline.jobs.output);
+# manifest.json comes last of all.
+_JOB_FILES = ("config.json", "_lock.json")
+
+
+def unfinished_jobs(paths: list[str]) -> list[dict]:
+    """Problems for directories that hold a job's files but no ``manifest.json``."""
+    problems = []
+    for path in paths:
+        if any(c in path for c in "*?[{"):
+            continue
+        names = _listing(path)
+        if names is None:
+            continue
+        if any(n in _JOB_FILES for n in names) and JOB_MANIFEST not in names:
+            problems.append({"shard": path, "key": None, "problems": [
+                f"unfinished job: no {JOB_MANIFEST} (the job that wrote this output stopped before the end; "
+                "rerun it with --resume)"]})
+    return problems
+
+
+def _listing(path: str) -> list[str] | None:
+    """The names in a directory (local or fsspec URL), or None if it is not one."""
+    if "://" in path and not path.startswith("file://"):
+        import fsspec
+
+        fs, _, _ = fsspec.get_fs_token_paths(path)
+        try:
+            if not fs.isdir(path):
+                return None
+            return [str(f).rstrip("/").rsplit("/", 1)[-1] for f in fs.ls(path, detail=False)]
+        except OSError:
+            return None
+    local = path.removeprefix("file://")
+    return os.listdir(local) if os.path.isdir(local) else None
+
+
+def _other_files(path: str) -> list[str]:
+    """A local directory's parquet and JSON-lines files (an OBELICS or MMC4 directory has no .tar)."""
+    if "://" in path or not os.path.isdir(path):
+        return []
+    return sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith((".parquet", ".jsonl", ".gz", ".zip")))
 
 
 def _size(f) -> int:
@@ -188,13 +246,23 @@ def main(argv: list[str]) -> int:
     except sf.ShardFormatError as e:
         raise UsageError(str(e)) from None
     if not paths:
-        raise UsageError("no shards match " + " ".join(args.paths))
+        foreign = next((layouts.check_dataset(found) for found in map(_other_files, args.paths) if found), None)
+        raise UsageError(foreign or "no shards match " + " ".join(args.paths))
+    try:
+        foreign = layouts.check_dataset(paths)
+    except OSError:
+        foreign = None  # unreadable: reported per shard below
+    if foreign:
+        e = UsageError(foreign)
+        e.exit_code = 1  # the data, not the command line, is wrong
+        raise e
     summary = inspect_paths(
         paths,
         show=0 if cfg.json else cfg.show,
         max_images=cfg.max_images or None,
         max_tokens=cfg.max_tokens or None,
     )
+    summary.problems += unfinished_jobs(args.paths)
     if cfg.json:
         json.dump(summary_json(summary), sys.stdout, indent=1)
         print()

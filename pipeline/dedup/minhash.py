@@ -167,3 +167,27 @@ def mark_bucket(
     for member_id, sig in members:
         if member_id != rep_id and np.mean(np.frombuffer(sig, dtype="<u4") == rep) >= threshold:
             yield member_id, True
+
+
+# --- the same rule with ids only in the buckets (what the Beam job shuffles) -----------------
+#
+# A bucket's members are ids (32 hex characters), not signatures: the star rule needs, per
+# bucket, only which member is the representative; each (representative, member) candidate
+# pair then meets the representative's signature once (joined by id), and each member judges
+# its candidates against its own signature. Same marks as mark_bucket, ~10x fewer bytes moved.
+
+
+def star_pairs(bucket: tuple[str, Iterable[str]]) -> Iterator[tuple[str, str]]:
+    """(band key, member ids) -> (representative, member) for every other member. Two passes
+    over the grouped ids, nothing listed: a boilerplate bucket of a million pages streams."""
+    _, members = bucket
+    rep = min(members, default=None)
+    for member in members:
+        if member != rep:
+            yield rep, member
+
+
+def is_near_duplicate(sig: bytes, rep_sigs: Iterable[bytes], threshold: float) -> bool:
+    """Whether any candidate representative's signature is similar enough to ``sig``."""
+    own = np.frombuffer(sig, dtype="<u4")
+    return any(np.mean(np.frombuffer(r, dtype="<u4") == own) >= threshold for r in rep_sigs)

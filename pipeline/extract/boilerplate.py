@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 from lxml import etree
 
-from pipeline.extract.dom import HtmlElement, text_of
+from pipeline.extract.dom import HtmlElement, TextLengths, text_of
+from pipeline.extract.markup import Landmarks, semantic_roots, semantic_weight
 
 # Candidate weights from class/id, matched against lowercased values.
 POSITIVE = re.compile(
@@ -38,17 +40,43 @@ _TAG_PRIOR = {"div": 5, "article": 5, "main": 5, "section": 2, "pre": 3, "td": 3
 _MIN_PARAGRAPH = 25
 _SENTENCE_END = re.compile(r"[.!?…](?:\s|$)")
 _ANCESTOR_LEVELS = 5
+_DECAY = tuple(1 if lv == 0 else 2 if lv == 1 else lv * 3 for lv in range(_ANCESTOR_LEVELS))
 _CHUNK_LEVELS = 2
+_RIVAL_SHARE = 0.75  # a candidate scoring this share of the best is its rival
 
 
 def hint(el: HtmlElement) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 
 
+# (positive, negative) per class name: no pattern spans a space, so a value matches where
+# one of its names does, and names repeat across elements far more than whole values.
+_NAME_HINTS: dict[str, tuple[bool, bool]] = {}
+_ANY_HINT = re.compile(f"{POSITIVE.pattern}|{NEGATIVE.pattern}")
+_MAX_NAMES = 1 << 16
+
+
+def _name_hints(name: str) -> tuple[bool, bool]:
+    flags = _NAME_HINTS.get(name)
+    if flags is None:
+        if len(_NAME_HINTS) >= _MAX_NAMES:
+            _NAME_HINTS.clear()
+        low = name.lower()  # the patterns are lowercase; re.IGNORECASE is ~4x slower
+        if _ANY_HINT.search(low) is None:  # most names: one search, not two
+            flags = (False, False)
+        else:
+            flags = (POSITIVE.search(low) is not None, NEGATIVE.search(low) is not None)
+        _NAME_HINTS[name] = flags
+    return flags
+
+
 @lru_cache(maxsize=1 << 14)
 def _hint_weight(h: str) -> float:
-    h = h.lower()  # the patterns are lowercase; re.IGNORECASE is ~4x slower
-    return (25.0 if POSITIVE.search(h) else 0.0) - (25.0 if NEGATIVE.search(h) else 0.0)
+    pos = neg = False
+    for name in h.split():
+        p, n = _name_hints(name)
+        pos, neg = pos or p, neg or n
+    return (25.0 if pos else 0.0) - (25.0 if neg else 0.0)
 
 
 def class_weight(el: HtmlElement) -> float:
@@ -56,38 +84,6 @@ def class_weight(el: HtmlElement) -> float:
         return 50.0
     h = hint(el)
     return _hint_weight(h) if h.strip() else 0.0
-
-
-# In C: ~3x faster than " ".join(text.split()) in Python. normalize-space() collapses XML
-# whitespace only, so a no-break space counts as a character here (a few per page).
-_TEXT_LEN = etree.XPath("string-length(normalize-space())")
-
-
-class TextLengths:
-    """Whitespace-normalised text lengths and link densities of one page's elements.
-
-    Link text lengths are cached per ``<a>``: nested candidates share their links, and the
-    same links are asked about again when siblings of the winner are judged.
-    """
-
-    def __init__(self) -> None:
-        self._links: dict[HtmlElement, int] = {}
-
-    @staticmethod
-    def text(el: HtmlElement) -> int:
-        return int(_TEXT_LEN(el))
-
-    def link_density(self, el: HtmlElement) -> float:
-        total = self.text(el)
-        if not total:
-            return 0.0
-        cache, links = self._links, 0
-        for a in el.iter("a"):
-            n = cache.get(a)
-            if n is None:
-                n = cache[a] = int(_TEXT_LEN(a))
-            links += n
-        return min(1.0, links / total)
 
 
 def _has_block_child(el: HtmlElement) -> bool:
@@ -117,29 +113,38 @@ def _loose_runs(el: HtmlElement) -> list[str]:
 
 def _credit(
     scores: dict[HtmlElement, float], parent: HtmlElement | None, raw: str, loose: bool = False
-) -> None:
+) -> int:
     """A prose paragraph feeds its parent and (decaying) ancestors; short text feeds nothing.
 
     Loose text must also hold a sentence end: outside a <p>, titles and datelines
-    ("Updated 11:21 pm, Tuesday, November 19") are as common as prose.
+    ("Updated 11:21 pm, Tuesday, November 19") are as common as prose. Returns the
+    paragraph's length when it scored, else 0.
     """
     if len(raw) < _MIN_PARAGRAPH:  # normalising only shortens; most runs end here
-        return
+        return 0
     text = " ".join(raw.split())
     if len(text) < _MIN_PARAGRAPH or (loose and not _SENTENCE_END.search(text)):
-        return
+        return 0
     score = 1 + text.count(",") + min(len(text) // 100, 3)
     anc = parent
-    for level in range(_ANCESTOR_LEVELS):
-        if anc is None or anc.tag == "html":
+    for divisor in _DECAY:
+        if anc is None:
             break
-        if anc not in scores:
-            scores[anc] = _TAG_PRIOR.get(anc.tag, 0) + class_weight(anc)
-        scores[anc] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
+        prior = scores.get(anc)
+        if prior is None:
+            tag = anc.tag  # read only for a new candidate: el.tag builds a new string
+            if tag == "html":
+                break
+            prior = _TAG_PRIOR.get(tag, 0) + class_weight(anc)
+        scores[anc] = prior + score / divisor
         anc = anc.getparent()
+    return len(text)
 
 
-def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> dict[HtmlElement, float]:
+def score_candidates(
+    body: HtmlElement, lengths: TextLengths | None = None, marks: Landmarks | None = None,
+    title: str = "",
+) -> _LinkDiscounted:
     """Readability scores: each prose paragraph feeds its ancestors, decaying with distance.
 
     Paragraphs are p/pre/td/blockquote, div-like elements with inline children only, and
@@ -147,13 +152,66 @@ def score_candidates(body: HtmlElement, lengths: TextLengths | None = None) -> d
     """
     lengths = lengths or TextLengths()
     scores: dict[HtmlElement, float] = {}
+    # Blocks inside a link are a teaser card's text, not prose (link density, which counts
+    # links below an element, cannot see a link around it).
+    in_link = set(_IN_LINK(body))
+    total = 0  # characters of the paragraphs that scored: the page's prose
+    texts = marks.texts if marks is not None else {}  # <p> texts the furniture pass read
     for el in body.iter("p", "pre", "td", "blockquote", "div", "section", "article"):
-        if el.tag in ("p", "pre", "td", "blockquote") or not _has_block_child(el):
-            _credit(scores, el.getparent(), text_of(el))
+        if in_link and el in in_link:
+            continue
+        tag = el.tag
+        if tag == "p":
+            text = texts.get(el)
+            total += _credit(scores, el.getparent(), text_of(el) if text is None else text)
+        elif tag in ("pre", "td", "blockquote") or not _has_block_child(el):
+            total += _credit(scores, el.getparent(), text_of(el))
         else:
             for run in _loose_runs(el):
-                _credit(scores, el, run, loose=True)
-    return {el: s * (1 - lengths.link_density(el)) for el, s in scores.items()}
+                total += _credit(scores, el, run, loose=True)
+    discounted = _LinkDiscounted(scores, lengths, semantic_roots(body, marks, title))
+    discounted.prose_chars = total
+    return discounted
+
+
+class _LinkDiscounted(dict):
+    """Scores discounted by link density and weighted by article markup, computed when
+    first asked for: only the top candidates, their rivals and the winner's siblings are
+    ever asked (link density and the ancestor walk are the costly part of scoring).
+    ``raw`` holds the paragraph scores alone."""
+
+    def __init__(self, raw: dict[HtmlElement, float], lengths: TextLengths,
+                 roots: dict[HtmlElement, float]) -> None:
+        super().__init__()
+        self.raw, self.lengths, self.roots = raw, lengths, roots
+        self.max_weight = max(roots.values(), default=1.0)
+        self.prose_chars = 0
+
+    def __missing__(self, el: HtmlElement) -> float:
+        value = self.raw[el] * (1 - self.lengths.link_density(el))
+        value *= semantic_weight(el, self.roots)
+        self[el] = value
+        return value
+
+    def get(self, el: HtmlElement, default: float = 0.0) -> float:  # type: ignore[override]
+        return self[el] if el in self.raw else default
+
+    def ranked(self, share: float) -> list[tuple[HtmlElement, float]]:
+        """(element, final score) of every candidate scoring at least ``share`` of the best,
+        best first. A final score is at most raw x max_weight, so once that falls below
+        ``share`` of the best final score, no later candidate can qualify."""
+        best, out = 0.0, []
+        for el, raw in sorted(self.raw.items(), key=lambda kv: -kv[1]):
+            if raw * self.max_weight < share * best:
+                break
+            score = self[el]
+            best = max(best, score)
+            out.append((el, score))
+        out.sort(key=lambda kv: -kv[1])
+        return [(el, sc) for el, sc in out if sc >= share * best]
+
+
+_IN_LINK = etree.XPath(".//a//*")
 
 
 def _sibling_joins(
@@ -189,16 +247,31 @@ def _common_container(top: HtmlElement, rivals: list[HtmlElement]) -> HtmlElemen
     return top
 
 
-def main_content(body: HtmlElement) -> list[HtmlElement]:
-    """The elements holding the article, in document order; [] when nothing scores."""
-    lengths = TextLengths()
-    scores = score_candidates(body, lengths)
-    if not scores:
-        return []
-    top = max(scores, key=scores.__getitem__)
-    top_score = scores[top]
+class Selection(NamedTuple):
+    elements: list[HtmlElement]  # the article's elements in document order; [] for none
+    prose_chars: int  # characters of the page's paragraphs that scored
+
+
+def main_content(
+    body: HtmlElement, lengths: TextLengths | None = None, marks: Landmarks | None = None,
+    title: str = "",
+) -> Selection:
+    """The elements holding the article, and how much paragraph text the page holds.
+    ``marks``: the article markup the furniture walk met (else sought here); ``title``:
+    the page's <title>."""
+    lengths = lengths or TextLengths()
+    scores = score_candidates(body, lengths, marks, title)
+    if not scores.raw:
+        return Selection([], scores.prose_chars)
+    found = _pick(scores, lengths)
+    return Selection(found, scores.prose_chars)
+
+
+def _pick(scores: _LinkDiscounted, lengths: TextLengths) -> list[HtmlElement]:
+    ranked = scores.ranked(_RIVAL_SHARE)
+    top, top_score = ranked[0]
     # Several near-equal candidates under one ancestor: the article is that ancestor.
-    rivals = [el for el, s in scores.items() if el is not top and s >= 0.75 * top_score]
+    rivals = [el for el, _ in ranked[1:]]
     top = _common_container(top, rivals)
     parent = top.getparent()
     if parent is None:

@@ -62,7 +62,10 @@ def _from_bom(data: bytes) -> tuple[str, str] | None:
 
 
 def decode_html(data: bytes | str, http_charset: str | None = None) -> tuple[str, str]:
-    """Decode page bytes; returns (text, codec name used). Never raises."""
+    """Decode page bytes; returns (text, codec name used). Never raises.
+
+    The name is "utf-8" only when the bytes are valid UTF-8 (the parser may then take the
+    bytes as they are); "utf-8-replaced" when a few invalid bytes were replaced."""
     if isinstance(data, str):
         return data, "str"
     bom = _from_bom(data)
@@ -82,7 +85,20 @@ def decode_html(data: bytes | str, http_charset: str | None = None) -> tuple[str
             return text, declared
     if utf8 is not None:
         return utf8, "utf-8"
+    nearly = _nearly_utf8(data) if declared in (None, "utf-8") else None
+    if nearly is not None:
+        return nearly, "utf-8-replaced"  # not "utf-8": the bytes are not valid UTF-8
     return _detect(data, declared)
+
+
+def _nearly_utf8(data: bytes) -> str | None:
+    """UTF-8 with a stray invalid byte or two (a pasted latin-1 character), decoded as
+    browsers do: the bad bytes become U+FFFD. Statistical detection on such a page picks
+    a wrong single-byte charset and turns every other non-ASCII character into mojibake."""
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    return text if bad <= max(3, non_ascii // 50) and non_ascii - bad > bad else None
 
 
 def _detect(data: bytes, declared: str | None) -> tuple[str, str]:

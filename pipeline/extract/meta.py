@@ -27,6 +27,7 @@ class PageMeta:
     canonical_url: str | None = None
     base_url: str = ""
     opt_out: frozenset[str] = frozenset()
+    ld_json: tuple[str, ...] = ()  # texts of the JSON-LD scripts, parsed only if needed
 
 
 def _clean_lang(value: str | None) -> str | None:
@@ -55,9 +56,13 @@ def page_meta(root: HtmlElement, url: str, robots_names: frozenset[str] = DEFAUL
     """Metadata of a parsed page whose address is ``url``."""
     meta = PageMeta(base_url=url, lang=_clean_lang(root.get("lang") or root.get("xml:lang")))
     opt_out: set[str] = set()
-    for el in root.iter("title", "meta", "link", "base"):
+    ld_json: list[str] = []
+    for el in root.iter("title", "meta", "link", "base", "script"):  # one scan of the tree
         tag = el.tag
-        if tag == "title" and not meta.title:
+        if tag == "script":
+            if (el.get("type") or "").strip().lower() == "application/ld+json" and el.text:
+                ld_json.append(el.text)
+        elif tag == "title" and not meta.title:
             meta.title = " ".join((text_of(el) or "").split())
         elif tag == "base" and el.get("href") and meta.base_url == url:
             meta.base_url = _safe_join(url, el.get("href")) or url
@@ -73,4 +78,5 @@ def page_meta(root: HtmlElement, url: str, robots_names: frozenset[str] = DEFAUL
             elif equiv == "content-language" and meta.lang is None:
                 meta.lang = _clean_lang(content)
     meta.opt_out = frozenset(opt_out)
+    meta.ld_json = tuple(ld_json)
     return meta

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import struct
 from collections.abc import Sequence
 
 from flamingo.typedconfig import config, opt, require
@@ -104,6 +105,46 @@ def top_fraction_threshold(scores: Sequence[float], fraction: float) -> float:
         return math.inf
     k = max(1, math.ceil(fraction * len(scores) - 1e-9))
     return sorted(scores, reverse=True)[k - 1]
+
+
+# --- the same cut over a whole job, in bounded memory (two passes; see beam.pairs.TopFractionCut)
+#
+# Pass 1 counts scores per bin of their order-preserving 64-bit key's top SCORE_BIN_BITS bits;
+# walking the bins from the top finds the bin that holds the ceil(fraction·N)-th best score and
+# its rank there; pass 2 collects only that bin's scores (bins are 1/4096 of an octave wide, so
+# one holds a small fraction of a job's scores) and picks the exact value. Same result as
+# top_fraction_threshold, without one worker holding every score.
+
+SCORE_BIN_BITS = 24
+
+
+def score_order(score: float) -> int:
+    """A 64-bit integer that sorts like the float (IEEE 754 total order, -0.0 < 0.0)."""
+    (bits,) = struct.unpack(">Q", struct.pack(">d", float(score)))
+    return bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | (1 << 63)
+
+
+def score_bin(score: float) -> int:
+    return score_order(score) >> (64 - SCORE_BIN_BITS)
+
+
+def cut_bin(counts: dict[int, int], fraction: float) -> tuple[int, int] | None:
+    """(bin holding the ceil(fraction·N)-th best score, that score's 1-based rank from the top
+    of its bin), or None for no scores."""
+    n = sum(counts.values())
+    if not n:
+        return None
+    k = max(1, math.ceil(fraction * n - 1e-9))
+    seen = 0
+    for b in sorted(counts, reverse=True):
+        if seen + counts[b] >= k:
+            return b, k - seen
+        seen += counts[b]
+    raise AssertionError("unreachable: k <= n")
+
+
+def cut_in_bin(scores: Sequence[float], rank: int) -> float:
+    return sorted(scores, reverse=True)[rank - 1]
 
 
 def select(scores: Sequence[float], threshold: float | None = None,

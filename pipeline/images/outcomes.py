@@ -43,14 +43,31 @@ def image_refs(element: tuple[str, Any]) -> Iterator[tuple[str, tuple[str, int, 
         yield node.url, (doc_id, i, doc.url)
 
 
-def drop_repeated(element: tuple[str, Iterable[tuple[str, int, ImageOutcome]]],
-                  max_docs: int) -> Iterator[tuple[str, tuple[int, ImageOutcome]]]:
-    """(phash, [(doc_id, i, outcome)]) -> (doc_id, (i, outcome)), marking an image that appears
-    in more than ``max_docs`` documents as ``repeated_image``."""
-    phash, refs = element
-    refs = list(refs)
-    repeated = len({doc_id for doc_id, _, _ in refs}) > max_docs
-    for doc_id, i, outcome in refs:
-        if repeated:
-            outcome = ImageOutcome("repeated_image", outcome.source)
-        yield doc_id, (i, outcome)
+def capped_union(sets: Iterable[Iterable[str]], cap: int) -> frozenset[str]:
+    """The union of ``sets``, but no more than ``cap`` members: enough to tell whether an
+    image is in more than ``cap - 1`` documents without holding every document of a logo
+    that is on a million pages."""
+    out: set[str] = set()
+    for s in sets:
+        for d in s:
+            if len(out) >= cap:
+                return frozenset(out)
+            out.add(d)
+    return frozenset(out)
+
+
+def mark_repeated(element: tuple[str, Iterable[tuple[str, ImageOutcome, frozenset[str]]]],
+                  max_docs: int) -> Iterator[tuple[str, ImageOutcome]]:
+    """(perceptual hash, [(url, outcome, documents using the url, capped)]) -> (url, outcome),
+    every URL of an image that appears in more than ``max_docs`` documents marked
+    ``repeated_image``.
+
+    Two passes over the grouped values and a set of at most ``max_docs + 1`` documents: a hash
+    shared by a million URLs (a logo with a cache-busting query) streams through in bounded
+    memory, as runners may stream a large group from disk.
+    """
+    _, members = element
+    docs = capped_union((d for _, _, d in members), max_docs + 1)
+    repeated = len(docs) > max_docs
+    for url, outcome, _ in members:
+        yield url, ImageOutcome("repeated_image", outcome.source) if repeated else outcome

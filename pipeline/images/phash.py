@@ -5,12 +5,17 @@ per coefficient above their median: robust to re-encoding and resizing, the
 variant of the ``imagehash`` package. Written here with a precomputed DCT
 matrix in numpy (two small matmuls) rather than adding imagehash, which pulls
 scipy and PyWavelets in for this one function.
+
+The thumbnail is an area average (OpenCV) of the stored pixels, not imagehash's
+Pillow LANCZOS: ~0.1 ms instead of ~0.3 ms per 256 px image, and the same robustness
+(tests/test_images_process.py); the hashes differ from imagehash's in a few bits.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+
+from pipeline.images.pixels import cv2, grey
 
 _N = 32
 _K = 8
@@ -20,13 +25,12 @@ _DCT = np.sqrt(2.0 / _N) * np.cos(np.pi * (2 * _k[None, :] + 1) * _k[:, None] / 
 _DCT[0] /= np.sqrt(2.0)
 
 
-def phash(image: Image.Image) -> str:
-    """The pHash of ``image`` as 16 lowercase hex digits."""
-    small = image.convert("L").resize((_N, _N), Image.Resampling.LANCZOS)
-    pixels = np.asarray(small, dtype=np.float64)  # (32, 32)
-    low = (_DCT @ pixels @ _DCT.T)[:_K, :_K]  # (8, 8) lowest frequencies
+def phash(pixels: np.ndarray) -> str:
+    """The pHash of an (H, W, 3) RGB or (H, W) grey uint8 array as 16 lowercase hex digits."""
+    small = cv2().resize(grey(pixels), (_N, _N), interpolation=cv2().INTER_AREA)  # (32, 32)
+    low = (_DCT @ small.astype(np.float64) @ _DCT.T)[:_K, :_K]  # (8, 8) lowest frequencies
     bits = (low > np.median(low)).flatten()
-    return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
+    return np.packbits(bits).tobytes().hex()  # first coefficient = most significant bit
 
 
 def phash_distance(a: str, b: str) -> int:

@@ -12,8 +12,8 @@ Two inputs (``--input_kind auto`` tells them apart by extension):
 
 Then dedup by (image sha256, caption), optional CLIP-score filtering, fixed-size
 shards (``samples_per_shard`` candidate rows each, like img2dataset's
-``number_sample_per_shard``), and ``manifest.json``, ``stats.json``, ``report.md``,
-``config.json`` beside them. Local runs default to the multi-process FnApiRunner.
+``number_sample_per_shard``), and ``config.json``, ``stats.json``, ``report.md`` and, last,
+``manifest.json`` beside them. Local runs default to the multi-process FnApiRunner.
 """
 
 from __future__ import annotations
@@ -28,7 +28,17 @@ from pipeline.filter.captions import CaptionFilterConfig
 from pipeline.filter.clip import ClipConfig
 from pipeline.images.config import ImageConfig
 from pipeline.jobs.corpus import check_shard_prefix
-from pipeline.jobs.runner import check_output, job_parser, match_inputs, parse_job_args, run_job
+from pipeline.jobs.runner import (
+    check_locality,
+    job_parser,
+    job_paths,
+    match_inputs,
+    matched_files,
+    parse_job_args,
+    prepare_beam_args,
+    run_job,
+    workers_share_disk,
+)
 from pipeline.pairs.records import CAPTION_SOURCES
 from pipeline.read import warc
 from pipeline.read.urllists import UrlListConfig
@@ -36,6 +46,11 @@ from pipeline.read.urllists import UrlListConfig
 log = logging.getLogger(__name__)
 
 LIST_EXTS = (".parquet", ".csv", ".tsv", ".jsonl", ".json", ".csv.gz", ".tsv.gz", ".jsonl.gz")
+# Options that change how the job runs, not what it writes: --resume accepts new values.
+NOT_SHAPING = ("keep_work", "dropped_per_reason", "image.threads", "image.per_host_concurrency", "image.per_host_rate", "image.retries",
+               "image.backoff_base_s", "image.backoff_max_s", "image.max_retry_after_s", "image.timeout_s",
+               "image.connect_timeout_s", "image.dns_cache_ttl_s", "image.ca_bundle", "clip.device",
+               "clip.batch_size")
 KNOWN_INPUTS = ("crawls: .warc, .warc.gz, .arc, .html, .htm (and .gz); URL lists: "
                 ".parquet, .csv, .tsv, .jsonl, .json (and .gz)")
 
@@ -51,7 +66,9 @@ class PairsConfig:
     filter_list_captions: bool = opt(False, "run the caption rules on URL-list captions too")
     dedup: bool = opt(True, "drop repeated (image sha256, caption) pairs")
     downloader: str = opt("ours", "who fetches URL lists", choices=("ours", "img2dataset"))
-    keep_work: bool = opt(False, "keep OUTPUT/_work (the image store) after success")
+    keep_work: bool = opt(False, "keep --work_dir (the image store) after success")
+    dropped_per_reason: int = opt(8, "keep this many of each stage's drops per reason as shards in "
+                                  "OUTPUT/dropped/, for the report and flamingo view (0: none)", min=0, max=1000)
     list: UrlListConfig = section(UrlListConfig)
     extract: ExtractOptions = section(ExtractOptions)
     caption: CaptionFilterConfig = section(CaptionFilterConfig)
@@ -77,29 +94,29 @@ def input_kind(inputs: list[str], declared: str) -> str:
 
 
 def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind: str, resume: bool,
-                   progress_root: str | None):
-    """Wire the stages; returns the PCollection of written shards' manifest entries."""
+                   progress_root: str | None, work_dir: str | None = None, labels: dict[str, str] | None = None):
+    """Wire the stages; returns the PCollection of written shards' (manifest entry, histograms)."""
     import apache_beam as beam
 
     from pipeline.beam import pairs as bp
     from pipeline.beam.shards import AssignShards, WriteShardsFn
     from pipeline.shards.format import KIND_PAIR
 
-    work = f"{output.rstrip('/')}/_work"
+    work = (work_dir or f"{output.rstrip('/')}/_work").rstrip("/")
     crawl_root, image_root = f"{work}/crawl", f"{work}/images"
+    checks = []  # the caption checks, whose drops the dropped-items sample keeps
     if kind == "list" and cfg.downloader == "img2dataset":
-        from apache_beam.io.filesystems import FileSystems
-
+        from pipeline.beam import files
         from pipeline.pairs.img2dataset import download
 
-        files = [m.path for pattern in inputs for m in FileSystems.match([pattern])[0].metadata_list]
-        shards = download(files, cfg, f"{work}/img2dataset")
+        shards = download(matched_files(inputs), cfg, f"{work}/img2dataset", opener=files.open_read)
         records = p | "ReadImg2dataset" >> bp.ReadImg2datasetShards(shards, image_root)
     else:
         if kind == "list":
-            candidates = p | "ReadUrlLists" >> bp.ReadUrlLists(inputs, cfg.list)
+            candidates = p | "ReadUrlLists" >> bp.ReadUrlLists(inputs, cfg.list, labels)
             if cfg.filter_list_captions:
-                candidates = candidates | "CheckCaptions" >> bp.CheckCaptions(cfg.caption)
+                checks.append(bp.CheckCaptions(cfg.caption))
+                candidates = candidates | "CheckCaptions" >> checks[-1]
             crawl_images = p | "NoCrawlImages" >> beam.Create([])
         else:
             from pipeline.beam.extract import ExtractFn
@@ -107,14 +124,26 @@ def build_pipeline(p, inputs: list[str], output: str, cfg: PairsConfig, *, kind:
 
             pages, crawl_images = p | "ReadCrawl" >> ReadCrawl(inputs, crawl_root, progress_root)
             docs = pages | "Extract" >> beam.ParDo(ExtractFn(cfg.extract, agent_token=cfg.image.agent_token))
+            checks.append(bp.CheckCaptions(cfg.caption))
             candidates = (docs | "Candidates" >> beam.ParDo(bp.CrawlCandidatesFn(cfg.caption_source))
-                          | "CheckCaptions" >> bp.CheckCaptions(cfg.caption))
+                          | "CheckCaptions" >> checks[-1])
         records = (candidates, crawl_images) | "Fetch" >> bp.FetchPairs(
             cfg.image, crawl_root, image_root, progress_root)
     if cfg.dedup:
         records = records | "Dedup" >> bp.DedupPairs()
     if cfg.clip.enabled:
         records = records | "Clip" >> bp.ClipFilter(cfg.clip, image_root)
+    # A bounded sample of what the stages dropped -> OUTPUT/dropped/ (report.html, flamingo view).
+    if cfg.dropped_per_reason:
+        from pipeline.beam.dropped import SampleDropped
+        from pipeline.dropped import from_pair
+
+        drops = [records | "DroppedPairs" >> beam.FlatMap(
+            lambda r: [] if r.ok else [from_pair("pairs", r.status, r)])]
+        drops += [c.dropped | f"DroppedCaptions{n}" >> beam.MapTuple(lambda reason, r: from_pair("captions", reason, r))
+                  for n, c in enumerate(checks)]
+        (drops | "AllDropped" >> beam.Flatten()
+         | "SampleDropped" >> SampleDropped(output, image_root, cfg.dropped_per_reason))
     return (
         records
         | "KeyByKey" >> beam.Map(lambda r: (r.key, r))
@@ -165,15 +194,27 @@ def check_clip_model(clip: ClipConfig) -> None:
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict that is also written to ``stats.json``."""
     args, cfg, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
-    output = args.output.rstrip("/")
-    check_output(output, args.resume)
+    output, work_dir = job_paths(args)
+    beam_args = prepare_beam_args(beam_args)
     kind = input_kind(args.input, cfg.input_kind)
     known = is_list if kind == "list" else (lambda p: warc.is_warc(p) or warc.is_html(p))
     inputs = match_inputs(args.input, known, KNOWN_INPUTS)
     check_assets(cfg, kind, output)
+    if kind == "list" and cfg.downloader == "img2dataset":
+        if not workers_share_disk(beam_args):
+            raise UsageError("--downloader img2dataset downloads on this machine, into --work_dir",
+                             "run it with the embedded runner, or use --downloader ours")
+    else:
+        check_locality({"--output": output, "--work_dir": work_dir}, beam_args)
+    labels = None
+    if kind == "list":
+        from pipeline.read.urllists import file_labels
+
+        labels = file_labels(matched_files(inputs))
     return run_job(
-        job="pairs", output=output, beam_args=beam_args, resume=args.resume, keep_work=cfg.keep_work,
-        config={"inputs": args.input, "input_kind": kind, "config": to_dict(cfg)},
+        job="pairs", output=output, work_dir=work_dir, beam_args=beam_args, resume=args.resume,
+        keep_work=cfg.keep_work, record={"inputs": inputs, "input_kind": kind, "config": to_dict(cfg)},
+        not_shaping=NOT_SHAPING, prefix=cfg.shard_prefix, break_lock=args.break_lock,
         build=lambda p, progress: build_pipeline(p, inputs, output, cfg, kind=kind, resume=args.resume,
-                                                 progress_root=progress),
+                                                 progress_root=progress, work_dir=work_dir, labels=labels),
     )

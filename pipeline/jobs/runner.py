@@ -6,12 +6,18 @@ A job module declares its config and builds its stages; this module
 * parses ``--input``/``--output``/``--resume``/``--config`` and the config's flags, and passes
   on only the Beam pipeline options Beam knows (anything else is an error naming the closest
   known option);
-* checks what it can before Beam starts: the inputs match files of a known type, the output is
-  a directory it may write, every option's value (``flamingo.typedconfig.check``);
+* checks what it can before Beam starts: every option's value (``flamingo.typedconfig.check``),
+  the inputs match files of a known type, no local path is handed to workers that may not
+  share this machine's disk, and the output is claimed for this job alone
+  (:mod:`pipeline.jobs.output`: lock, existing files, ``--resume`` fingerprint);
 * runs on the given runner, or on the embedded multi-process FnApiRunner with every option
   reaching its workers and their start-up chatter silenced;
-* writes ``config.json``, shows progress on local runs, and writes ``manifest.json``,
-  ``stats.json`` and ``report.md`` at the end.
+* writes ``config.json``, shows progress on local runs, and writes ``stats.json``,
+  ``report.md`` and, last, ``manifest.json`` at the end, all through Beam's filesystems.
+
+``FLAMINGO_WORKER_COMMAND`` (for test harnesses) replaces the embedded runner's worker command
+line (``python -m pipeline.beam.worker``); its workers are then treated like a cluster's, as
+sharing no disk with the launcher.
 """
 
 from __future__ import annotations
@@ -40,8 +46,12 @@ def job_parser(prog: str, description: str, config_cls: type, input_help: str) -
                                usage=f"{prog} --input GLOB... --output DIR [options] [Beam pipeline options]")
     parser.add_argument("--input", nargs="+", required=True, metavar="GLOB", help=input_help)
     parser.add_argument("--output", required=True, metavar="DIR", help="output directory (local, gs://, s3://)")
+    parser.add_argument("--work_dir", metavar="DIR", help="the job's image store and scratch files "
+                        "(default: OUTPUT/_work; removed after success)")
     parser.add_argument("--resume", action="store_true", help="continue into an existing output, "
-                        "skipping finished shards")
+                        "skipping finished shards (its options must match config.json's)")
+    parser.add_argument("--break_lock", action="store_true", help="take over the output's lock "
+                        "left by a job that is gone")
     parser.add_argument("--config", metavar="FILE", help="JSON or TOML file of options (a job's config.json "
                         "too); flags override it")
     parser.add_argument("--help_beam", action="store_true", help="list Beam's pipeline options and exit")
@@ -57,7 +67,7 @@ def parse_job_args(parser: argparse.ArgumentParser, config_cls: type, argv: list
         raise SystemExit(0)
     args, rest = parser.parse_known_args(argv)
     beam_args = beam_arguments(rest, known=[*tc.flag_names(config_cls), "--input", "--output", "--resume",
-                                            "--config"])
+                                            "--config", "--work_dir", "--break_lock"])
     cfg = tc.resolve(config_cls, args, data=_config_file(args.config))
     return args, cfg, beam_args
 
@@ -101,6 +111,17 @@ def beam_arguments(rest: list[str], known: Iterable[str]) -> list[str]:
 # --------------------------------------------------------------------------- launch checks
 
 
+def job_paths(args) -> tuple[str, str]:
+    """(output, work directory) as given: no trailing slash, local paths absolute."""
+    output = _absolute(args.output.rstrip("/"))
+    work_dir = _absolute((args.work_dir or f"{output}/_work").rstrip("/"))
+    return output, work_dir
+
+
+def _absolute(path: str) -> str:
+    return path if "://" in path else os.path.abspath(path)
+
+
 def match_inputs(patterns: list[str], known_type: Callable[[str], bool], known_types: str) -> list[str]:
     """Patterns (a directory means its files) -> the patterns the job reads; UsageError for a
     pattern that matches nothing, or inputs none of which is a known type."""
@@ -116,28 +137,30 @@ def match_inputs(patterns: list[str], known_type: Callable[[str], bool], known_t
             raise UsageError(f"--input {pattern}: cannot list it ({type(e).__name__}: {e})") from None
         if not found:
             raise UsageError(f"--input {pattern} matches no file")
-        expanded.append(pattern)
+        expanded.append(_absolute(pattern))
         files += found
     if not any(known_type(f) for f in files):
         raise UsageError(f"none of the {len(files)} input files is of a known type", f"known: {known_types}")
     return expanded
 
 
-def check_output(output: str, resume: bool) -> None:
-    """The output must be a directory we may write that does not hold another job's shards."""
-    if "://" in output:
+def matched_files(patterns: list[str]) -> list[str]:
+    """Every file the (checked) patterns match, sorted."""
+    from apache_beam.io.filesystems import FileSystems
+
+    return sorted({m.path for p in patterns for m in FileSystems.match([p])[0].metadata_list})
+
+
+def check_locality(paths: dict[str, str], beam_args: list[str]) -> None:
+    """Refuse a local path (``--output``, ``--work_dir``) that workers must write when they may
+    not share this machine's disk (any runner but the embedded one, or a harness's workers)."""
+    if workers_share_disk(beam_args):
         return
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise UsageError(f"--output {output} is a file", "give a directory")
-    if os.path.isdir(output) and not resume and any(n.endswith(".tar") for n in os.listdir(output)):
-        raise UsageError(f"--output {output} already holds shards",
-                         "pass --resume to continue that job, or choose a new directory")
-    try:
-        os.makedirs(output, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"--output {output}: cannot create it ({e.strerror})") from None
-    if not os.access(output, os.W_OK):
-        raise UsageError(f"--output {output} is not writable")
+    for flag, path in paths.items():
+        if path and "://" not in path:
+            raise UsageError(f"{flag} {path} is on this machine's disk, which the workers of "
+                             f"{runner_name(beam_args)} may not share",
+                             "use an object store (gs://, s3://) that every worker can reach")
 
 
 # ---------------------------------------------------------------------------------- runner
@@ -159,10 +182,27 @@ def is_given(argv: list[str], flag: str) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in argv)
 
 
+def _runner(beam_args: list[str]) -> str:
+    return next((a.split("=", 1)[1] if "=" in a else beam_args[i + 1]
+                 for i, a in enumerate(beam_args) if a.startswith("--runner")), "")
+
+
+def runner_name(beam_args: list[str]) -> str:
+    return _runner(beam_args) or "the embedded runner"
+
+
 def is_local(beam_args: list[str]) -> bool:
-    runner = next((a.split("=", 1)[1] if "=" in a else beam_args[i + 1]
-                   for i, a in enumerate(beam_args) if a.startswith("--runner")), "")
-    return runner.lower().replace("runner", "") in ("fnapi", "direct", "")
+    """Whether the runner's workers run on this machine (the embedded runners, Prism)."""
+    return _runner(beam_args).lower().replace("runner", "") in ("fnapi", "direct", "prism", "")
+
+
+def worker_command() -> str:
+    """The embedded runner's worker command line (a harness may replace it)."""
+    return os.environ.get("FLAMINGO_WORKER_COMMAND") or f"{sys.executable} -m pipeline.beam.worker"
+
+
+def workers_share_disk(beam_args: list[str]) -> bool:
+    return is_local(beam_args) and not os.environ.get("FLAMINGO_WORKER_COMMAND")
 
 
 def make_pipeline(beam_args: list[str]):
@@ -183,40 +223,78 @@ def make_pipeline(beam_args: list[str]):
     options.view_as(DirectOptions).direct_running_mode = "in_memory"  # the environment below decides
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
     runner = fn_runner.FnApiRunner(
-        default_environment=SubprocessSDKEnvironment.from_command_string(
-            f"{sys.executable} -m pipeline.beam.worker"),
+        default_environment=SubprocessSDKEnvironment.from_command_string(worker_command()),
         provision_info=fn_runner.ExtendedProvisionInfo(
             beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
     return beam.Pipeline(runner=runner, options=options)
 
 
-def run_job(*, job: str, output: str, beam_args: list[str], resume: bool, keep_work: bool,
-            config: dict, build: Callable[[object, str | None], None]) -> dict:
-    """Run ``build(pipeline, progress_root)`` on a runner; return the job's stats. The job has
-    checked its output (:func:`check_output`) and inputs before."""
-    from pipeline.beam.progress import ProgressDisplay
-    from pipeline.jobs import report
+def prepare_beam_args(beam_args: list[str]) -> list[str]:
+    """The runner's defaults added, and Beam's filesystems configured with the options (object
+    store endpoints and credentials) in this process too."""
+    from pipeline.beam import files
 
     beam_args = local_runner_args(beam_args)
-    local = is_local(beam_args) and "://" not in output
-    progress_root = os.path.join(output, "_work", "progress") if local else None
+    files.configure(beam_args)
+    return beam_args
+
+
+def run_job(*, job: str, output: str, work_dir: str, beam_args: list[str], resume: bool, keep_work: bool,
+            record: dict, not_shaping: tuple[str, ...], prefix: str, break_lock: bool = False,
+            build: Callable[[object, str | None], object]) -> dict:
+    """Claim the output, run ``build(pipeline, progress_root)`` (which returns the written
+    shards' histograms as a PCollection) on a runner, write the job files; return the stats.
+
+    ``beam_args`` come from :func:`prepare_beam_args`; inputs and assets were checked before.
+    """
+    from pipeline.beam import files
+    from pipeline.jobs import output as out
+    from pipeline.jobs import report
+    from pipeline.shards.manifest import JOB_MANIFEST
+
+    claim = out.claim(output, job=job, resume=resume, prefix=prefix, break_lock=break_lock)
+    try:
+        record = {**record, "output": output, "work_dir": work_dir, "beam_args": out.redact(beam_args)}
+        record["fingerprint"] = out.fingerprint(out.shaping(record, not_shaping))
+        if resume:
+            out.check_resume(output, record, not_shaping)
+        # From here until the very end the output has no job-level manifest: whatever stops the
+        # job (a kill, a full disk) leaves it looking unfinished.
+        files.delete([files.join(output, JOB_MANIFEST)])
+        if not (resume and files.exists(files.join(output, out.CONFIG))):
+            report.write_json(output, out.CONFIG, record)
+        histograms_path = files.join(work_dir, "histograms.json")
+        files.delete([histograms_path])
+        stats = _run(job, output, work_dir, beam_args, prefix, histograms_path, build)
+        out.clean_after_success(output, work_dir, keep_work)
+    finally:
+        claim.release()
+    log.info("%s: wrote %s shards, %s samples to %s", job, len(stats["shards"]), stats["samples"], output)
+    return stats
+
+
+def _run(job, output, work_dir, beam_args, prefix, histograms_path, build) -> dict:
+    from pipeline.beam import files
+    from pipeline.beam.progress import ProgressDisplay
+    from pipeline.beam.shards import WriteHistograms
+    from pipeline.jobs import report
+
+    local = workers_share_disk(beam_args) and "://" not in work_dir
+    progress_root = os.path.join(work_dir, "progress") if local else None
     if progress_root:
         shutil.rmtree(progress_root, ignore_errors=True)
-    report.write_json(output, "config.json", {**config, "output": output, "beam_args": beam_args})
-    written = "pairs" if job == "pairs" else "sequences"
-    display = ProgressDisplay(progress_root, written=written) if progress_root else None
+    display = ProgressDisplay(progress_root, written="pairs" if job == "pairs" else "sequences") if local else None
     if display:
         display.start()
     try:
         p = make_pipeline(beam_args)
-        build(p, progress_root)
+        histograms = build(p, progress_root)
+        _ = histograms | "WriteHistograms" >> WriteHistograms(histograms_path)
         result = p.run()
         result.wait_until_finish()
     finally:
         if display:
             display.stop()
-    stats = report.finish_job(output, result, kind=job)
-    if local and not keep_work:
-        shutil.rmtree(os.path.join(output, "_work"), ignore_errors=True)
-    log.info("%s: wrote %s shards, %s samples to %s", job, len(stats["shards"]), stats["samples"], output)
-    return stats
+    hists = files.read_json(histograms_path)
+    return report.finish_job(output, result, kind=job, prefix=prefix,
+                             histograms={k: {int(v): n for v, n in h.items()} for k, h in hists.items()})

@@ -34,17 +34,18 @@ log = logging.getLogger(__name__)
 _RESIZE_MODES = {"keep_ratio": "keep_ratio_largest", "center_crop": "center_crop", "no": "no"}
 
 
-def normalised_list(files: list[str], list_config, path: str) -> int:
+def normalised_list(files: list[str], list_config, path: str, opener=None) -> int:
     """Our reader's rows of every input file -> one parquet img2dataset reads; returns the row count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.read.urllists import read_rows
+    from pipeline.read.urllists import file_labels, read_rows
 
+    labels = file_labels(files)
     rows = [
         {"url": r.url, "caption": r.caption, "flamingo_key": r.key,
          "flamingo_extra": json.dumps(r.extra, sort_keys=True)}
-        for f in sorted(files) for r in read_rows(f, list_config) if r.url
+        for f in sorted(files) for r in read_rows(f, list_config, labels[f], opener) if r.url
     ]
     os.makedirs(os.path.dirname(path), exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema(
@@ -52,8 +53,9 @@ def normalised_list(files: list[str], list_config, path: str) -> int:
     return len(rows)
 
 
-def download(files: list[str], cfg, work: str) -> list[str]:
-    """Run img2dataset on the lists (already matched files); returns its shards' paths."""
+def download(files: list[str], cfg, work: str, opener=None) -> list[str]:
+    """Run img2dataset on the lists (already matched files, read with ``opener``); returns its
+    shards' paths."""
     os.environ.setdefault("WANDB_MODE", "disabled")
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     from img2dataset import download as img2dataset_download
@@ -62,7 +64,7 @@ def download(files: list[str], cfg, work: str) -> list[str]:
         raise UsageError("--downloader img2dataset needs a local --output",
                          "img2dataset runs on the launching machine")
     listing = os.path.join(work, "list.parquet")
-    n = normalised_list(files, cfg.list, listing)
+    n = normalised_list(files, cfg.list, listing, opener)
     out = os.path.join(work, "shards")
     im = cfg.image
     log.info("img2dataset: downloading %d rows into %s", n, out)

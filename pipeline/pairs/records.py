@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from pipeline.shards import format as sf
@@ -92,11 +93,18 @@ def crawl_candidates(doc, sources: tuple[str, ...] = ("alt",)) -> list[PairRecor
             for i, node in enumerate(doc.images)]
 
 
-def dedup_group(records: list[PairRecord]) -> list[PairRecord]:
-    """Records with one (image sha256, caption): the smallest key stays, the rest are duplicates."""
-    records = sorted(records, key=lambda r: r.key)
-    return [records[0]] + [r.failed("duplicate_pair", f"same image and caption as {records[0].key}")
-                           for r in records[1:]]
+def dedup_group(records: Iterable[PairRecord]) -> Iterator[PairRecord]:
+    """Records with one (image sha256, caption): the smallest key stays, the rest are duplicates.
+
+    Two passes over ``records`` (a runner's grouped values), never a list of them: a popular
+    image with a popular caption streams through in bounded memory.
+    """
+    smallest = min((r.key for r in records), default=None)
+    for r in records:
+        yield r if r.key == smallest else r.failed("duplicate_pair", f"same image and caption as {smallest}")
+
+
+EMPTY_EXIF = "{}"
 
 
 def to_sample(rec: PairRecord, image: bytes) -> sf.PairSample:
@@ -105,7 +113,10 @@ def to_sample(rec: PairRecord, image: bytes) -> sf.PairSample:
         **rec.extra,
         "original_width": rec.original_width,
         "original_height": rec.original_height,
-        "exif": None,  # stripped by the image processor (privacy: GPS tags)
+        # Stripped by the image processor (privacy: GPS tags). An empty JSON object, as
+        # img2dataset writes for an image without tags: the same type (a JSON string) as its
+        # ``exif``, so our shards and img2dataset's load together in Hugging Face datasets.
+        "exif": EMPTY_EXIF,
     }
     if rec.page_url:
         extra["page_url"] = rec.page_url

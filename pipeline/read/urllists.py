@@ -5,9 +5,13 @@ row group; a CSV/TSV/JSONL file is one chunk, since its rows have no index to se
 to) and nothing ever holds a whole list in memory. Column names are configurable
 like img2dataset's ``url_col``/``caption_col``/``save_additional_columns``. No Beam here.
 
-Each row gets a stable key from the file's base name and its row number, so the same
-list read from another directory or by another runner gives the same keys, shards and
-bytes. Remote paths (gs://, s3://) are opened through fsspec.
+Each row gets a stable key from the file's label and its row number: the label is the base
+name, so the same list read from another directory or by another runner gives the same keys,
+shards and bytes; where two inputs share a base name (``a/list.csv``, ``b/list.csv``), it is
+the shortest end of their paths that tells them apart (:func:`file_labels`), so keys stay
+unique. Files are opened with the ``opener`` the caller gives (the Beam layer passes Beam's
+filesystems, so ``gs://`` and ``s3://`` lists are read with the job's own options); without
+one, local paths are opened directly. ``.gz`` lists are decompressed as they stream.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from flamingo.typedconfig import config, opt, require
 from pipeline.shards.format import make_key
@@ -56,27 +61,48 @@ def detect_format(path: str, declared: str = "auto") -> str:
     raise ValueError(f"cannot tell the format of {path!r}; pass --list.input_format")
 
 
-def _open(path: str, mode: str = "rb"):
-    import fsspec
-
-    return fsspec.open(path, mode, compression="infer").open()
+Opener = Callable[[str], IO[bytes]]
 
 
-def chunks(path: str, config: UrlListConfig) -> list[int]:
+def _open(path: str, opener: Opener | None = None) -> IO[bytes]:
+    raw = opener(path) if opener is not None else open(path, "rb")
+    if path.lower().endswith(".gz"):
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def chunks(path: str, config: UrlListConfig, opener: Opener | None = None) -> list[int]:
     """Chunk ids of one file: parquet row groups, else a single chunk 0."""
     if detect_format(path, config.input_format) != "parquet":
         return [0]
     import pyarrow.parquet as pq
 
-    with _open(path) as f:
+    with _open(path, opener) as f:
         return list(range(pq.ParquetFile(f).num_row_groups)) or [0]
 
 
-def read_chunk(path: str, chunk: int, config: UrlListConfig) -> Iterator[UrlRow]:
-    """The rows of one chunk, with stable keys; rows with no URL are skipped by the caller."""
+def file_labels(paths: list[str]) -> dict[str, str]:
+    """Each input file's label in its rows' keys: its base name, unless another input has the
+    same one; then the fewest trailing path parts that make it unique."""
+    parts = {p: p.rstrip("/").split("/") for p in paths}
+    labels = {}
+    for path, ps in parts.items():
+        n = 1
+        while n < len(ps) and any(q != path and qs[-n:] == ps[-n:] for q, qs in parts.items()):
+            n += 1
+        labels[path] = "/".join(ps[-n:])
+    return labels
+
+
+def read_chunk(path: str, chunk: int, config: UrlListConfig, label: str | None = None,
+               opener: Opener | None = None) -> Iterator[UrlRow]:
+    """The rows of one chunk, with stable keys from ``label`` (default: the file's base name);
+    rows with no URL are skipped by the caller."""
     fmt = detect_format(path, config.input_format)
-    base = os.path.basename(path.rstrip("/"))
-    records, first = _records(path, fmt, chunk, config)
+    base = label or os.path.basename(path.rstrip("/"))
+    records, first = _records(path, fmt, chunk, config, opener)
     for i, rec in enumerate(records):
         if isinstance(rec, str):  # a line that could not be read: its reason
             yield UrlRow(key=make_key(base, first + i), url="", caption="", extra={}, error=rec)
@@ -84,9 +110,10 @@ def read_chunk(path: str, chunk: int, config: UrlListConfig) -> Iterator[UrlRow]
         yield _row(base, first + i, rec, config)
 
 
-def read_rows(path: str, config: UrlListConfig) -> Iterator[UrlRow]:
-    for chunk in chunks(path, config):
-        yield from read_chunk(path, chunk, config)
+def read_rows(path: str, config: UrlListConfig, label: str | None = None,
+              opener: Opener | None = None) -> Iterator[UrlRow]:
+    for chunk in chunks(path, config, opener):
+        yield from read_chunk(path, chunk, config, label, opener)
 
 
 def _columns(config: UrlListConfig) -> list[str]:
@@ -94,12 +121,13 @@ def _columns(config: UrlListConfig) -> list[str]:
     return cols + [c for c in config.save_additional_columns if c not in cols]
 
 
-def _records(path: str, fmt: str, chunk: int, config: UrlListConfig) -> tuple[Iterator[dict], int]:
+def _records(path: str, fmt: str, chunk: int, config: UrlListConfig,
+             opener: Opener | None) -> tuple[Iterator[dict], int]:
     """(records of the chunk, row number of its first record in the file)."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        with _open(path) as f:
+        with _open(path, opener) as f:
             pf = pq.ParquetFile(f)
             if pf.num_row_groups == 0:
                 return iter(()), 0
@@ -110,14 +138,14 @@ def _records(path: str, fmt: str, chunk: int, config: UrlListConfig) -> tuple[It
             rows = pf.read_row_group(chunk, columns=_columns(config)).to_pylist()
         return iter(rows), first
     if fmt == "jsonl":
-        return _jsonl(path), 0
-    return _delimited(path, "\t" if fmt == "tsv" else ","), 0
+        return _jsonl(path, opener), 0
+    return _delimited(path, "\t" if fmt == "tsv" else ",", opener), 0
 
 
-def _jsonl(path: str) -> Iterator[dict | str]:
+def _jsonl(path: str, opener: Opener | None) -> Iterator[dict | str]:
     """Records, or the reason (``bad_json_line``) for a line that is not a JSON object:
     one broken line of a huge list is counted, not fatal. Undecodable bytes are replaced."""
-    with _open(path) as f:
+    with _open(path, opener) as f:
         for line in io.TextIOWrapper(f, encoding="utf-8", errors="replace"):
             if not line.strip():
                 continue
@@ -129,8 +157,8 @@ def _jsonl(path: str) -> Iterator[dict | str]:
             yield rec if isinstance(rec, dict) else "bad_json_line"
 
 
-def _delimited(path: str, delimiter: str) -> Iterator[dict]:
-    with _open(path) as f:
+def _delimited(path: str, delimiter: str, opener: Opener | None) -> Iterator[dict]:
+    with _open(path, opener) as f:
         text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")
         yield from csv.DictReader(text, delimiter=delimiter)
 

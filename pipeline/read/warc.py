@@ -9,7 +9,6 @@ record. Bodies are capped while reading; a corrupt or truncated file ends with a
 
 from __future__ import annotations
 
-import gzip
 import os
 import zlib
 from collections.abc import Iterator
@@ -233,21 +232,42 @@ class _CountingReader:
         return data
 
 
-def read_html_file(path: str, data: bytes) -> Record:
-    """A plain ``.html``/``.html.gz`` file. URL from the sidecar ``PATH.url`` when present."""
+def read_html_file(path: str, data: bytes, sidecar_url: str | None = None) -> Record:
+    """A plain ``.html``/``.html.gz`` file (``data``: its first bytes, at least
+    ``MAX_HTML_BYTES + 1`` of them if there are that many). The URL is the sidecar's
+    (``PATH.url``, read by the caller) when given, else the path. A gzipped page is capped
+    while it is decompressed, like a WARC record's body: a 1.5 MB file that inflates to
+    1.5 GB stops at ``MAX_HTML_BYTES``."""
+    url = sidecar_url or ("file://" + os.path.abspath(path) if "://" not in path else path)
     if path.endswith(".gz"):
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            return Skip("corrupt_gzip", path, str(e))
-    url = "file://" + os.path.abspath(path) if "://" not in path else path
-    sidecar = path + ".url"
-    if "://" not in path and os.path.exists(sidecar):
-        with open(sidecar, encoding="utf-8", errors="replace") as f:
-            url = f.readline().strip() or url
-    if len(data) > MAX_HTML_BYTES:
+            data = gunzip_capped(data, MAX_HTML_BYTES)
+        except (OSError, EOFError, zlib.error) as e:
+            return Skip("corrupt_gzip", url, str(e))
+    if data is None or len(data) > MAX_HTML_BYTES:
         return Skip("page_too_large", url)
     return PageRecord(url, data, None, path)
+
+
+def gunzip_capped(data: bytes, cap: int) -> bytes | None:
+    """Decompress gzip ``data`` (several members allowed); None once it passes ``cap`` bytes."""
+    out, rest = bytearray(), data
+    while rest:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += d.decompress(rest, cap + 1 - len(out))
+        if len(out) > cap:
+            return None
+        if not d.eof:
+            if d.unconsumed_tail:  # stopped by the cap, not by the end of the data
+                return None
+            raise EOFError("gzip stream ends before its end marker")
+        rest = d.unused_data.lstrip(b"\x00")
+    return bytes(out)
+
+
+def sidecar_url(text: str) -> str | None:
+    """The URL in a ``PAGE.html.url`` sidecar's first line."""
+    return text.splitlines()[0].strip() if text.strip() else None
 
 
 def is_warc(path: str) -> bool:

@@ -9,8 +9,12 @@ counted on the language-model layout (``text<image>text<|endofchunk|>…``, see
 ``pipeline.shards.format.layout_text``). An image never ends a sequence without the text after
 it: a unit that does not fit starts a new sequence, and a unit longer than a whole
 sequence is cut at a token boundary, its remaining text continuing in the next one.
-Each finished sequence is counted again exactly and trimmed if the joint
-tokenization came out longer than the estimate.
+Each finished sequence is counted again exactly and trimmed if it came out longer
+than the estimate.
+
+With a real tokenizer (``HFTokenCounter``) the count is what the trainer feeds:
+``shards.format.sequence_token_ids``, BOS (where the tokenizer adds one) and EOS
+included, so ``max_tokens`` bounds the training row and the trainer never re-cuts.
 """
 
 from __future__ import annotations
@@ -40,16 +44,26 @@ class Sequence:
 class TokenCounter(Protocol):
     def count(self, text: str) -> int: ...
     def cut(self, text: str, n: int) -> tuple[str, str]: ...
+    # Optional: ``reserved`` (tokens every sequence adds: BOS, EOS) and ``sequence_tokens(segments)``
+    # (the exact count of a sequence); without them the layout string is counted as it is.
 
 
 class HFTokenCounter:
-    """Counts with a Hugging Face fast tokenizer; cuts at token (preferably word) boundaries."""
+    """Counts with a Hugging Face fast tokenizer exactly as the trainer feeds (BOS/EOS
+    included); cuts at token (preferably word) boundaries."""
 
     def __init__(self, tokenizer):
         self.tok = tokenizer
+        self.bos = sf.bos_token_id(tokenizer)
+        self.reserved = 1 + (self.bos is not None)  # EOS always, BOS where the tokenizer adds one
 
     def count(self, text: str) -> int:
-        return len(self.tok(text, add_special_tokens=False)["input_ids"]) if text else 0
+        return len(sf.encode_text(self.tok, text)) if text else 0
+
+    def sequence_tokens(self, segments: list[sf.Segment]) -> int:
+        # the ids do not matter for the length, only the rule that places them
+        return len(sf.sequence_token_ids(segments, lambda t: sf.encode_text(self.tok, t), image=-1,
+                                         end_of_chunk=-2, eos=-3, bos=None if self.bos is None else -4))
 
     def cut(self, text: str, n: int) -> tuple[str, str]:
         if n <= 0:
@@ -80,9 +94,11 @@ def cut_sequences(nodes: list[Node], counter: TokenCounter, *, max_tokens: int =
                   max_images: int = sf.MAX_IMAGES) -> list[Sequence]:
     """Pack ``nodes`` into sequences within both budgets (see module docstring)."""
     overhead = 2  # <image> and <|endofchunk|> around each image's text
+    total, reserved = max_tokens, getattr(counter, "reserved", 0)
+    max_tokens -= reserved  # the budget of the layout itself: BOS/EOS are added to every sequence
     if max_tokens < overhead + 1 or max_images < 1:
-        raise ValueError(f"max_tokens {max_tokens} and max_images {max_images} leave no room for an image "
-                         "and its text")
+        raise ValueError(f"max_tokens {total} ({reserved} reserved for BOS/EOS) and max_images {max_images} leave "
+                         "no room for an image and its text")
     seqs: list[Sequence] = []
     cur, used = Sequence(), 0
     queue = deque(units_of(nodes))
@@ -116,7 +132,7 @@ def cut_sequences(nodes: list[Node], counter: TokenCounter, *, max_tokens: int =
             queue.appendleft(Unit(None, tail))
     if cur.segments:
         seqs.append(cur)
-    return [_fit_exactly(s, counter, max_tokens) for s in seqs]
+    return [_fit_exactly(s, counter, total) for s in seqs]
 
 
 def has_text_after_image(seq: Sequence) -> bool:
@@ -139,20 +155,30 @@ def _append(seq: Sequence, u: Unit) -> None:
         seq.segments.append(sf.TextSegment(u.text))
 
 
+def _count(seq: Sequence, counter: TokenCounter) -> int:
+    exact = getattr(counter, "sequence_tokens", None)
+    return exact(seq.segments) if exact else counter.count(sf.layout_text(seq.segments))
+
+
 def _fit_exactly(seq: Sequence, counter: TokenCounter, max_tokens: int) -> Sequence:
-    """Count the joint layout; trim the last text segment while it is over budget."""
+    """Count the sequence exactly; trim the last text segment while it is over budget (and
+    drop whole trailing segments if trimming cannot get it under)."""
     for _ in range(8):
-        seq.num_tokens = counter.count(sf.layout_text(seq.segments))
+        seq.num_tokens = _count(seq, counter)
         excess = seq.num_tokens - max_tokens
         last = seq.segments[-1] if seq.segments else None
         if excess <= 0 or not isinstance(last, sf.TextSegment):
-            return seq
+            break
         keep = max(counter.count(last.text) - excess - 1, 0)
         head, _ = counter.cut(last.text, keep)
         if head:
             last.text = head
         else:
             seq.segments.pop()
+    while seq.num_tokens > max_tokens and seq.segments:  # a budget the estimate never reached
+        seq.segments.pop()
+        seq.images = seq.images[: sum(isinstance(g, sf.ImageSlot) for g in seq.segments)]
+        seq.num_tokens = _count(seq, counter)
     return seq
 
 

@@ -5,13 +5,20 @@ This is the one module that knows member names and JSON field names. Every write
 through it. It imports neither Beam nor torch: stdlib, plus PIL inside the
 validator only.
 
-Two sample kinds share a webdataset tar layout (members grouped by the key
+Three sample kinds share a webdataset tar layout (members grouped by the key
 before the first dot):
 
 * interleaved (an M3W-style sequence): ``KEY.json`` holds text segments and image
   slots in reading order; images are separate members ``KEY.0.jpg``, ``KEY.1.jpg``…
 * pair: img2dataset's layout, ``KEY.jpg`` + ``KEY.txt`` (caption) + ``KEY.json``,
   so shards that img2dataset writes are read too.
+* video: frames ``KEY.0.jpg`` … ``KEY.{T-1}.jpg`` in time order + ``KEY.txt`` (the text
+  about the clip) + ``KEY.json`` (``kind: "video"``, the frames' hashes, ``fps``).
+
+An interleaved sequence's ``num_tokens`` is exact for training: it is the length of
+:func:`sequence_token_ids` (BOS where the tokenizer adds one, the layout, EOS) with the
+tokenizer that ``tokenizer`` names and fingerprints (:func:`tokenizer_id`). The corpus job
+counts with it and the trainer feeds it, so the two cannot disagree.
 
 Reading never extracts to disk and never unpickles: only regular members with
 allow-listed extensions are accepted.
@@ -34,6 +41,7 @@ from typing import Any, Union
 SCHEMA_VERSION = 1
 KIND_INTERLEAVED = "interleaved"
 KIND_PAIR = "pair"
+KIND_VIDEO = "video"
 MAX_IMAGES = 5  # Flamingo's M3W: at most 5 images per sequence
 MAX_TOKENS = 256
 # How a sequence reads as language-model text (Flamingo / OpenFlamingo): an image
@@ -46,6 +54,7 @@ END_OF_CHUNK_TOKEN = "<|endofchunk|>"
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 _KEY_RE = re.compile(r"^[0-9A-Za-z_\-]+$")  # no dots: webdataset splits at the first dot
 _IMAGE_MEMBER_RE = re.compile(r"^(\d+)\.(jpg|jpeg|png|webp)$")
+MAX_FRAMES = 256  # frames per video sample the reader accepts
 # Extensions we read. Anything else (.pyd, .pth, .pickle, .npy, …) is refused, never decoded.
 ALLOWED_SUFFIXES = {"json", "txt", *IMAGE_EXTS}
 # img2dataset may write these beside a pair; harmless metadata, read as text.
@@ -124,7 +133,28 @@ class PairSample:
     kind: str = KIND_PAIR
 
 
-Sample = Union[InterleavedSample, PairSample]
+@dataclass
+class VideoSample:
+    """A clip as frames in time order (JPEG/PNG/WEBP members) and the text about it."""
+
+    key: str
+    url: str
+    caption: str
+    frames: list[ImageRef]  # url unused (""); sha256, size and bytes of each frame
+    fps: float | None = None  # frames per second of the stored frames, when known
+    extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = KIND_VIDEO
+
+    @property
+    def width(self) -> int:  # the clip's frame size (of its first frame), as a pair's image has one
+        return self.frames[0].width if self.frames else 0
+
+    @property
+    def height(self) -> int:
+        return self.frames[0].height if self.frames else 0
+
+
+Sample = Union[InterleavedSample, PairSample, VideoSample]
 
 
 def layout_text(segments: Iterable[Segment]) -> str:
@@ -142,6 +172,72 @@ def layout_text(segments: Iterable[Segment]) -> str:
     if seen_image:
         out.append(END_OF_CHUNK_TOKEN)
     return "".join(out)
+
+
+def sequence_token_ids(segments: Iterable[Segment], encode, *, image: int, end_of_chunk: int, eos: int,
+                       bos: int | None = None) -> list[int]:
+    """The token ids a sequence trains on: ``[bos] + layout + [eos]``, the layout as in
+    :func:`layout_text` with the two markers as single ids.
+
+    Each text segment is encoded on its own (``encode``: text -> ids, no special tokens), so
+    the length does not change when images move between segments (the trainer's
+    image-placement augmentation) and is the sum the corpus job budgets with.
+    """
+    ids: list[int] = [] if bos is None else [bos]
+    seen_image = False
+    for seg in segments:
+        if isinstance(seg, ImageSlot):
+            if seen_image:
+                ids.append(end_of_chunk)
+            ids.append(image)
+            seen_image = True
+        elif seg.text:
+            ids.extend(encode(seg.text))
+    if seen_image:
+        ids.append(end_of_chunk)
+    ids.append(eos)
+    return ids
+
+
+def encode_text(tokenizer: Any, text: str) -> list[int]:
+    """A Hugging Face tokenizer's ids for plain text: no BOS/EOS, and a literal ``<image>``
+    in web text stays text (it must never become an image token without an image)."""
+    return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+
+
+def bos_token_id(tokenizer: Any) -> int | None:
+    """The BOS id where the tokenizer adds one by default (LLaMA, Mistral), else None (GPT-2
+    style tokenizers such as SmolLM2's): BOS exactly where the LM was trained with it."""
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is None:
+        return None
+    ids = tokenizer("a")["input_ids"]
+    return bos if ids[:1] == [bos] else None
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """12 hex digits naming how a tokenizer splits text: its rules (vocabulary, merges,
+    normaliser, pre-tokeniser, post-processor) without the tokens added on top (``<image>``,
+    ``<|endofchunk|>``, ``<pad>``), plus its BOS rule. Equal fingerprints count alike."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        rules = json.loads(backend.to_str())
+        rules.pop("added_tokens", None)
+    else:  # a slow tokenizer: its vocabulary is what we can see
+        rules = {"class": type(tokenizer).__name__, "vocab": sorted(tokenizer.get_vocab().items())}
+    rules["bos"] = bos_token_id(tokenizer)
+    return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def tokenizer_id(name: str, tokenizer: Any) -> str:
+    """The ``tokenizer`` field of an interleaved sample: ``NAME@FINGERPRINT``."""
+    return f"{name}@{tokenizer_fingerprint(tokenizer)}"
+
+
+def fingerprint_of(tokenizer_field: str) -> str | None:
+    """The fingerprint part of a ``tokenizer`` field (None for shards written before it)."""
+    name, sep, fp = tokenizer_field.rpartition("@")
+    return fp if sep and name and re.fullmatch(r"[0-9a-f]{12}", fp) else None
 
 
 # ---------------------------------------------------------------------------- keys
@@ -172,6 +268,8 @@ def encode(sample: Sample) -> list[tuple[str, bytes]]:
         return _encode_interleaved(sample)
     if isinstance(sample, PairSample):
         return _encode_pair(sample)
+    if isinstance(sample, VideoSample):
+        return _encode_video(sample)
     raise TypeError(f"not a sample: {type(sample).__name__}")
 
 
@@ -241,6 +339,19 @@ def _encode_pair(s: PairSample) -> list[tuple[str, bytes]]:
     ]
 
 
+def _encode_video(s: VideoSample) -> list[tuple[str, bytes]]:
+    frames, members = [], []
+    for i, fr in enumerate(s.frames):
+        ext = fr.ext.lower()
+        if fr.data is None or ext not in IMAGE_EXTS:
+            raise ShardFormatError(f"{s.key}: frame {i} has no bytes or an unsupported extension {ext!r}")
+        frames.append({"member": f"{i}.{ext}", "sha256": fr.sha256, "width": fr.width, "height": fr.height})
+        members.append((f"{s.key}.{i}.{ext}", fr.data))
+    meta = {"schema_version": SCHEMA_VERSION, "kind": KIND_VIDEO, "key": s.key, "url": s.url,
+            "num_frames": len(frames), "fps": s.fps, "frames": frames, **({"extra": s.extra} if s.extra else {})}
+    return [(f"{s.key}.json", _dump_json(meta)), (f"{s.key}.txt", s.caption.encode("utf-8")), *members]
+
+
 def _dump_json(obj: dict) -> bytes:
     return json.dumps(obj, ensure_ascii=False, sort_keys=False, separators=(",", ":")).encode()
 
@@ -286,6 +397,14 @@ def decode(key: str, members: dict[str, bytes]) -> Sample:
             images=images,
             extra=meta.get("extra", {}),
         )
+    if _is_video(meta):
+        frames = [
+            ImageRef(url="", sha256=fr.get("sha256", ""), width=int(fr.get("width") or 0),
+                     height=int(fr.get("height") or 0), ext=fr["member"].split(".", 1)[1], data=members[fr["member"]])
+            for fr in meta["frames"]
+        ]
+        return VideoSample(key=key, url=meta.get("url", ""), caption=members["txt"].decode("utf-8"), frames=frames,
+                           fps=meta.get("fps"), extra=meta.get("extra", {}))
     ext = _pair_image_ext(members)
     known = {"url", "caption", "key", "width", "height", "sha256", "schema_version", "kind"}
     caption = members["txt"].decode("utf-8", "replace") if "txt" in members else ""
@@ -308,6 +427,10 @@ def decode(key: str, members: dict[str, bytes]) -> Sample:
 
 def _is_interleaved(meta: dict) -> bool:
     return meta.get("kind") == KIND_INTERLEAVED
+
+
+def _is_video(meta: dict) -> bool:
+    return meta.get("kind") == KIND_VIDEO
 
 
 def _pair_image_ext(members: dict[str, bytes]) -> str:
@@ -354,6 +477,8 @@ def validate(
             return problems + [f"unknown schema_version {version!r} (this reader knows {SCHEMA_VERSION})"]
     if _is_interleaved(meta):
         problems += _validate_interleaved(meta, members, max_images, max_tokens, check_images)
+    elif _is_video(meta):
+        problems += _validate_video(meta, members, check_images)
     else:
         problems += _validate_pair(meta, members, check_images)
     return problems
@@ -402,6 +527,37 @@ def _validate_interleaved(meta, members, max_images, max_tokens, check_images) -
         if check_images:
             problems += _check_image(f"image {i}", members[member], im)
     for extra in sorted(image_members - declared):
+        problems.append(f"member KEY.{extra} is not referenced by KEY.json")
+    return problems
+
+
+def _validate_video(meta, members, check_images) -> list[str]:
+    frames = meta.get("frames")
+    if not isinstance(frames, list) or not frames:
+        return ["'frames' must be a non-empty list"]
+    if len(frames) > MAX_FRAMES:
+        return [f"{len(frames)} frames, more than the limit of {MAX_FRAMES}"]
+    problems = []
+    if "txt" not in members:
+        problems.append("missing member KEY.txt (the text about the clip)")
+    else:
+        try:
+            members["txt"].decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append("KEY.txt is not UTF-8")
+    declared = set()
+    for i, fr in enumerate(frames):
+        member = fr.get("member") if isinstance(fr, dict) else None
+        m = _IMAGE_MEMBER_RE.match(member) if isinstance(member, str) else None
+        if not m or int(m.group(1)) != i:
+            problems.append(f"frame {i}: member must be '{i}.<ext>', got {member!r}")
+            continue
+        declared.add(member)
+        if member not in members:
+            problems.append(f"frame {i}: missing member KEY.{member}")
+        elif check_images:
+            problems += _check_image(f"frame {i}", members[member], fr)
+    for extra in sorted({s for s in members if _IMAGE_MEMBER_RE.match(s)} - declared):
         problems.append(f"member KEY.{extra} is not referenced by KEY.json")
     return problems
 

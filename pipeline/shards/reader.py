@@ -53,7 +53,7 @@ def iter_raw(fileobj: IO[bytes], shard: str = "<stream>") -> Iterator[RawSample]
     try:
         tar = tarfile.open(fileobj=fileobj, mode="r|*")
         for info in tar:
-            key, suffix, problem = _split_member(info)
+            key, suffix, problem = split_member(info)
             if current is None or key != current.key:
                 if current is not None:
                     yield current
@@ -77,7 +77,9 @@ def iter_raw(fileobj: IO[bytes], shard: str = "<stream>") -> Iterator[RawSample]
         yield current
 
 
-def _split_member(info: tarfile.TarInfo) -> tuple[str, str, str | None]:
+def split_member(info: tarfile.TarInfo) -> tuple[str, str, str | None]:
+    """A tar member -> (key, suffix after the first dot, problem or None). Every reader of
+    shards (this module's stream, ``flamingo view``'s seeks) judges members here."""
     name = info.name
     if name.startswith("/") or name.startswith("\\") or re.match(r"^[A-Za-z]:", name):
         return name, "", f"member {name!r} has an absolute path"

@@ -44,7 +44,8 @@ class _HashingWriter(io.RawIOBase):
         return self._f.write(b)
 
 
-def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
+def tar_info(name: str, size: int) -> tarfile.TarInfo:
+    """A tar header with fixed mtime, owner and mode: the same members give the same bytes."""
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = size, 0, 0o644
     info.uid = info.gid = 0
@@ -61,6 +62,15 @@ def _commit(tmp: str, final: str) -> None:
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, final)
+
+
+def image_count(sample: sf.Sample) -> int:
+    """Images a sample stores: an interleaved sample's images, a clip's frames, a pair's one."""
+    if isinstance(sample, sf.InterleavedSample):
+        return len(sample.images)
+    if isinstance(sample, sf.VideoSample):
+        return len(sample.frames)
+    return 1
 
 
 def shard_name(prefix: str, index: int) -> str:
@@ -92,10 +102,11 @@ def write_shard(out_dir: str, name: str, samples: Iterable[sf.Sample]) -> Manife
                     if kind and sample.kind != kind:
                         raise ValueError(f"shard {name}: {sample.kind} sample among {kind} samples")
                     kind = sample.kind
+                    start = tar.offset  # where this sample's first header goes (stream mode too)
                     for member, data in sf.encode(sample):
-                        tar.addfile(_tarinfo(member, len(data)), io.BytesIO(data))
-                    rows.append(index_row(sample))
-                    n_images += len(sample.images) if kind == sf.KIND_INTERLEAVED else 1
+                        tar.addfile(tar_info(member, len(data)), io.BytesIO(data))
+                    rows.append(index_row(sample, start, tar.offset - start))
+                    n_images += image_count(sample)
         kind = kind or "empty"
         table = pa.Table.from_pylist(rows, schema=index_schema(kind))
         pq.write_table(table, tmps[INDEX_SUFFIX], compression="zstd")
