@@ -82,6 +82,14 @@ class VisionEncoder(nn.Module):
         grid = out["image_intermediates"][-1]  # (N, Dv, h, w)
         return rearrange(grid, "n d h w -> n (h w) d")
 
+    @torch.no_grad()
+    def pooled(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, E): the tower's pooled (and projected) image embedding, as CLIP
+        retrieval uses it; evaluation's RICES ranks demonstrations by its cosine similarity."""
+        x = images.to(next(self.visual.parameters()).dtype)
+        out = self.visual(x)
+        return out[0] if self._has_token_output else out
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         b, t, f = images.shape[:3]
         flat = rearrange(images, "b t f c h w -> (b t f) c h w")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flamingo import typedconfig as tc
 from flamingo.typedconfig import ConfigError, Presets, config, opt, require, section
+from train.eval.config import TrainEvalConfig
 
 KINDS = ("interleaved", "pair", "video")
 PRECISIONS = ("bf16", "fp32", "auto")
@@ -76,6 +77,8 @@ class OptimConfig:
     eps: float = opt(1e-8, "AdamW epsilon", above=0.0)
     grad_clip: float = opt(1.0, "global gradient norm clip, once per optimiser step; 0 disables", min=0.0)
     grad_accum: int = opt(1, "micro-steps per optimiser step (each takes a batch of every dataset)", min=1)
+    gate_lr_mult: float = opt(1.0, "learning-rate multiplier of the tanh gates (scalars that start at 0; see "
+                              "train/see.py)", above=0.0)
 
 
 @config
@@ -128,6 +131,7 @@ class TrainConfig:
     checkpoint: CheckpointConfig = section(CheckpointConfig)
     dist: DistConfig = section(DistConfig)
     log: LogConfig = section(LogConfig)
+    eval: TrainEvalConfig = section(TrainEvalConfig)  # few-shot evaluation every eval.every steps (train/eval/)
 
     def validate_launch(self) -> None:
         """What a run needs beyond valid values (presets leave it out): datasets with shards."""
@@ -179,6 +183,21 @@ PRESETS = Presets("training", {
         schedule=ScheduleConfig(warmup_steps=3),
         checkpoint=CheckpointConfig(every=0, keep_last=1),
         log=LogConfig(every=5, tensorboard=False),
+    ),
+    # The learns-to-see recipe (train/see.py, bench/learns_to_see.py): the see model (the demo's LM,
+    # a shallower random ViT) on the synthetic shapes documents, CPU. A high learning rate for
+    # minutes of training, and 20x that for the tanh gates, which otherwise open by at most lr per
+    # step (measured: at 1x the images stayed unused in 200 steps). 120 steps: the loss levels off
+    # near 100 (earlier trial runs), and 120 fit the 10-minute CPU budget on 2 shared cores.
+    "see": TrainConfig(
+        steps=120,
+        precision="auto",
+        model=ModelConfig(preset="see"),
+        data=DataConfig(max_tokens=96, shuffle_buffer=256, shuffle_initial=64),
+        optim=OptimConfig(lr=1e-3, gate_lr_mult=20.0),
+        schedule=ScheduleConfig(warmup_steps=10),
+        checkpoint=CheckpointConfig(every=0, keep_last=1),
+        log=LogConfig(every=10, tensorboard=False, progress=False),
     ),
     # The paper's recipe at scale; shard paths come from --config or flags.
     "paper": TrainConfig(

@@ -265,6 +265,23 @@ def _setup(cfg: TrainConfig, components: Components | None, streams: list | None
     return _Run(cfg, info, comp, model, optimizer, streams)
 
 
+def _evaluator(cfg: TrainConfig, info: tdist.DistInfo):
+    """The few-shot evaluation hook (train/eval/hook.py), when ``eval.every`` asks for one."""
+    if not cfg.eval.every:
+        return None
+    from train.eval.hook import TrainingEvaluator
+
+    return TrainingEvaluator(cfg.eval, cfg.checkpoint.dir, cfg.dist.strategy, info.world_size)
+
+
+def _evaluate(evaluator, run: _Run, step: int) -> dict[str, float]:
+    tokenizer = getattr(run.comp.vocab.encode, "tokenizer", None)
+    if tokenizer is None:
+        raise UsageError("eval.every needs a model with a tokenizer (build_components)", "set eval.every=0")
+    return evaluator(tdist.unwrap(run.model), tokenizer, run.comp.transform, step, run.info.device,
+                     run.info.is_main)
+
+
 def train(
     cfg: TrainConfig, components: Components | None = None, streams: list | None = None
 ) -> RunResult:
@@ -294,6 +311,7 @@ def train(
         total=cfg.steps,
         start=run.start,
     )
+    evaluator = _evaluator(cfg, info)
     try:
         for step in range(run.start, cfg.steps):
             t0 = time.perf_counter()
@@ -308,6 +326,8 @@ def train(
             if info.is_main and (step + 1) % log_cfg.every == 0:
                 tele.record(step + 1, run.metrics(stats, norm, totals, elapsed, peak))
                 run.report_skips()
+            if evaluator is not None and (step + 1) % cfg.eval.every == 0:  # the few-shot eval hook
+                tele.record(step + 1, _evaluate(evaluator, run, step + 1))
             every = cfg.checkpoint.every
             if (every and (step + 1) % every == 0) or step + 1 == cfg.steps:
                 result.checkpoint = str(run.save(step + 1))

@@ -26,8 +26,25 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
+def split_gates(groups: list[dict], model: nn.Module, mult: float) -> list[dict]:
+    """Each group's gate parameters (names ending in ``_gate``) in a group of their own whose
+    ``lr_mult`` is ``mult``; unchanged when ``mult`` is 1. Adam moves a parameter by about lr per
+    step, so a gate that starts at 0 opens no faster than that: short runs raise it (train/see.py)."""
+    if mult == 1.0:
+        return groups
+    gates = {id(p) for n, p in model.named_parameters() if n.endswith("_gate")}
+    out = []
+    for g in groups:
+        for params, m in (([p for p in g["params"] if id(p) not in gates], 1.0),
+                          ([p for p in g["params"] if id(p) in gates], mult)):
+            if params:
+                out.append({**g, "params": params, "lr_mult": m})
+    return out
+
+
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
     groups = [g for g in param_groups(model, cfg.weight_decay) if g["params"]]
+    groups = split_gates(groups, model, cfg.gate_lr_mult)
     # foreach: one fused kernel per group on GPU; on CPU it is at least as fast as the loop.
     return torch.optim.AdamW(
         groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, foreach=True
@@ -52,4 +69,4 @@ def lr_at(step: int, total_steps: int, lr: float, cfg: ScheduleConfig) -> float:
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_mult", 1.0)

@@ -23,10 +23,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pairs": ("pipeline.cli.pairs", "crawls or URL+caption lists -> image-text pair shards, img2dataset layout"),
     "export": ("pipeline.cli.export", "interleaved shards -> OpenFlamingo's MMC4 tars or OBELICS parquet (Hugging Face)"),
     "train": ("pipeline.cli.train", "train Flamingo on interleaved and pair shards"),
+    "eval": ("pipeline.cli.eval", "few-shot evaluation of a checkpoint on a benchmark (CIDEr, VQA accuracy, classification)"),
     "inspect": ("pipeline.cli.inspect", "validate shards and summarise them"),
     "view": ("pipeline.cli.view", "look at shards in the browser (served on 127.0.0.1), or write a self-contained page"),
     "extract": ("pipeline.cli.extract", "show what extraction keeps of one HTML page"),
-    "demo": ("pipeline.cli.demo", "sample crawl -> corpus and pairs jobs -> a few training steps, offline"),
+    "demo": ("pipeline.cli.demo", "sample crawl -> corpus and pairs jobs -> a Flamingo learns to see synthetic shapes, offline"),
 }
 VERBOSE = ("-v", "--verbose")
 

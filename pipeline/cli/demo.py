@@ -5,9 +5,14 @@
 2. run the corpus job on it with the default local runner (multi-process FnApiRunner);
 3. inspect the shards it wrote;
 4. run the pairs job on the same crawl (alt text / figure captions) and inspect it;
-5. train the demo Flamingo on both for a few dozen steps, save, reload, and caption an image
-   with a few-shot prompt;
+5. learn to see: write the synthetic shapes benchmark (train and held-out splits, COCO format),
+   train the ``see`` Flamingo on its train split (train/see.py), save, reload, caption two held-out
+   images of different scenes, and measure few-shot CIDEr with the true images and with blank ones;
 6. say where the reports are.
+
+``--crawl_steps N`` also trains a fresh demo Flamingo on the crawl's own shards for N steps and
+captions a crawl image (its vision tower is random and N small: only the language is learnt).
+The full learns-to-see measurement, with trials, is ``python bench/learns_to_see.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import time
 from flamingo.typedconfig import ArgumentParser, UsageError, add_flags, config, opt, resolve
 from pipeline.cli.inspect import main as inspect
 
-SUMMARY = "sample crawl -> corpus and pairs jobs -> a few training steps, offline"
+SUMMARY = "sample crawl -> corpus and pairs jobs -> a Flamingo learns to see synthetic shapes, offline"
 
 
 def _say(msg: str) -> None:
@@ -49,6 +54,29 @@ def run_pairs(crawl: str, out: str) -> None:
           f"({time.time() - t:.1f} s)")
 
 
+def run_seeing(out: str, steps: int, threads: int) -> None:
+    """Train on the synthetic shapes, caption two held-out images, compare true and blank images."""
+    from train.eval.checkpoints import load_checkpoint
+    from train.see import SeeConfig, caption_held_out, measure, prepare, train_to_see
+
+    cfg = SeeConfig(steps=steps, threads=threads)
+    ann, shards = prepare(out, cfg)
+    print(f"synthetic shapes benchmark: {ann} ({cfg.train_images} train, {cfg.test_images} held-out images); "
+          f"train documents: {os.path.dirname(shards[0])}")
+    run = train_to_see(out, cfg, shards)
+    k = max(1, len(run.losses) // 10)
+    print(f"trained {len(run.losses)} steps ({run.train_seconds:.0f} s): loss {sum(run.losses[:k]) / k:.2f} -> "
+          f"{sum(run.losses[-k:]) / k:.2f} (mean of first/last {k}); saved to {run.model_dir} and reloaded")
+    loaded = load_checkpoint(run.model_dir)
+    for c in caption_held_out(loaded.model, loaded.tokenizer, loaded.transform, ann):
+        print(f"held-out {os.path.basename(c['image'])}: shows {c['truth']!r}; 4-shot caption: {c['caption']!r}")
+    t = time.time()
+    scores = measure(run.model_dir, ann, os.path.join(out, "eval"), shots=[4], trials=1, max_queries=50,
+                     before=False, precision="bf16")
+    print(f"4-shot CIDEr on 50 held-out images: true images {scores['true']['4']['mean']:.1f}, blank images "
+          f"{scores['blank']['4']['mean']:.1f} ({time.time() - t:.0f} s; predictions in {os.path.join(out, 'eval')})")
+
+
 def run_training(corpus_out: str, pairs_out: str, out: str, steps: int) -> None:
     from train.demo import run_demo
 
@@ -60,14 +88,16 @@ def run_training(corpus_out: str, pairs_out: str, out: str, steps: int) -> None:
     print(f"trained {len(losses)} steps ({time.time() - t:.0f} s): loss {first:.2f} -> {last:.2f} "
           f"(mean of first/last {k}); saved to {result['model_dir']} and reloaded")
     print("few-shot prompt captions:", " | ".join(result["prompt_captions"]))
-    print(f"generated caption: {result['caption']!r} (true: {result['true_caption']!r}; the vision "
-          "tower is random, so only the language is learned)")
+    print(f"generated caption: {result['caption']!r} (true: {result['true_caption']!r}; a few steps on web "
+          "captions teach their language, not yet what the images show)")
 
 
 @config
 class DemoConfig:
-    out: str = opt("demo-out", "directory for the crawl, both jobs' outputs and the trained model")
-    train_steps: int = opt(30, "training steps", min=1, max=100_000)
+    out: str = opt("demo-out", "directory for the crawl, both jobs' outputs and the trained models")
+    see_steps: int = opt(120, "learns-to-see training steps (0 skips that leg)", min=0, max=100_000)
+    threads: int = opt(0, "torch CPU threads for training (0: torch's default)", min=0, max=1024)
+    crawl_steps: int = opt(0, "also train on the crawl's shards for this many steps (0: no)", min=0, max=100_000)
 
 
 def main(argv: list[str]) -> int:
@@ -98,9 +128,15 @@ def main(argv: list[str]) -> int:
     _say(f"flamingo inspect {pairs_out} --show 2")
     code = inspect([pairs_out, "--show", "2"]) or code
 
-    train_out = os.path.join(cfg.out, "train")
-    _say(f"training the demo Flamingo (frozen SmolLM2-135M + small random ViT) on both -> {train_out}")
-    run_training(corpus_out, pairs_out, train_out, cfg.train_steps)
+    if cfg.see_steps:
+        see_out = os.path.join(cfg.out, "see")
+        _say(f"learning to see: the see Flamingo (frozen SmolLM2-135M + frozen random ViT) on synthetic shapes -> "
+             f"{see_out}")
+        run_seeing(see_out, cfg.see_steps, cfg.threads)
+    if cfg.crawl_steps:
+        train_out = os.path.join(cfg.out, "train")
+        _say(f"training the demo Flamingo on the crawl's shards -> {train_out}")
+        run_training(corpus_out, pairs_out, train_out, cfg.crawl_steps)
 
     for job in (corpus_out, pairs_out):
         _say(f"report: {os.path.join(job, 'report.html')} (and report.md)  stats: {os.path.join(job, 'stats.json')}")
