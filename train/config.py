@@ -193,7 +193,7 @@ PRESETS = Presets("training", {
         steps=120,
         precision="auto",
         model=ModelConfig(preset="see"),
-        data=DataConfig(max_tokens=96, shuffle_buffer=256, shuffle_initial=64),
+        data=DataConfig(max_tokens=96, shuffle_buffer=256),
         optim=OptimConfig(lr=1e-3, gate_lr_mult=20.0),
         schedule=ScheduleConfig(warmup_steps=10),
         checkpoint=CheckpointConfig(every=0, keep_last=1),
