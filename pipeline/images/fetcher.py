@@ -16,6 +16,7 @@ surface this module exists to close; its resizer decodes full-size with cv2
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -57,6 +58,9 @@ class ImageFetcher:
             self.robots = RobotsCache(self._fetch_robots, config.agent_token)
             self.http.robots_check = self.robots.refusal
         self._pool = ThreadPoolExecutor(config.threads, thread_name_prefix="image-fetch")
+        # The pool's threads are many so that network waits overlap; decoding and resizing are
+        # CPU work, done by at most one thread per core at a time (more only contend for it).
+        self._cpu = threading.BoundedSemaphore(_cores())
         self._stats: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -116,17 +120,28 @@ class ImageFetcher:
             if directive:
                 return ImageResult(url=request.url, status="noai", source="crawl",
                                    error=f"X-Robots-Tag: {directive} (crawl record)")
-            return _with(process_image(crawled, cfg, url=request.url), source="crawl")
+            with self._cpu:
+                result = process_image(crawled, cfg, url=request.url)
+            return _with(result, source="crawl")
         outcome = self.http.get(request.url, request.referer)
         if outcome.status != "ok":
             return ImageResult(
                 url=request.url, status=outcome.status, source="http", error=outcome.error
             )
-        return _with(process_image(outcome.data, self.config, url=request.url), source="http")
+        with self._cpu:
+            result = process_image(outcome.data, self.config, url=request.url)
+        return _with(result, source="http")
 
     def _fetch_robots(self, url: str) -> tuple[str, bytes]:
         outcome = self.http.get(url, image=False, max_bytes=ROBOTS_MAX_BYTES)
         return outcome.status, outcome.data
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _key(request: ImageRequest) -> str:
