@@ -23,22 +23,6 @@ import tempfile
 from collections import Counter
 
 
-class OpenFlamingoTokenizer:
-    """open_flamingo 2.0.1 reads ``additional_special_tokens(_ids)``, gone in transformers 5."""
-
-    def __init__(self, tok):
-        self.tok, self.eos_token = tok, tok.eos_token
-        self.additional_special_tokens = ["<|endofchunk|>", "<image>"]
-        tok.add_special_tokens({"additional_special_tokens": self.additional_special_tokens})
-        self.additional_special_tokens_ids = tok.convert_tokens_to_ids(self.additional_special_tokens)
-
-    def __getattr__(self, name):
-        return getattr(self.tok, name)
-
-    def __call__(self, *a, **k):
-        return self.tok(*a, **k)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0, help="OpenFlamingo drops single-image samples at random")
@@ -47,6 +31,7 @@ def main() -> None:
     import webdataset as wds
     from transformers import AutoTokenizer
 
+    from pipeline.export.openflamingo import OpenFlamingoTokenizer
     from pipeline.jobs import corpus, export
     from pipeline.samplecrawl.build import build_sample_crawl
     from pipeline.sequences.tokenizer import default_tokenizer_files

@@ -13,6 +13,7 @@ from export_support import sample, write_shards
 
 from flamingo.typedconfig import UsageError
 from pipeline.export import mmc4
+from pipeline.export.openflamingo import OpenFlamingoTokenizer
 from pipeline.jobs import export
 from pipeline.shards import format as sf
 
@@ -60,22 +61,6 @@ def test_mmc4_export_is_deterministic_with_sizes_and_manifest(shards, mmc4_out, 
         run_export(src, out, "mmc4")
 
 
-class _OpenFlamingoTokenizer:
-    """OpenFlamingo 2.0.1 reads ``additional_special_tokens(_ids)``, which transformers 5 no longer has."""
-
-    def __init__(self, tok):
-        self.tok, self.eos_token = tok, tok.eos_token
-        self.additional_special_tokens = ["<|endofchunk|>", "<image>"]
-        tok.add_special_tokens({"additional_special_tokens": self.additional_special_tokens})
-        self.additional_special_tokens_ids = tok.convert_tokens_to_ids(self.additional_special_tokens)
-
-    def __getattr__(self, name):
-        return getattr(self.tok, name)
-
-    def __call__(self, *a, **k):
-        return self.tok(*a, **k)
-
-
 def open_flamingo_data():
     """open_flamingo/train/data.py, whose ``from data_utils import *`` wants its own folder on the
     path. Loaded under a private name, and the folder (which holds a ``train.py``) taken off the
@@ -110,7 +95,7 @@ def test_open_flamingo_mmc4_preprocessing_reads_the_export(shards, mmc4_out):
     _, samples = shards
     out, _ = mmc4_out
     data = open_flamingo_data()
-    tok = _OpenFlamingoTokenizer(AutoTokenizer.from_pretrained(os.path.dirname(default_tokenizer_files()[0])))
+    tok = OpenFlamingoTokenizer(AutoTokenizer.from_pretrained(os.path.dirname(default_tokenizer_files()[0])))
     clip = T.Compose([T.Resize((224, 224)), T.ToTensor()])
     preprocess = functools.partial(data.preprocess_interleaved, tokenizer=tok, clip_processor=clip,
                                    sim_threshold=30, min_num_images=1, max_num_images=6)
