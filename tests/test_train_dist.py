@@ -8,6 +8,7 @@ import json
 import math
 import os
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,7 @@ def _skips_worker(rank, world, port, tmp):
         except TrainingStopped as e:
             out["stopped"] = str(e)
     finally:
-        torch.distributed.destroy_process_group()
+        _leave()
     Path(tmp, f"rank{rank}.json").write_text(json.dumps(out))
 
 
@@ -104,6 +105,18 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _leave() -> None:
+    """Leave the process group together. Seen once under load: rank 0 aborted ("terminate called
+    without an active exception", SIGABRT) in teardown after its peer had already left, so both
+    ranks meet at a barrier first (bounded: a rank that never arrives is a failure of its own)."""
+    if not torch.distributed.is_initialized():
+        return
+    try:
+        torch.distributed.monitored_barrier(timeout=timedelta(seconds=60))
+    finally:
+        torch.distributed.destroy_process_group()
 
 
 def spawn(worker, tmp, *args):
@@ -139,8 +152,7 @@ def _resume_worker(rank, world, port, tmp, strategy):
         except Exception as e:  # noqa: BLE001 - what each rank saw is the result
             out["failed"] = f"{type(e).__name__}: {e}"
     finally:
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+        _leave()
     Path(tmp, f"rank{rank}.json").write_text(json.dumps(out))
 
 
@@ -220,7 +232,7 @@ def _fsdp_tiny_worker(rank, world, port, tmp):
         out["split"] = run("b", 2, False) + run("b", FSDP_STEPS, True)
     finally:
         tdist.wrap, ckpt.save, DTensor.redistribute = real_wrap, real_save, real_redistribute
-        torch.distributed.destroy_process_group()
+        _leave()
     Path(tmp, f"rank{rank}.json").write_text(json.dumps(out))
 
 
