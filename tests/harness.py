@@ -39,11 +39,19 @@ def private_tmp_supported() -> bool:
     return done.returncode == 0
 
 
+def _under_tmp(path: str | Path) -> bool:
+    return Path(path).resolve().is_relative_to("/tmp")
+
+
 def worker_command() -> str:
+    """The SDK worker's command line. An empty private /tmp only when neither this checkout nor the
+    interpreter lives under /tmp (a clone in /tmp would vanish from the worker's view, and the
+    runner would wait for a worker that never starts); the worker's own TMPDIR, HOME and working
+    folder are private either way."""
     script = shlex.quote(str(ROOT / "tests" / "isolated_worker.py"))
     python = shlex.quote(sys.executable)
-    if private_tmp_supported():
-        inner = f"mount -t tmpfs flamingo-worker /tmp && exec env FLAMINGO_PRIVATE_TMP=1 {python} {script}"
+    if not _under_tmp(ROOT) and not _under_tmp(sys.prefix) and private_tmp_supported():
+        inner = f"mount -t tmpfs flamingo-worker /tmp && exec {python} {script}"
         return f"exec unshare -m sh -c {shlex.quote(inner)}"
     return f"exec {python} {script}"
 

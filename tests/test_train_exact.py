@@ -74,12 +74,13 @@ def test_kill_mid_save_then_resume_equals_eight_straight_steps(tmp_path, run_con
     assert main(argv(run_config, straight)) == 0
 
     proc = subprocess.Popen([sys.executable, "-c", _KILLED, str(tmp_path), *argv(run_config, resumed)],
-                            cwd=Path(__file__).parent.parent, env={**os.environ, "PYTHONPATH": "."})
+                            cwd=Path(__file__).parent.parent, env={**os.environ, "PYTHONPATH": "."},
+                            start_new_session=True)  # its loader workers die with it (no orphans)
     deadline = time.time() + 120
     while not (tmp_path / "saving").exists():
         assert time.time() < deadline and proc.poll() is None, "the run never reached the step-6 save"
         time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert sorted(p.name for p in resumed.glob("step_*")) == ["step_00000002", "step_00000004"]
     logged = [json.loads(line)["step"] for line in (resumed / "train_log.jsonl").read_text().splitlines()]
