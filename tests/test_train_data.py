@@ -82,6 +82,21 @@ def test_counts_that_disagree_with_the_same_tokenizer_stop_the_run():
     assert len(example(sample, COUNTED).input_ids) == sample.num_tokens + 2
 
 
+def test_uncounted_shards_are_noted_once_and_shards_that_name_no_tokenizer_quietly(caplog):
+    from train.samples import SkipLog
+
+    sample = interleaved_sample(("k",), random.Random(0), photos(), 1, vocab=COUNTED)
+    with caplog.at_level(logging.INFO, logger="train.samples"):
+        sample.tokenizer = ""  # written without counting (the synthetic benchmark's documents)
+        SkipLog("synthetic").note_uncounted(sample, COUNTED)
+        sample.tokenizer = "other@fedcba987654"
+        skips = SkipLog("web")
+        skips.note_uncounted(sample, COUNTED)
+        skips.note_uncounted(sample, COUNTED)
+    levels = [(r.levelname, "'synthetic'" in r.getMessage()) for r in caplog.records]
+    assert levels == [("INFO", True), ("WARNING", False)]
+
+
 def test_a_row_longer_than_max_tokens_stops_unless_truncation_is_asked():
     sample = interleaved_sample(("k",), random.Random(1), photos(), 5, words=6)
     n = len(C.row_ids(sample.segments, VOCAB))

@@ -92,6 +92,10 @@ class SkipLog:
         if self._uncounted_noted or counted_alike(sample, vocab):
             return
         self._uncounted_noted = True
+        if not sample.tokenizer:  # written without counting (e.g. the synthetic benchmark's documents)
+            log.info("dataset %r: its shards name no tokenizer, so their num_tokens are not checked (rows are "
+                     "still held to data.max_tokens)", self.name)
+            return
         log.warning("dataset %r: shards were counted with tokenizer %r, the model's is %r: their num_tokens are "
                     "not checked (rows are still held to data.max_tokens)", self.name, sample.tokenizer,
                     vocab.tokenizer_id or "unknown")
