@@ -2,20 +2,11 @@
 prompts that sit inside the article's container but are not the article."""
 
 import pytest
+from extract_support import P1, P2, URL
 
 from pipeline.document import TextBlock
 from pipeline.extract import extract_document
 from pipeline.extract.noise import clean_nodes, noise_reason
-
-P1 = (
-    "The river rose through the night, and by morning the old mill stood in water to its "
-    "windows, the way the oldest residents, who remember the flood of 1952, said it would."
-)
-P2 = (
-    "Engineers from the county arrived before noon, measured the current at the bridge, and "
-    "closed the road in both directions while volunteers stacked sandbags along the bank."
-)
-URL = "https://news.example.org/2024/flood.html"
 
 
 def _doc(inner: str):

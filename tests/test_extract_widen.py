@@ -2,24 +2,12 @@
 bylines, captions and teaser lists do not. Class names are judged by their words."""
 
 import pytest
+from extract_support import P1, P2, P3, URL
 
 from pipeline.extract import extract_document
 from pipeline.extract.names import hint_flags
 
-P1 = (
-    "The river rose through the night, and by morning the old mill stood in water to its "
-    "windows, the way the oldest residents, who remember the flood of 1952, said it would."
-)
-P2 = (
-    "Engineers from the county arrived before noon, measured the current at the bridge, and "
-    "closed the road in both directions while volunteers stacked sandbags along the bank."
-)
-P3 = (
-    "By evening the water had begun to fall, leaving a line of mud on every wall in the lower "
-    "town, and the mayor promised that repairs to the mill would start within the month."
-)
 LEAD = "The mill is flooded again, and this time the town says it will not wait for help."
-URL = "https://news.example.org/2024/flood.html"
 
 
 def _body(core: str) -> str:
