@@ -95,3 +95,20 @@ def hateful_memes(root: Path, split: str, n: int) -> Path:
     path = root / f"{split}.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def save_tiny_with_open_gates(path: Path) -> Path:
+    """Save a tiny Flamingo whose tanh gates are open (1.0), so its images change what it writes."""
+    import torch
+
+    from flamingo.config import PRESETS
+    from flamingo.factory import build_flamingo
+
+    model, _, _ = build_flamingo(PRESETS.get("tiny"))
+    with torch.no_grad():
+        for layer in model.flamingo_layers:
+            if layer.xattn is not None:
+                layer.xattn.attn_gate.fill_(1.0)
+                layer.xattn.ff_gate.fill_(1.0)
+    model.save_pretrained(path)
+    return path

@@ -31,16 +31,9 @@ def _worker(rank, world, port, model_dir, ann, out):
 
 
 def test_two_processes_give_the_single_process_results(tmp_path):
-    from flamingo.config import PRESETS
-    from flamingo.factory import build_flamingo
     from pipeline.cli import main
 
-    model, _, _ = build_flamingo(PRESETS.get("tiny"))
-    with torch.no_grad():
-        for layer in model.flamingo_layers:
-            if layer.xattn is not None:
-                layer.xattn.attn_gate.fill_(1.0)
-    model.save_pretrained(tmp_path / "model")
+    es.save_tiny_with_open_gates(tmp_path / "model")
     ann = str(es.karpathy(tmp_path / "bench", n_train=6, n_test=5))
     single = tmp_path / "single"
     assert main(["eval", "--checkpoint", str(tmp_path / "model"), "--task", "coco", "--data", ann, "--shots", "0,2",

@@ -20,17 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A saved tiny Flamingo with its gates open, so images change what it writes."""
-    import torch
-
-    model, _, _ = build_flamingo(PRESETS.get("tiny"))
-    with torch.no_grad():
-        for layer in model.flamingo_layers:
-            if layer.xattn is not None:
-                layer.xattn.attn_gate.fill_(1.0)
-                layer.xattn.ff_gate.fill_(1.0)
-    path = tmp_path_factory.mktemp("tiny") / "model"
-    model.save_pretrained(path)
-    return path
+    return es.save_tiny_with_open_gates(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def run_eval(model, out, *args):
