@@ -58,9 +58,6 @@ class ImageFetcher:
             self.robots = RobotsCache(self._fetch_robots, config.agent_token)
             self.http.robots_check = self.robots.refusal
         self._pool = ThreadPoolExecutor(config.threads, thread_name_prefix="image-fetch")
-        # The pool's threads are many so that network waits overlap; decoding and resizing are
-        # CPU work, done by at most one thread per core at a time (more only contend for it).
-        self._cpu = threading.BoundedSemaphore(_cores())
         self._stats: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -120,7 +117,7 @@ class ImageFetcher:
             if directive:
                 return ImageResult(url=request.url, status="noai", source="crawl",
                                    error=f"X-Robots-Tag: {directive} (crawl record)")
-            with self._cpu:
+            with _CPU:
                 result = process_image(crawled, cfg, url=request.url)
             return _with(result, source="crawl")
         outcome = self.http.get(request.url, request.referer)
@@ -128,7 +125,7 @@ class ImageFetcher:
             return ImageResult(
                 url=request.url, status=outcome.status, source="http", error=outcome.error
             )
-        with self._cpu:
+        with _CPU:
             result = process_image(outcome.data, self.config, url=request.url)
         return _with(result, source="http")
 
@@ -142,6 +139,12 @@ def _cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+# Fetch threads are many so that network waits overlap; decoding and resizing are CPU work, done
+# by at most one thread per core at a time in this process, whatever the number of fetchers (a
+# Beam worker runs several DoFn instances, each with its own): more only contend for the cores.
+_CPU = threading.BoundedSemaphore(_cores())
 
 
 def _key(request: ImageRequest) -> str:
