@@ -104,3 +104,22 @@ def test_dataflow_pipeline_builds_and_options_parse():
     for stage in ("ReadCrawl", "Extract", "FilterText", "Deduplicate", "AttachImages", "Sequences",
                   "AssignShards", "WriteShards"):
         assert stage in labels, stage
+
+
+def test_embedded_runner_pages_a_large_group_to_its_worker_and_keeps_small_ones_whole(tmp_path):
+    """A key's values past ``GROUP_PAGE_BYTES`` reach the worker as a lazily read iterable (the
+    busy host, the logo, the boilerplate bucket), so no worker holds a whole hot key as a list;
+    small groups stay one element, as before."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    def shape(kv):  # nested, so the worker gets it by value (it cannot import this module)
+        key, values = kv
+        return key, type(values) is list, sum(len(v) for v in values), sum(1 for _ in values)
+
+    big = [("hot", "x" * 1000)] * (3 * runner.GROUP_PAGE_BYTES // 1000)
+    small = [("cold", "y" * 10)] * 3
+    with runner.make_pipeline(runner.local_runner_args(["--direct_num_workers=1"])) as p:
+        shapes = p | beam.Create(big + small) | beam.GroupByKey() | beam.Map(shape)
+        assert_that(shapes, equal_to([("hot", False, len(big) * 1000, len(big)),
+                                      ("cold", True, 30, 3)]))
