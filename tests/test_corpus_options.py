@@ -123,3 +123,43 @@ def test_embedded_runner_pages_a_large_group_to_its_worker_and_keeps_small_ones_
         shapes = p | beam.Create(big + small) | beam.GroupByKey() | beam.Map(shape)
         assert_that(shapes, equal_to([("hot", False, len(big) * 1000, len(big)),
                                       ("cold", True, 30, 3)]))
+
+
+def test_embedded_runner_sends_a_shuffle_to_its_workers_in_pieces_of_whole_elements():
+    """The grouped output for one worker is cut into pieces of about GROUP_PAGE_BYTES (each a
+    run of whole elements), not one bytes object the size of the stage; same elements, same
+    order, same worker as Beam's own partition."""
+    from apache_beam import coders
+    from apache_beam.coders.coder_impl import create_InputStream
+    from apache_beam.runners.portability.fn_api_runner import execution
+    from apache_beam.transforms import core
+
+    runner.bound_worker_inputs()
+    beam_partition = execution.GroupingBuffer.partition.beams
+    pre = coders.WindowedValueCoder(coders.TupleCoder([coders.StrUtf8Coder(), coders.BytesCoder()]))
+    post = coders.WindowedValueCoder(
+        coders.TupleCoder([coders.StrUtf8Coder(), coders.IterableCoder(coders.BytesCoder())]))
+    windowing = core.Windowing(beam.transforms.window.GlobalWindows())
+
+    def filled():
+        buf = execution.GroupingBuffer(pre, post, windowing)
+        out = coders.coder_impl.create_OutputStream()
+        for i in range(3000):  # 3,000 keys of 2 KB: ~6 MB, ~3 MB per worker
+            pre.get_impl().encode_to_stream(
+                beam.transforms.window.GlobalWindows.windowed_value((f"k{i}", bytes(2000))), out, True)
+        buf.append(out.get())
+        return buf
+
+    def decoded(pieces):
+        values = []
+        for piece in pieces:
+            stream = create_InputStream(piece)
+            while stream.size() > 0:
+                values.append(post.get_impl().decode_from_stream(stream, True).value)
+        return values
+
+    ours, beams = filled().partition(2), beam_partition(filled(), 2)
+    for mine, whole in zip(ours, beams):
+        assert len(whole) == 1 and len(mine) >= 3
+        assert all(len(p) < runner.GROUP_PAGE_BYTES + 4096 for p in mine)
+        assert decoded(mine) == decoded(whole)
