@@ -29,8 +29,8 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pipeline.images import pixels as px
 from pipeline.images import jpegcodec
+from pipeline.images import pixels as px
 from pipeline.images.config import ImageConfig
 from pipeline.images.jpegstrip import stripped_jpeg
 from pipeline.images.phash import phash
