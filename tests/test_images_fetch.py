@@ -239,3 +239,30 @@ def test_page_opt_out_is_honoured_without_network(servers):
         )
         assert fetcher.stats()["http_requests"] == 0
     assert result.status == "noai"
+
+
+def test_cpu_slots_admit_at_most_n_holders():
+    import threading
+
+    from pipeline.images.fetcher import Slots
+
+    slots, lock = Slots(2), threading.Lock()
+    inside, most = 0, 0
+
+    def work():
+        nonlocal inside, most
+        for _ in range(20):
+            with slots:
+                with lock:
+                    inside += 1
+                    most = max(most, inside)
+                time.sleep(0.001)
+                with lock:
+                    inside -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 2 and inside == 0

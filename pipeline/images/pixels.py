@@ -7,9 +7,9 @@ Why OpenCV here and not Pillow: after JPEG DCT scaling (``draft``) an image is b
 one and two times its target size, and Pillow's antialiasing resamplers convolve every
 input row in scalar C: 1.2 ms per photo with BICUBIC, 0.5 ms with BOX, against ~0.1 ms
 for OpenCV's SIMD resize with the copies around it (bench/README.md, "Images"). Only
-already-decoded arrays reach OpenCV; every decoder stays Pillow's, behind the format
-allowlist. OpenCV is imported on first use, so ``import pipeline.images`` stays light (a
-test checks it).
+already-decoded arrays reach OpenCV; the decoders are Pillow's and, for JPEGs,
+libjpeg-turbo's (``jpegcodec``), behind the format allowlist. OpenCV is imported on first
+use, so ``import pipeline.images`` stays light (a test checks it).
 """
 
 from __future__ import annotations

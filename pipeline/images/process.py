@@ -1,21 +1,23 @@
 """Decode, filter, resize, re-encode and hash one image; pure (bytes in, result out).
 
-Pillow with an allowlist of formats decodes (img2dataset decodes with cv2): it lets
-us read the pixel count from the header before decoding (bomb check), refuse
-truncated files instead of decoding grey, read the EXIF orientation, and decode
-JPEGs at 1/2, 1/4 or 1/8 scale with ``draft`` (DCT scaling), which is most of the
-speed on large photos. The decoded pixels then go through ``pixels`` as one array:
-resized (OpenCV, on the small DCT-scaled image), turned upright (a view; the EXIF
-block itself never reaches the output), cropped, hashed (pHash) and encoded by
-Pillow without metadata. Decoding, resizing and encoding release the GIL, so fetch
-threads doing this work do not serialise each other.
+Pillow opens every image, with an allowlist of formats (img2dataset decodes with cv2): it
+lets us read the pixel count from the header before decoding (bomb check), refuse
+truncated files instead of decoding grey, and read the EXIF orientation. JPEGs are then
+decoded at 1/2, 1/4 or 1/8 scale (DCT scaling), which is most of the speed on large
+photos: by libjpeg-turbo called directly (``jpegcodec``) for YCbCr and grey JPEGs, by
+Pillow's ``draft`` for the rest (CMYK) and for files libjpeg-turbo only warns about. The
+decoded pixels then go through ``pixels`` as one array: resized (OpenCV, on the small
+DCT-scaled image), turned upright (a view; the EXIF block itself never reaches the
+output), cropped, hashed (pHash) and encoded by libjpeg-turbo without metadata.
+Decoding, resizing and encoding release the GIL, so fetch threads doing this work do
+not serialise each other.
 
 A JPEG that already fits (no resize or crop needed, upright, RGB) is not re-encoded: its
 own coded image is stored with every metadata segment removed (``jpegstrip``), after that
 stripped file has been decoded in full (for its pHash, and to refuse a truncated scan).
 
-Costs per photo (bench/README.md, "Images"): DCT-scaled decode ~1.2 ms, resize
-~0.1 ms, JPEG encode ~0.2 ms, pHash ~0.1 ms.
+Costs per photo (bench/README.md, "Images"): DCT-scaled decode ~1.1 ms, resize
+~0.1 ms, JPEG encode ~0.15 ms, pHash ~0.05 ms.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from pipeline.images import jpegcodec
 from pipeline.images import pixels as px
 from pipeline.images.config import ImageConfig
 from pipeline.images.jpegstrip import stripped_jpeg
@@ -56,13 +59,11 @@ def process_image(data: bytes, config: ImageConfig, *, url: str = "") -> ImageRe
         if kept is not None:
             encoded, pixels = kept
         else:
-            pixels = _decode(image, original, orientation, config)  # (H, W, 3), stored orientation
+            pixels = _decode(data, image, original, orientation, config)  # (H, W, 3), stored orientation
             pixels = _crop(px.orient(_resize(pixels, original, orientation, config), orientation), config)
             pixels = np.ascontiguousarray(pixels)  # (h, w, 3) upright, at the stored size
-            out = io.BytesIO()
-            # Only pixels reach the encoder: no exif=, icc_profile= or comment, so metadata is stripped.
-            Image.fromarray(pixels).save(out, format="JPEG", quality=config.jpeg_quality)
-            encoded = out.getvalue()
+            # Only pixels reach the encoder, so metadata is stripped.
+            encoded = jpegcodec.encode(pixels, config.jpeg_quality)
     except Refusal as err:
         return ImageResult(url=url, status=err.reason, error=str(err))
     return ImageResult(
@@ -97,12 +98,12 @@ def _as_it_is(
     if stripped is None:
         return None
     try:
-        check = Image.open(io.BytesIO(stripped), formats=["JPEG"])
-    except (OSError, SyntaxError, ValueError, EOFError):
+        pixels = jpegcodec.decode(stripped, original, None)
+    except jpegcodec.Truncated:
+        pixels = None
+    if pixels is None:
         return None  # re-encoded from the original instead, which reports its own problem
-    if check.size != original or check.mode != "RGB":
-        return None
-    return stripped, _decode(check, original, 1, config)
+    return stripped, pixels
 
 
 def _crop_needed(size: tuple[int, int], config: ImageConfig) -> bool:
@@ -135,14 +136,22 @@ def _open_checked(data: bytes, config: ImageConfig) -> tuple[Image.Image, tuple[
 
 
 def _decode(
-    image: Image.Image, original: tuple[int, int], orientation: int, config: ImageConfig
+    data: bytes, image: Image.Image, original: tuple[int, int], orientation: int, config: ImageConfig
 ) -> np.ndarray:
     """(H, W, 3) RGB pixels of the first frame, as stored (not yet upright), at no less than
     the needed size."""
-    if image.format == "JPEG" and config.resize_mode != "no":
+    needed = _stored(_target_size(original, config), orientation) if config.resize_mode != "no" else None
+    if image.format == "JPEG":
+        try:
+            pixels = jpegcodec.decode(data, image.size, needed)
+        except jpegcodec.Truncated as err:
+            raise Refusal("truncated", str(err)) from err
+        if pixels is not None:
+            return pixels
+    if image.format == "JPEG" and needed is not None:
         # DCT-domain downscale; draft keeps both sides >= the request, so the final resize
         # still does the filtering. Asked in the stored orientation, as the decoder sees it.
-        image.draft("RGB", _stored(_target_size(original, config), orientation))
+        image.draft("RGB", needed)
     try:
         image.load()
         rgb = _to_rgb(image)
