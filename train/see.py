@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 class SeeConfig:
     train_images: int = opt(1000, "images in the synthetic train split (5 captions each)", min=16)
     test_images: int = opt(200, "held-out images", min=8)
+    repeats: int = opt(5, "documents each train image appears in (reshuffled each time)", min=1)
+    min_side: int = opt(24, "smallest object side, percent of the image side (the generator's)", min=5, max=40)
+    max_side: int = opt(34, "largest object side, percent of the image side (the generator's)", min=5, max=40)
+    phrasing: int = opt(-1, "the caption phrasing of the train documents (0-4; -1: a seeded pick per document)",
+                        min=-1, max=4)
     steps: int = opt(120, "training steps (the see preset's)", min=1)
     batch_size: int = opt(4, "documents per step (4 images each)", min=1)
     lr: float = opt(1e-3, "peak learning rate (the gates get 20x)", above=0.0)
@@ -52,11 +57,13 @@ def prepare(out_dir: str, cfg: SeeConfig) -> tuple[str, list[str]]:
     ann = os.path.join(bench, ANNOTATION_FILE)
     shards = os.path.join(out_dir, "shapes-documents")
     if not os.path.isfile(ann):
-        write_benchmark(bench, SyntheticConfig(train=cfg.train_images, test=cfg.test_images, seed=cfg.seed))
+        write_benchmark(bench, SyntheticConfig(train=cfg.train_images, test=cfg.test_images, seed=cfg.seed,
+                                               min_side=cfg.min_side, max_side=cfg.max_side))
     tars = sorted(os.path.join(shards, f) for f in os.listdir(shards) if f.endswith(".tar")) \
         if os.path.isdir(shards) else []
     if not tars:
-        tars = write_document_shards(shards, ann, seed=cfg.seed)
+        tars = write_document_shards(shards, ann, repeats=cfg.repeats, seed=cfg.seed,
+                                     phrasing=None if cfg.phrasing < 0 else cfg.phrasing)
     return ann, tars
 
 

@@ -56,6 +56,7 @@ def run_pairs(crawl: str, out: str) -> None:
 
 def run_seeing(out: str, steps: int, threads: int) -> None:
     """Train on the synthetic shapes, caption two held-out images, compare true and blank images."""
+    from train.eval.attributes import run_accuracy
     from train.eval.checkpoints import load_checkpoint
     from train.see import SeeConfig, caption_held_out, measure, prepare, train_to_see
 
@@ -75,6 +76,10 @@ def run_seeing(out: str, steps: int, threads: int) -> None:
                      before=False, precision="bf16")
     print(f"4-shot CIDEr on 50 held-out images: true images {scores['true']['4']['mean']:.1f}, blank images "
           f"{scores['blank']['4']['mean']:.1f} ({time.time() - t:.0f} s; predictions in {os.path.join(out, 'eval')})")
+    for name in ("true", "blank"):
+        acc = run_accuracy(os.path.join(out, "eval", name))
+        print(f"  {name} images: the caption states the colour / shape / count rightly in {acc['colour']:.0%} / "
+              f"{acc['shape']:.0%} / {acc['count']:.0%} of {acc['n']} (chance ~25% / 33% / 33%)")
 
 
 def run_training(corpus_out: str, pairs_out: str, out: str, steps: int) -> None:

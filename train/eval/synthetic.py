@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from flamingo.typedconfig import config, opt
+from flamingo.typedconfig import config, opt, require
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 180, 40), "blue": (30, 60, 230), "yellow": (240, 220, 20)}
 SHAPES = ("circle", "square", "triangle")
@@ -44,6 +44,11 @@ class SyntheticConfig:
     image_size: int = opt(224, "side of the square images, pixels", min=32, max=1024)
     seed: int = opt(0, "seed of both splits' random streams", min=0)
     quality: int = opt(90, "JPEG quality", min=50, max=100)
+    min_side: int = opt(24, "smallest object side, percent of the image side", min=5, max=40)
+    max_side: int = opt(34, "largest object side, percent of the image side", min=5, max=40)
+
+    def validate(self) -> None:
+        require(self.min_side <= self.max_side, "min_side", "min_side must not exceed max_side")
 
 
 @dataclass(frozen=True)
@@ -87,12 +92,13 @@ def _crop(rng: random.Random, size: int) -> Image.Image:
     return Image.merge("RGB", (grey, grey, grey))
 
 
-def _boxes(rng: random.Random, count: int, size: int) -> list[tuple[int, int, int]]:
-    """``count`` non-overlapping squares (x, y, side) inside the image, by rejection sampling."""
+def _boxes(rng: random.Random, count: int, size: int, sides: tuple[int, int]) -> list[tuple[int, int, int]]:
+    """``count`` non-overlapping squares (x, y, side) inside the image, by rejection sampling;
+    ``sides``: the range of the side, in percent of ``size``."""
     for _ in range(1000):
         boxes: list[tuple[int, int, int]] = []
         for _ in range(count):
-            side = rng.randint(size * 24 // 100, size * 34 // 100)
+            side = rng.randint(size * sides[0] // 100, size * sides[1] // 100)
             x, y = rng.randint(2, size - side - 2), rng.randint(2, size - side - 2)
             if all(x + side + 4 < bx or bx + bs + 4 < x or y + side + 4 < by or by + bs + 4 < y
                    for bx, by, bs in boxes):
@@ -112,11 +118,11 @@ def _draw(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int], fill
         draw.polygon([(x + s / 2, y), (x + s, y + s), (x, y + s)], fill=fill, outline=(0, 0, 0), width=2)
 
 
-def render(scene: Scene, rng: random.Random, size: int) -> Image.Image:
+def render(scene: Scene, rng: random.Random, size: int, sides: tuple[int, int] = (24, 34)) -> Image.Image:
     """A background crop with the scene's objects drawn on it (colours jittered a little)."""
     img = _crop(rng, size)
     draw = ImageDraw.Draw(img)
-    for box in _boxes(rng, scene.count, size):
+    for box in _boxes(rng, scene.count, size, sides):
         fill = tuple(min(255, max(0, v + rng.randint(-20, 20))) for v in COLOURS[scene.colour])
         _draw(draw, scene.shape, box, fill)
     return img
@@ -139,7 +145,7 @@ def generate(cfg: SyntheticConfig) -> list[dict]:
         rng = random.Random(f"{cfg.seed}/{split}")  # str seeds hash with sha512: stable across runs
         for i in range(n):
             scene = draw_scene(rng)
-            data = jpeg(render(scene, rng, cfg.image_size), cfg.quality)
+            data = jpeg(render(scene, rng, cfg.image_size, (cfg.min_side, cfg.max_side)), cfg.quality)
             name = f"{split}_{i:06d}.jpg"
             entries.append({
                 "filename": name, "filepath": IMAGE_DIR, "split": split, "imgid": len(entries),
@@ -166,12 +172,13 @@ def write_benchmark(out_dir: str, cfg: SyntheticConfig) -> str:
 
 def write_document_shards(out_dir: str, annotation_file: str, *, split: str = "train", images_per_doc: int = 4,
                           repeats: int = 5, template: str = "Output:{caption}", per_shard: int = 500,
-                          seed: int = 0) -> list[str]:
+                          phrasing: int | None = None, seed: int = 0) -> list[str]:
     """The ``split`` as interleaved documents of ``images_per_doc`` images, each followed by its
     caption written with ``template`` (by default the evaluation's captioning template, so the
     documents read like few-shot prompts). Each document keeps one phrasing for all its captions
-    (a seeded pick among the five), so what follows the first image can be learnt in context; the
-    images are reshuffled ``repeats`` times, so each appears in that many documents."""
+    (``phrasing``, an index into each image's captions, or a seeded pick among the five when None),
+    so what follows the first image can be learnt in context; the images are reshuffled ``repeats``
+    times, so each appears in that many documents."""
     from pipeline.shards import format as sf
     from pipeline.shards.writer import write_shard
 
@@ -185,7 +192,7 @@ def write_document_shards(out_dir: str, annotation_file: str, *, split: str = "t
         rng.shuffle(order)
         for d in range(0, len(order) - images_per_doc + 1, images_per_doc):
             chosen = [entries[i] for i in order[d:d + images_per_doc]]
-            style = rng.randrange(min(len(e["sentences"]) for e in chosen))
+            style = rng.randrange(min(len(e["sentences"]) for e in chosen)) if phrasing is None else phrasing
             segments: list = []
             images = []
             for k, e in enumerate(chosen):
