@@ -78,12 +78,12 @@ def bound_outbound_queue(max_bytes: int = SEND_QUEUE_BYTES) -> None:
 
 def main() -> None:
     bound_native_memory()
-    bound_outbound_queue()
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)  # the harness raises the root level to INFO at start
     handler.addFilter(HarmlessFilter())
     logging.getLogger().addHandler(handler)
     quiet_beam_logging()
+    bound_outbound_queue()
     from apache_beam.runners.worker import sdk_worker_main
 
     sdk_worker_main.main(sys.argv)
