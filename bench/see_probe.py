@@ -23,7 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-
 def default_towers() -> dict[str, dict]:
     """The see preset's tower and the same over 16-pixel patches (a 7x7 grid)."""
     from flamingo.config import PRESETS
@@ -41,7 +40,7 @@ def tokens(tower, transform, folder: str, entries: list[dict]):
     for i in range(0, len(entries), 50):
         x = torch.stack([transform(Image.open(f"{folder}/images/{e['filename']}").convert("RGB"))
                          for e in entries[i:i + 50]])
-        out.append(tower._tokens(x))
+        out.append(tower(x[:, None, None])[:, 0, 0])  # (n, 1, 1, v, Dv) -> (n, v, Dv)
     return torch.cat(out)
 
 
@@ -95,8 +94,9 @@ def main() -> None:
 
     from flamingo.config import VisionConfig
     from flamingo.vision import VisionEncoder, build_open_clip_tower
+    from train.eval.synthetic import ANNOTATION_FILE
 
-    entries = json.loads(Path(a.bench, "dataset_coco.json").read_text())["images"]
+    entries = json.loads(Path(a.bench, ANNOTATION_FILE).read_text())["images"]
     train = [e for e in entries if e["split"] == "train"]
     test = [e for e in entries if e["split"] == "test"]
     print(f"{a.bench}: {len(train)} train, {len(test)} held-out images; {a.steps} steps of 16\n")

@@ -131,3 +131,13 @@ def test_the_independent_held_out_set_shares_no_code_and_reads_as_coco(tmp_path)
         colour = next(c for c in ind.COLOURS if c in q.references[0])
         assert all(colour in r for r in q.references)
         assert _colour_fraction(Image.open(q.image).convert("RGB"), ind.COLOURS[colour]) > 0.01
+
+
+def test_object_sizes_are_refused_when_the_range_is_upside_down():
+    from flamingo.typedconfig import ConfigError
+    from train.see import SeeConfig
+
+    for make in (syn.SyntheticConfig, SeeConfig):
+        with pytest.raises(ConfigError, match="min_side must not exceed max_side"):
+            make(min_side=30, max_side=20)
+        assert make(min_side=30, max_side=30).min_side == 30

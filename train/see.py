@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from flamingo.typedconfig import config, opt
+from flamingo.typedconfig import config, opt, require
 from train.config import PRESETS, DatasetConfig, TrainConfig
 from train.eval.synthetic import ANNOTATION_FILE, SyntheticConfig, write_benchmark, write_document_shards
 
@@ -46,6 +46,9 @@ class SeeConfig:
     lr: float = opt(1e-3, "peak learning rate (the gates get 20x)", above=0.0)
     threads: int = opt(0, "torch CPU threads (0: torch's default, one per core)", min=0)
     seed: int = opt(0, "benchmark and data-order seed", min=0)
+
+    def validate(self) -> None:
+        require(self.min_side <= self.max_side, "min_side", "min_side must not exceed max_side")
 
 
 def prepare(out_dir: str, cfg: SeeConfig) -> tuple[str, list[str]]:

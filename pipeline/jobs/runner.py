@@ -205,101 +205,11 @@ def workers_share_disk(beam_args: list[str]) -> bool:
     return is_local(beam_args) and not os.environ.get("FLAMINGO_WORKER_COMMAND")
 
 
-# A grouped value larger than this reaches a worker as a lazily read iterable, not one list; the
-# grouped output of a shuffle reaches a worker in messages of about this size, not one message.
-GROUP_PAGE_BYTES = 1 << 20
-
-
-def bound_worker_inputs(page_bytes: int = GROUP_PAGE_BYTES) -> None:
-    """Make the embedded runner hand its workers the output of a shuffle in bounded pieces, as
-    Dataflow's shuffle does; without this a worker's memory grows with the corpus.
-
-    Three things in Beam 2.77's FnApiRunner, all Beam internals, changed here in the launcher only:
-
-    * a stage's whole input for one worker goes out as one data-plane message (the runner writes
-      every piece, then closes the stream), which the worker holds while it works through it: at
-      20,000 pages of ``bench/scale.py`` that is tens of MB per stage, and the workers' peak RSS
-      was 1.22-1.38x the 5,000-page peak. Here the stream is flushed every ``page_bytes``, so a
-      worker holds a few messages of about that size at a time, whatever the corpus;
-    * for that, ``GroupingBuffer.partition``, which encodes a shuffle's output for one worker
-      into one bytes object, cuts the same elements, in the same order, into pieces of
-      ``page_bytes``;
-    * a key's values travel as one element, decoded into one list: a logo on every page or a
-      busy image host is one list in one worker. With Beam's ``use_state_iterables`` the values
-      past ``page_bytes`` are read through the state API as the worker iterates. Beam's own
-      threshold is one value (a state round trip for every group of two: the corpus job's CPU
-      rose by half), so the coder it emits is given ``page_bytes`` instead.
-
-    If Beam moves these internals, the runner keeps its own behaviour (correct, unbounded).
-    """
-    from apache_beam.coders.coder_impl import create_OutputStream
-    from apache_beam.portability import common_urns
-    from apache_beam.runners.portability.fn_api_runner import execution, translations
-    from apache_beam.runners.portability.fn_api_runner.fn_runner import BundleManager
-
-    grouping, context = execution.GroupingBuffer, translations.TransformContext
-    if getattr(grouping.partition, "_flamingo_bounded", False):  # once per process
-        return
-
-    def send_input_to_worker(self, process_bundle_id, read_transform_id, byte_streams) -> None:
-        data_out = self._worker_handler.data_conn.output_stream(process_bundle_id, read_transform_id)
-        for byte_stream in byte_streams or []:
-            data_out.write(byte_stream)
-            if data_out.size() >= page_bytes:
-                data_out.flush()  # whole elements only: each piece ends on an element
-        data_out.close()
-
-    whole_partition = grouping.partition
-
-    def partition(self, n: int) -> list[list[bytes]]:
-        if self._grouped_output or not hasattr(self, "_table"):
-            return whole_partition(self, n)
-        pane = execution.windowed_value.PaneInfo(
-            is_first=True, is_last=True, timing=execution.windowed_value.PaneInfoTiming.ON_TIME,
-            index=0, nonspeculative_index=0)
-        if self._windowing.is_default():
-            at_end = execution.GlobalWindows.windowed_value(
-                None, timestamp=execution.GlobalWindow().max_timestamp(), pane_info=pane).with_value
-            per_key = lambda key, values: [at_end((key, values))]  # noqa: E731 -- as Beam's
-        else:
-            per_key = execution.trigger.create_trigger_driver(self._windowing, True).process_entire_key
-        coder_impl = self._post_grouped_coder.get_impl()
-        key_coder_impl = self._key_coder.get_impl()
-        chunks: list[list[bytes]] = [[] for _ in range(n)]
-        streams = [create_OutputStream() for _ in range(n)]
-        for idx, (encoded_key, values) in enumerate(self._table.items()):
-            out = streams[idx % n]
-            for element in per_key(key_coder_impl.decode(encoded_key), values):
-                coder_impl.encode_to_stream(element, out, True)
-            if out.size() >= page_bytes:
-                chunks[idx % n].append(out.get())
-                streams[idx % n] = create_OutputStream()
-        for ix, out in enumerate(streams):
-            if out.size() or not chunks[ix]:
-                chunks[ix].append(out.get())
-        self._grouped_output = chunks
-        self._table.clear()
-        return self._grouped_output
-
-    emit = context.with_state_iterables
-    urn = common_urns.coders.STATE_BACKED_ITERABLE.urn
-
-    def with_state_iterables(self, coder_id):
-        new_id = emit(self, coder_id)
-        coder = self.components.coders[new_id]
-        if coder.spec.urn == urn:
-            coder.spec.payload = str(page_bytes).encode("ascii")
-        return new_id
-
-    partition._flamingo_bounded, partition.beams = True, whole_partition
-    grouping.partition, context.with_state_iterables = partition, with_state_iterables
-    BundleManager._send_input_to_worker = send_input_to_worker
-
-
 def make_pipeline(beam_args: list[str]):
     """A Beam pipeline: on the given runner, or on the embedded FnApiRunner whose worker
     processes get every pipeline option (Beam's multi-processing mode hands them none, so
-    e.g. ``--s3_endpoint_url`` or the log level would not reach them)."""
+    e.g. ``--s3_endpoint_url`` or the log level would not reach them) and a shuffle's output in
+    bounded pieces (:mod:`pipeline.beam.embedded`)."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
@@ -311,11 +221,12 @@ def make_pipeline(beam_args: list[str]):
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
     from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
+    from pipeline.beam.embedded import bound_worker_inputs
+
     options.view_as(DirectOptions).direct_running_mode = "in_memory"  # the environment below decides
-    bound_worker_inputs()
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
     runner = fn_runner.FnApiRunner(
-        use_state_iterables=True,
+        use_state_iterables=bound_worker_inputs(),  # shuffles reach workers in pieces
         default_environment=SubprocessSDKEnvironment.from_command_string(worker_command()),
         provision_info=fn_runner.ExtendedProvisionInfo(
             beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))

@@ -15,8 +15,8 @@ import os
 import re
 from collections.abc import Iterable
 
-COLOURS = ("red", "green", "blue", "yellow")
-SHAPES = ("circle", "square", "triangle")
+from train.eval.synthetic import COLOURS, SHAPES  # the words both generators use
+
 _COUNTS = {"one": 1, "single": 1, "1": 1, "two": 2, "2": 2, "three": 3, "3": 3}
 ATTRIBUTES = ("colour", "shape", "count")
 
