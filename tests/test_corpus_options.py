@@ -21,7 +21,7 @@ def test_default_runner_is_the_embedded_fnapi_runner_with_options_for_its_worker
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
     assert isinstance(p.runner, FnApiRunner)
-    assert b"pipeline.beam.worker" in p.runner._default_environment.to_runner_api(None).payload
+    assert b"pipeline/beam/zygote.py" in p.runner._default_environment.to_runner_api(None).payload  # forked workers
     shipped = p.runner._provision_info.provision_info.pipeline_options
     assert shipped["beam:option:s3_endpoint_url:v1"] == "http://127.0.0.1:9"
     given = runner.local_runner_args(["--runner", "DataflowRunner"])

@@ -72,7 +72,7 @@ class ProgressDisplay(threading.Thread):
         super().__init__(daemon=True)
         self.root, self.every_s, self.written = root, every_s, written
         self.stream = stream or sys.stderr
-        self._stop = threading.Event()
+        self._done = threading.Event()
         self._start = time.monotonic()
 
     def line(self) -> str:
@@ -89,9 +89,9 @@ class ProgressDisplay(threading.Thread):
 
     def run(self) -> None:
         tty = getattr(self.stream, "isatty", lambda: False)()
-        while not self._stop.wait(self.every_s if tty else max(self.every_s, 10.0)):
+        while not self._done.wait(self.every_s if tty else max(self.every_s, 10.0)):
             print(("\r" if tty else "") + self.line(), end="" if tty else "\n", file=self.stream, flush=True)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         print(("\r" if getattr(self.stream, "isatty", lambda: False)() else "") + self.line(), file=self.stream)

@@ -1,7 +1,8 @@
 """Entry point of the embedded runner's worker processes: Beam's SDK harness, without its chatter.
 
-``python -m pipeline.beam.worker`` is what the local FnApiRunner starts once per core (see
-``pipeline.jobs.runner.make_pipeline``). The harness logs its start-up at INFO before it has
+``python -m pipeline.beam.worker`` is what the local FnApiRunner runs once per core (see
+``pipeline.jobs.runner.make_pipeline``), forked from one process that has imported the harness
+(``--zygote``, :mod:`pipeline.beam.zygote`). The harness logs its start-up at INFO before it has
 read the job's log level, and warns about things that do not apply to a local worker (no
 Google Cloud client libraries, no staged main session); those lines are dropped here, and
 everything else at WARNING and above still reaches the job's log.
@@ -76,13 +77,28 @@ def bound_outbound_queue(max_bytes: int = SEND_QUEUE_BYTES) -> None:
         data_plane._DEFAULT_SEND_QUEUE_MAX_BYTES = max_bytes
 
 
-def main() -> None:
-    bound_native_memory()
+def setup_logging() -> None:
+    """WARNING and above to stderr, without Beam's harmless lines (once per process: a worker
+    forked from the zygote has it already)."""
+    root = logging.getLogger()
+    if any(isinstance(f, HarmlessFilter) for h in root.handlers for f in h.filters):
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)  # the harness raises the root level to INFO at start
     handler.addFilter(HarmlessFilter())
-    logging.getLogger().addHandler(handler)
+    root.addHandler(handler)
     quiet_beam_logging()
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--zygote"]:  # the process the embedded runner forks its workers from
+        from pipeline.beam import zygote
+
+        setup_logging()
+        zygote.serve(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5:])
+        return
+    bound_native_memory()
+    setup_logging()
     bound_outbound_queue()
     from apache_beam.runners.worker import sdk_worker_main
 

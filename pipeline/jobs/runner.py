@@ -222,15 +222,39 @@ def make_pipeline(beam_args: list[str]):
     from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
     from pipeline.beam.embedded import bound_worker_inputs
+    from pipeline.beam.zygote import Zygote
 
     options.view_as(DirectOptions).direct_running_mode = "in_memory"  # the environment below decides
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    zygote = None if os.environ.get("FLAMINGO_WORKER_COMMAND") else Zygote.start("pipeline.beam.worker:main",
+                                                                                 preload_modules())
     runner = fn_runner.FnApiRunner(
         use_state_iterables=bound_worker_inputs(),  # shuffles reach workers in pieces
-        default_environment=SubprocessSDKEnvironment.from_command_string(worker_command()),
+        default_environment=SubprocessSDKEnvironment.from_command_string(
+            zygote.command if zygote else worker_command()),
         provision_info=fn_runner.ExtendedProvisionInfo(
             beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
+    if zygote:
+        runner.run_pipeline = _stopping(runner.run_pipeline, zygote)
     return beam.Pipeline(runner=runner, options=options)
+
+
+def preload_modules() -> list[str]:
+    """What the workers' zygote imports for them: the project's modules this launcher has loaded
+    (the job's stages and what they import), and the worker entry point."""
+    own = sorted(m for m in list(sys.modules) if m.split(".")[0] in ("pipeline", "flamingo")
+                 and not m.startswith(("pipeline.cli", "pipeline.jobs")))
+    return ["apache_beam.runners.worker.sdk_worker_main", *own, "pipeline.beam.worker"]
+
+
+def _stopping(run: Callable, zygote) -> Callable:
+    """``run``, then the zygote ended and reaped (the embedded runner runs a pipeline to its end)."""
+    def run_pipeline(*args, **kwargs):
+        try:
+            return run(*args, **kwargs)
+        finally:
+            zygote.stop()
+    return run_pipeline
 
 
 def prepare_beam_args(beam_args: list[str]) -> list[str]:
