@@ -5,19 +5,20 @@ modules before it does any work: ~2 CPU seconds each here (``python -c "import
 apache_beam.runners.worker.sdk_worker_main"``), most of the corpus job's fixed cost against a
 process pool that forks its workers from a parent that has imported everything.
 
-So the launcher forks one *zygote* while it is still single-threaded and before the runner starts
-its gRPC servers; the zygote imports the harness once and forks a worker for every worker command
-Beam runs. Beam still starts a command per worker (:attr:`Zygote.command`): this file run as a
-script (standard library only, ``python -E -S``: ~15 ms), a client that hands the zygote its
-arguments, environment, working directory and standard streams over a Unix socket in a private
-directory, forwards signals to the worker and exits with the worker's status. The worker is then
-what ``python -m pipeline.beam.worker`` would be, with the same environment (Beam's control and
-logging addresses, the pipeline options), streams and exit status.
+So the launcher starts one *zygote* (``python -m pipeline.beam.worker --zygote``, ~1 CPU s) that
+imports the harness and the job's modules once and forks a worker for every worker command Beam
+runs. Beam still starts a command per worker (:attr:`Zygote.command`): this file run as a script
+(standard library only, ``python -E -S``: ~15 ms), a client that hands the zygote its arguments,
+environment, working directory and standard streams over a Unix socket in a private directory,
+forwards signals to the worker and exits with the worker's status. The worker is then what
+``python -m pipeline.beam.worker`` would be, with the same environment (Beam's control and
+logging addresses, the pipeline options), streams and exit status; only its hash seed is the
+zygote's (nothing in a job depends on one: tested by the distributed harness).
 
 Lifetimes: the zygote reaps its workers (so their CPU time is accounted to the launcher, which
 reaps the zygote in :meth:`Zygote.stop`); a client that is killed takes its worker with it; the
 zygote ends with the launcher (a pipe it watches), killing any worker left. Linux only (pidfd);
-elsewhere, or when the launcher already runs threads, the runner starts plain worker processes.
+elsewhere the runner starts plain worker processes.
 Used only for the embedded runner's own workers: a runner's or a test harness's workers start as
 they always do.
 """
