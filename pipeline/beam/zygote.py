@@ -8,7 +8,7 @@ process pool that forks its workers from a parent that has imported everything.
 So the launcher starts one *zygote* (``python -m pipeline.beam.worker --zygote``, ~1 CPU s) that
 imports the harness and the job's modules once and forks a worker for every worker command Beam
 runs. Beam still starts a command per worker (:attr:`Zygote.command`): this file run as a script
-(standard library only, ``python -E -S``: ~15 ms), a client that hands the zygote its arguments,
+(standard library only, ``python -E -S``: ~30 ms of CPU), a client that hands the zygote its arguments,
 environment, working directory and standard streams over a Unix socket in a private directory,
 forwards signals to the worker and exits with the worker's status. The worker is then what
 ``python -m pipeline.beam.worker`` would be, with the same environment (Beam's control and
