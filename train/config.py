@@ -9,6 +9,7 @@ its checkpoints.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -60,6 +61,17 @@ class DataConfig:
 @config
 class ModelConfig:
     preset: str = opt("tiny", "a model preset of flamingo.config.PRESETS")
+    vision_weights: str = opt("", "a safetensors file of the preset's custom vision tower's weights (one "
+                              "train/tower.py pretrained); '' keeps the preset's tower")
+
+    def flamingo_config(self):
+        """The model preset's ``FlamingoConfig``, with ``vision_weights`` as its tower's weights."""
+        from flamingo.config import PRESETS as MODELS
+
+        cfg = MODELS.get(self.preset)
+        if self.vision_weights:
+            cfg.vision.pretrained = os.path.abspath(self.vision_weights)
+        return cfg
 
     def validate(self) -> None:
         from flamingo.config import PRESETS as MODELS
@@ -192,7 +204,7 @@ PRESETS = Presets("training", {
     "see": TrainConfig(
         steps=120,
         precision="auto",
-        model=ModelConfig(preset="see"),
+        model=ModelConfig(preset="see-clip"),
         data=DataConfig(max_tokens=96, shuffle_buffer=256),
         optim=OptimConfig(lr=1e-3, gate_lr_mult=20.0),
         schedule=ScheduleConfig(warmup_steps=10),
