@@ -98,7 +98,8 @@ def main() -> None:
         attrs.update({f"independent {name}": run_accuracy(str(run_dir / "eval-independent" / name)) for name in ind})
         record = {"seed": run, "train_seconds": trained.train_seconds + trained.tower_seconds,
                   "tower_seconds": trained.tower_seconds, "flamingo_seconds": trained.train_seconds,
-                  "tower_loss": trained.tower_losses[:1] + trained.tower_losses[-1:], "train_cpu_seconds": cpu1 - cpu0,
+                  "tower_loss": trained.tower_losses[:1] + trained.tower_losses[-1:],
+                  "tower_zero_shot": trained.tower_zero_shot, "train_cpu_seconds": cpu1 - cpu0,
                   "load_before": load0, "load_after": load1, "loss_first": trained.losses[0],
                   "loss_last10": sum(trained.losses[-10:]) / 10, "cider": scores, "independent": ind,
                   "attributes": attrs}
@@ -148,6 +149,11 @@ def print_table(summary: dict, shots: list[int]) -> None:
                   f"{fmt(r['cider']['true'][k])} | {fmt(r['cider']['blank'][k])} | "
                   f"{fmt(before[k]) if k in before else ''} | {fmt(r['independent']['true'][k])} | "
                   f"{fmt(r['independent']['blank'][k])} |")
+    for r in summary["runs"]:
+        z = r.get("tower_zero_shot")
+        if z:
+            print(f"\nrun {r['seed']}: the pretrained tower alone (nearest of the 36 captions) on the held-out split: "
+                  f"colour {z['colour']:.0%}, shape {z['shape']:.0%}, count {z['count']:.0%}")
     print("\nAttributes the captions state rightly (all trials' captions; chance ~25% / 33% / 33%):\n")
     print("| run | images | colour | shape | count | captions |")
     print("|---|---|---|---|---|---|")

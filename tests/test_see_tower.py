@@ -128,7 +128,7 @@ def test_the_recipe_pretrains_the_presets_tower_into_a_file_the_model_then_loads
 
     cfg = SeeConfig(tower=TowerConfig(steps=3, batch_size=8, warmup=1))
     tower = pretrain_vision(str(tmp_path), cfg, tiny_bench, "tiny")
-    assert len(tower.losses) == 3 and tower.weights.endswith(VISION_FILE)
+    assert len(tower.losses) == 3 and tower.weights.endswith(VISION_FILE) and tower.zero_shot["n"] == 8
     random_tower, _, _ = build_flamingo(PRESETS.get("tiny"))
     model, _, _ = build_flamingo(ModelConfig(preset="tiny", vision_weights=tower.weights).flamingo_config())
     trained, random_ = model.vision.visual.state_dict(), random_tower.vision.visual.state_dict()

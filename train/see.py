@@ -40,14 +40,14 @@ log = logging.getLogger(__name__)
 
 @config
 class SeeConfig:
-    train_images: int = opt(1000, "images in the synthetic train split (5 captions each)", min=16)
+    train_images: int = opt(4000, "images in the synthetic train split (5 captions each)", min=16)
     test_images: int = opt(200, "held-out images", min=8)
-    repeats: int = opt(5, "documents each train image appears in (reshuffled each time)", min=1)
+    repeats: int = opt(1, "documents each train image appears in (reshuffled each time)", min=1)
     min_side: int = opt(24, "smallest object side, percent of the image side (the generator's)", min=5, max=40)
     max_side: int = opt(34, "largest object side, percent of the image side (the generator's)", min=5, max=40)
     phrasing: int = opt(-1, "the caption phrasing of the train documents (0-4; -1: a seeded pick per document)",
                         min=-1, max=4)
-    steps: int = opt(120, "training steps (the see preset's)", min=1)
+    steps: int = opt(300, "training steps (the see preset's)", min=1)
     batch_size: int = opt(4, "documents per step (4 images each)", min=1)
     lr: float = opt(1e-3, "peak learning rate (the gates get 20x)", above=0.0)
     threads: int = opt(0, "torch CPU threads (0: torch's default, one per core)", min=0)
@@ -97,6 +97,7 @@ class SeeRun:
     components: object  # train.components.Components of the trained model
     tower_losses: list[float]
     tower_seconds: float  # contrastive tower pretraining (0 when skipped)
+    tower_zero_shot: dict | None = None
 
 
 @dataclass
@@ -104,6 +105,7 @@ class PretrainedTower:
     weights: str  # safetensors file of the tower's state dict
     losses: list[float]
     seconds: float
+    zero_shot: dict | None = None  # held-out attribute accuracy of the tower alone (nearest caption)
 
 
 def pretrain_vision(out_dir: str, cfg: SeeConfig, annotation_file: str, model_preset: str) -> PretrainedTower:
@@ -113,18 +115,25 @@ def pretrain_vision(out_dir: str, cfg: SeeConfig, annotation_file: str, model_pr
 
     from flamingo.config import PRESETS as MODELS
     from flamingo.vision import build_open_clip_tower
+    from train.eval.attributes import attribute_accuracy
     from train.preprocess import fast_eval_transform
-    from train.tower import load_split, pretrain_tower
+    from train.tower import load_split, pretrain_tower, zero_shot
 
     model_cfg = MODELS.get(model_preset)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(model_cfg.init_seed)  # as build_flamingo draws it
         visual, transform = build_open_clip_tower(model_cfg.vision)
-    run = pretrain_tower(visual, load_split(annotation_file, fast_eval_transform(transform)), cfg.tower)
+    transform = fast_eval_transform(transform)
+    run = pretrain_tower(visual, load_split(annotation_file, transform), cfg.tower)
     path = os.path.join(out_dir, "tower", TOWER_WEIGHTS)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     save_file({k: v.contiguous() for k, v in visual.state_dict().items()}, path)
-    return PretrainedTower(path, run.losses, run.seconds)
+    test = load_split(annotation_file, transform, "test")
+    acc = attribute_accuracy({"prediction": p, "references": cs}
+                             for p, cs in zip(zero_shot(visual, run, test), test.captions))
+    log.info("tower: %d contrastive steps (%.0f s), held-out zero-shot colour / shape / count %.2f / %.2f / %.2f",
+             len(run.losses), run.seconds, acc["colour"], acc["shape"], acc["count"])
+    return PretrainedTower(path, run.losses, run.seconds, acc)
 
 
 def train_to_see(out_dir: str, cfg: SeeConfig, shards: list[str], annotation_file: str | None = None) -> SeeRun:
@@ -148,7 +157,7 @@ def train_to_see(out_dir: str, cfg: SeeConfig, shards: list[str], annotation_fil
     seconds = time.perf_counter() - t0
     model_dir = os.path.join(out_dir, "model")
     comp.model.save_pretrained(model_dir)
-    return SeeRun(model_dir, result.losses, seconds, comp, tower.losses, tower.seconds)
+    return SeeRun(model_dir, result.losses, seconds, comp, tower.losses, tower.seconds, tower.zero_shot)
 
 
 def held_out_pairs(annotation_file: str, n: int = 2) -> list[dict]:

@@ -42,7 +42,7 @@ TOWER_WEIGHTS = "vision.safetensors"
 
 @config
 class TowerConfig:
-    steps: int = opt(300, "contrastive steps (0: keep the random tower)", min=0)
+    steps: int = opt(1000, "contrastive steps (0: keep the random tower)", min=0)
     batch_size: int = opt(64, "image-caption pairs per step", min=2)
     lr: float = opt(1e-3, "peak learning rate (AdamW; warm-up then cosine to 0)", above=0.0)
     warmup: int = opt(20, "warm-up steps", min=0)

@@ -72,6 +72,9 @@ def run_seeing(out: str, steps: int, threads: int) -> None:
         print(f"pretrained the vision tower contrastively on the train split, {len(run.tower_losses)} steps "
               f"({run.tower_seconds:.0f} s): loss {sum(run.tower_losses[:k]) / k:.2f} -> "
               f"{sum(run.tower_losses[-k:]) / k:.2f}; then froze it")
+        z = run.tower_zero_shot
+        print(f"  the tower alone (nearest caption) on the held-out images: colour / shape / count right in "
+              f"{z['colour']:.0%} / {z['shape']:.0%} / {z['count']:.0%}")
     k = max(1, len(run.losses) // 10)
     print(f"trained the Perceiver and gated cross-attention {len(run.losses)} steps ({run.train_seconds:.0f} s): loss {sum(run.losses[:k]) / k:.2f} -> "
           f"{sum(run.losses[-k:]) / k:.2f} (mean of first/last {k}); saved to {run.model_dir} and reloaded")
@@ -107,7 +110,7 @@ def run_training(corpus_out: str, pairs_out: str, out: str, steps: int) -> None:
 @config
 class DemoConfig:
     out: str = opt("demo-out", "directory for the crawl, both jobs' outputs and the trained models")
-    see_steps: int = opt(120, "learns-to-see training steps (0 skips that leg)", min=0, max=100_000)
+    see_steps: int = opt(300, "learns-to-see training steps (0 skips that leg)", min=0, max=100_000)
     threads: int = opt(0, "torch CPU threads for training (0: torch's default)", min=0, max=1024)
     crawl_steps: int = opt(0, "also train on the crawl's shards for this many steps (0: no)", min=0, max=100_000)
 
