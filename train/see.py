@@ -6,7 +6,8 @@
 2. ``train_to_see``: pretrain the model's small vision tower contrastively on the train split's
    images and captions (``train.tower``, as Flamingo's encoder was pretrained, CLIP-style, before
    being frozen), then train the ``see`` training preset (the ``see-clip`` model: frozen
-   SmolLM2-135M and that tower, frozen) on the documents with the ordinary trainer; save the model,
+   SmolLM2-135M and that tower, frozen) on the documents with the ordinary trainer, each image
+   conditioning the caption after it (the preset's ``image_placement="next"``); save the model,
    tower weights included;
 3. ``caption_held_out``: caption held-out images of different scenes with a few-shot prompt;
 4. ``measure``: few-shot CIDEr on the held-out split, with ``flamingo eval``'s runner, for the
