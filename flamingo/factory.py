@@ -158,13 +158,23 @@ def build_flamingo(config: FlamingoConfig) -> tuple[Flamingo, Any, Callable]:
     return model, tokenizer, transform
 
 
-def load_flamingo(directory: str | os.PathLike) -> Flamingo:
-    """A model written by ``Flamingo.save_pretrained``: rebuild the config's named backbones,
-    then load the trainable weights (safetensors; nothing is unpickled)."""
-    from safetensors.torch import load_file
-
+def read_saved_config(directory: str | os.PathLike) -> FlamingoConfig:
+    """The config ``Flamingo.save_pretrained`` wrote, with a saved tower's weights file (named
+    relative to the folder) resolved to its path."""
     with open(os.path.join(directory, CONFIG_FILE)) as f:
         config = from_dict(FlamingoConfig, json.load(f))
-    model, _, _ = build_flamingo(config)
+    pretrained = config.vision.pretrained
+    if config.vision.custom is not None and pretrained and not os.path.isabs(pretrained):
+        config.vision.pretrained = os.path.join(os.path.abspath(directory), pretrained)
+    return config
+
+
+def load_flamingo(directory: str | os.PathLike) -> Flamingo:
+    """A model written by ``Flamingo.save_pretrained``: rebuild the config's named backbones
+    (and a pretrained custom tower from its saved file), then load the trainable weights
+    (safetensors; nothing is unpickled)."""
+    from safetensors.torch import load_file
+
+    model, _, _ = build_flamingo(read_saved_config(directory))
     model.load_trainable(load_file(os.path.join(directory, WEIGHTS_FILE)))
     return model

@@ -35,6 +35,7 @@ from flamingo.vision import VisionEncoder
 
 CONFIG_FILE = "flamingo_config.json"
 WEIGHTS_FILE = "trainable.safetensors"
+VISION_FILE = "vision.safetensors"  # a custom tower's pretrained weights (VisionConfig.pretrained), when it has them
 
 
 @dataclass
@@ -230,7 +231,10 @@ class Flamingo(nn.Module):
         return {names[id(p)]: p.detach().contiguous() for p in self.trainable_parameters()}
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write the config (JSON) and the trainable weights (safetensors); backbones are named."""
+        """Write the config (JSON) and the trainable weights (safetensors); backbones are named.
+        A custom tower with pretrained weights (a file only this run has) is written beside them
+        (``vision.safetensors``) and the saved config names it relative to the folder, so the
+        folder alone rebuilds the model."""
         from safetensors.torch import save_file
 
         os.makedirs(directory, exist_ok=True)
@@ -239,11 +243,18 @@ class Flamingo(nn.Module):
             os.path.join(directory, WEIGHTS_FILE),
             os.path.join(directory, CONFIG_FILE),
         )
+        saved = to_dict(self.config)
+        files = [weights, config]
         save_file(self.trainable_state_dict(), weights + ".tmp")
+        if self.config.vision.custom is not None and self.config.vision.pretrained:
+            state = {k: v.detach().contiguous() for k, v in self.vision.visual.state_dict().items()}
+            save_file(state, os.path.join(directory, VISION_FILE) + ".tmp")
+            saved["vision"]["pretrained"] = VISION_FILE
+            files.append(os.path.join(directory, VISION_FILE))
         with open(config + ".tmp", "w") as f:
-            json.dump(to_dict(self.config), f, indent=2)
-        os.replace(weights + ".tmp", weights)
-        os.replace(config + ".tmp", config)
+            json.dump(saved, f, indent=2)
+        for path in files:
+            os.replace(path + ".tmp", path)
 
     def load_trainable(self, state: dict[str, torch.Tensor]) -> None:
         expected = self.trainable_state_dict()

@@ -8,6 +8,8 @@ tower returns its final patch tokens: open_clip ViTs hand them out with
 ``output_tokens`` (after the final LayerNorm, class token excluded); other towers
 (timm, ConvNeXt) through ``forward_intermediates`` as a flattened grid. The tower is
 frozen, always in eval mode, and run without autograd: no gradient ever reaches it.
+A custom tower is randomly initialised, or loads the weights a recipe pretrained it to
+(``VisionConfig.pretrained``: a safetensors file of its state dict; ``train/tower.py``).
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ def build_open_clip_tower(cfg: VisionConfig) -> tuple[nn.Module, Callable[[Any],
         vision_cfg = CLIPVisionCfg(**cfg.custom)
         visual = _build_vision_tower(embed_dim=vision_cfg.width, vision_cfg=vision_cfg)
         transform = open_clip.image_transform(vision_cfg.image_size, is_train=False)
-        if cfg.pretrained:
-            raise ValueError("a custom vision tower is randomly initialised; drop `pretrained`")
+        if cfg.pretrained:  # weights a recipe trained (train/tower.py), as safetensors: nothing unpickled
+            from safetensors.torch import load_file
+
+            visual.load_state_dict(load_file(cfg.pretrained))
         return visual, transform
     clip = open_clip.create_model(cfg.model_name, pretrained=cfg.pretrained)
     pp = clip.visual.preprocess_cfg

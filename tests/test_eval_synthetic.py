@@ -102,7 +102,8 @@ def test_gate_learning_rate_multiplier():
     plain = build_optimizer(model, OptimConfig(lr=1e-3))
     assert len(plain.param_groups) == 2  # default: the grouping is unchanged
     see = PRESETS.get("see")
-    assert see.optim.gate_lr_mult == 20.0 and see.model.preset == "see"
+    assert see.optim.gate_lr_mult == 20.0 and see.model.preset == "see-clip"
+    assert see.data.image_placement == "next"  # each caption conditioned on its own image (train/see.py)
     from pipeline.cli.demo import DemoConfig
     from train.see import SeeConfig
 

@@ -256,7 +256,7 @@ class _Run:
 def _setup(cfg: TrainConfig, components: Components | None, streams: list | None) -> _Run:
     info = tdist.setup(cfg.device, cfg.dist.backend)
     torch.manual_seed(cfg.seed)  # identical model init on every rank
-    comp = components or build_components(cfg.model.preset)
+    comp = components or build_components(cfg.model.flamingo_config())
     check_media(cfg, comp)
     streams = streams if streams is not None else build_streams(cfg, comp, info)
     model = _prepare_model(cfg, comp, info)

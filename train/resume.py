@@ -28,8 +28,8 @@ from train.dist import DistInfo
 log = logging.getLogger(__name__)
 
 # Dotted prefixes of options that shape the data a step sees or the update it makes.
-SHAPING = ("model.preset", "precision", "data.max_tokens", "data.max_images", "data.truncate",
-           "data.image_placement", "data.video_frames", "data.shuffle_buffer", "data.seed", "optim.", "schedule.")
+SHAPING = ("model.preset", "model.vision_weights", "precision", "data.max_tokens", "data.max_images",
+           "data.truncate", "data.image_placement", "data.video_frames", "data.shuffle_buffer", "data.seed", "optim.", "schedule.")
 DATASET_FIELDS = ("paths", "kind", "weight", "batch_size")
 
 

@@ -6,8 +6,10 @@
 3. inspect the shards it wrote;
 4. run the pairs job on the same crawl (alt text / figure captions) and inspect it;
 5. learn to see: write the synthetic shapes benchmark (train and held-out splits, COCO format),
-   train the ``see`` Flamingo on its train split (train/see.py), save, reload, caption two held-out
-   images of different scenes, and measure few-shot CIDEr with the true images and with blank ones;
+   pretrain the ``see`` Flamingo's small vision tower contrastively on its train split and freeze it
+   (train/tower.py), train the Perceiver and gated cross-attention on the same split (train/see.py),
+   save, reload, caption two held-out images of different scenes, and measure few-shot CIDEr and
+   per-attribute accuracy with the true images and with blank ones;
 6. say where the reports are.
 
 ``--crawl_steps N`` also trains a fresh demo Flamingo on the crawl's own shards for N steps and
@@ -64,9 +66,17 @@ def run_seeing(out: str, steps: int, threads: int) -> None:
     ann, shards = prepare(out, cfg)
     print(f"synthetic shapes benchmark: {ann} ({cfg.train_images} train, {cfg.test_images} held-out images); "
           f"train documents: {os.path.dirname(shards[0])}")
-    run = train_to_see(out, cfg, shards)
+    run = train_to_see(out, cfg, shards, ann)
+    if run.tower_losses:
+        k = max(1, len(run.tower_losses) // 10)
+        print(f"pretrained the vision tower contrastively on the train split, {len(run.tower_losses)} steps "
+              f"({run.tower_seconds:.0f} s): loss {sum(run.tower_losses[:k]) / k:.2f} -> "
+              f"{sum(run.tower_losses[-k:]) / k:.2f}; then froze it")
+        z = run.tower_zero_shot
+        print(f"  the tower alone (nearest caption) on the held-out images: colour / shape / count right in "
+              f"{z['colour']:.0%} / {z['shape']:.0%} / {z['count']:.0%}")
     k = max(1, len(run.losses) // 10)
-    print(f"trained {len(run.losses)} steps ({run.train_seconds:.0f} s): loss {sum(run.losses[:k]) / k:.2f} -> "
+    print(f"trained the Perceiver and gated cross-attention {len(run.losses)} steps ({run.train_seconds:.0f} s): loss {sum(run.losses[:k]) / k:.2f} -> "
           f"{sum(run.losses[-k:]) / k:.2f} (mean of first/last {k}); saved to {run.model_dir} and reloaded")
     loaded = load_checkpoint(run.model_dir)
     for c in caption_held_out(loaded.model, loaded.tokenizer, loaded.transform, ann):
@@ -100,7 +110,7 @@ def run_training(corpus_out: str, pairs_out: str, out: str, steps: int) -> None:
 @config
 class DemoConfig:
     out: str = opt("demo-out", "directory for the crawl, both jobs' outputs and the trained models")
-    see_steps: int = opt(120, "learns-to-see training steps (0 skips that leg)", min=0, max=100_000)
+    see_steps: int = opt(300, "learns-to-see training steps (0 skips that leg)", min=0, max=100_000)
     threads: int = opt(0, "torch CPU threads for training (0: torch's default)", min=0, max=1024)
     crawl_steps: int = opt(0, "also train on the crawl's shards for this many steps (0: no)", min=0, max=100_000)
 
@@ -135,8 +145,8 @@ def main(argv: list[str]) -> int:
 
     if cfg.see_steps:
         see_out = os.path.join(cfg.out, "see")
-        _say(f"learning to see: the see Flamingo (frozen SmolLM2-135M + frozen random ViT) on synthetic shapes -> "
-             f"{see_out}")
+        _say(f"learning to see: the see Flamingo (frozen SmolLM2-135M + a small ViT pretrained contrastively, then "
+             f"frozen) on synthetic shapes -> {see_out}")
         run_seeing(see_out, cfg.see_steps, cfg.threads)
     if cfg.crawl_steps:
         train_out = os.path.join(cfg.out, "train")

@@ -63,21 +63,22 @@ def resolve_checkpoint(path: str) -> tuple[str, Path]:
 def load_checkpoint(path: str) -> Loaded:
     from safetensors.torch import load_file
 
-    from flamingo.config import PRESETS, FlamingoConfig
-    from flamingo.factory import build_flamingo
+    from flamingo.factory import build_flamingo, read_saved_config
     from flamingo.typedconfig import from_dict
+    from train.config import ModelConfig
 
     kind, d = resolve_checkpoint(path)
     if kind == "saved":
-        config = from_dict(FlamingoConfig, json.loads((d / SAVED_CONFIG).read_text()))
+        config = read_saved_config(d)
         weights = d / SAVED_WEIGHTS
         source = {"path": str(d), "format": "save_pretrained"}
     else:
         run = d.parent / RUN_CONFIG
         if not run.is_file():
             raise UsageError(f"{d} has no {RUN_CONFIG} beside it", "evaluate a checkpoint inside its run folder")
-        preset = json.loads(run.read_text())["model"]["preset"]
-        config = PRESETS.get(preset)
+        model_cfg = from_dict(ModelConfig, json.loads(run.read_text())["model"])
+        preset = model_cfg.preset
+        config = model_cfg.flamingo_config()
         weights = d / STEP_WEIGHTS
         source = {"path": str(d), "format": "trainer checkpoint", "model_preset": preset,
                   "step": json.loads((d / STEP_MARKER).read_text()).get("step")}
