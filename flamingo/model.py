@@ -31,7 +31,7 @@ from flamingo.lm import FlamingoLayer, MediaContext
 from flamingo.perceiver import PerceiverResampler
 from flamingo.tokens import IGNORE_INDEX, TokenIds
 from flamingo.typedconfig import to_dict
-from flamingo.vision import VisionEncoder
+from flamingo.vision import VisionEncoder, save_tower_weights
 
 CONFIG_FILE = "flamingo_config.json"
 WEIGHTS_FILE = "trainable.safetensors"
@@ -247,8 +247,7 @@ class Flamingo(nn.Module):
         files = [weights, config]
         save_file(self.trainable_state_dict(), weights + ".tmp")
         if self.config.vision.custom is not None and self.config.vision.pretrained:
-            state = {k: v.detach().contiguous() for k, v in self.vision.visual.state_dict().items()}
-            save_file(state, os.path.join(directory, VISION_FILE) + ".tmp")
+            save_tower_weights(self.vision.visual, os.path.join(directory, VISION_FILE) + ".tmp")
             saved["vision"]["pretrained"] = VISION_FILE
             files.append(os.path.join(directory, VISION_FILE))
         with open(config + ".tmp", "w") as f:

@@ -27,6 +27,13 @@ from flamingo.config import VisionConfig
 log = logging.getLogger(__name__)
 
 
+def save_tower_weights(visual: nn.Module, path: str) -> None:
+    """A custom tower's weights as safetensors, the file ``VisionConfig.pretrained`` names."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous() for k, v in visual.state_dict().items()}, path)
+
+
 def build_open_clip_tower(cfg: VisionConfig) -> tuple[nn.Module, Callable[[Any], torch.Tensor]]:
     """The vision tower and its own eval preprocessing (PIL image -> (C, H, W) float)."""
     import open_clip

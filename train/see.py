@@ -31,10 +31,11 @@ from dataclasses import dataclass
 
 import torch
 
+from flamingo.model import VISION_FILE
 from flamingo.typedconfig import config, opt, require, section
 from train.config import PRESETS, DatasetConfig, TrainConfig
 from train.eval.synthetic import ANNOTATION_FILE, SyntheticConfig, write_benchmark, write_document_shards
-from train.tower import TOWER_WEIGHTS, TowerConfig
+from train.tower import TowerConfig
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +113,8 @@ class PretrainedTower:
 def pretrain_vision(out_dir: str, cfg: SeeConfig, annotation_file: str, model_preset: str) -> PretrainedTower:
     """The model preset's tower, from its own seeded init, trained contrastively on the
     benchmark's train split (``train.tower``) and written to ``out_dir/tower/``."""
-    from safetensors.torch import save_file
-
     from flamingo.config import PRESETS as MODELS
-    from flamingo.vision import build_open_clip_tower
+    from flamingo.vision import build_open_clip_tower, save_tower_weights
     from train.eval.attributes import attribute_accuracy
     from train.preprocess import fast_eval_transform
     from train.tower import load_split, pretrain_tower, zero_shot
@@ -126,9 +125,9 @@ def pretrain_vision(out_dir: str, cfg: SeeConfig, annotation_file: str, model_pr
         visual, transform = build_open_clip_tower(model_cfg.vision)
     transform = fast_eval_transform(transform)
     run = pretrain_tower(visual, load_split(annotation_file, transform), cfg.tower)
-    path = os.path.join(out_dir, "tower", TOWER_WEIGHTS)
+    path = os.path.join(out_dir, "tower", VISION_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    save_file({k: v.contiguous() for k, v in visual.state_dict().items()}, path)
+    save_tower_weights(visual, path)
     test = load_split(annotation_file, transform, "test")
     acc = attribute_accuracy({"prediction": p, "references": cs}
                              for p, cs in zip(zero_shot(visual, run, test), test.captions))

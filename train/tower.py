@@ -37,7 +37,6 @@ from torch import nn
 from flamingo.typedconfig import config, opt
 
 log = logging.getLogger(__name__)
-TOWER_WEIGHTS = "vision.safetensors"
 
 
 @config
