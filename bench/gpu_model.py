@@ -34,7 +34,7 @@ def config_for(args):
     if args.tiny:
         return PRESETS.get("tiny")
     config = PRESETS.get("flamingo-3b-like")
-    config.vision = VisionConfig(model_name="ViT-L-14", pretrained=None)
+    config.vision = VisionConfig(model_name="ViT-L-14", pretrained=None, dtype="bfloat16")
     config.lm = LMConfig(config=dict(TINYLLAMA_1B_SHAPE), tokenizer="bytes", dtype="bfloat16")
     config.cross_attn_every = args.every
     return config

@@ -10,8 +10,14 @@ Vocabulary: 257 base tokens + 3 added ones on both sides (the new-rows path is
 exercised in both). The loss is computed outside both models with the same function
 (IDEFICS's built-in loss breaks when ``additional_vocab_size > 0`` in transformers 5).
 
-Time: steps of both models alternate in one process (so machine load hits both
-alike); the median of ``--steps`` steps after warm-up is reported, with the spread of the
+Baseline: IDEFICS with transformers' default attention (SDPA) and with its eager attention,
+both run side by side with ours: on a CPU in bf16 SDPA's kernels are the slower ones.
+Precision (``--precision``): fp32, or bf16 autocast over fp32 weights on every side (our
+trainer's ``precision=bf16``, transformers' Trainer with ``bf16=True``); in bf16 ours stores
+its frozen vision tower in bf16 (``VisionConfig.dtype``, as the 3B/9B presets do).
+
+Time: steps of the models alternate in one process (so machine load hits them alike);
+the median of ``--steps`` steps after warm-up is reported, with the spread of the
 per-step ratios, the CPU-time ratio (steadier when other jobs load the machine), each
 model's FLOPs per step (``torch.utils.flop_counter``: the same work on both sides) and the
 load average.
@@ -20,7 +26,7 @@ kernel's peak-RSS mark is reset (``/proc/self/clear_refs``), and we report the p
 RSS during the first fwd+bwd step minus the RSS before it (resident memory: it sees
 torch's CPU allocations, which tracemalloc cannot).
 
-Run: ``python bench/model.py`` (about a minute on 2 cores).
+Run: ``python bench/model.py [--precision bf16] [--threads 2]`` (about two minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -62,7 +68,9 @@ SHAPE = dict(  # noqa: C408  (keyword form reads as a table)
 BASE_VOCAB, NEW_TOKENS = 257, 3
 
 
-def build_ours():
+def build_ours(precision="fp32"):
+    """Ours. In bf16 the frozen tower is stored in bf16 (``VisionConfig.dtype``, as the 3B/9B
+    presets do): bf16 autocast would compute it in bf16 anyway, so that takes only the casts away."""
     from flamingo.config import FlamingoConfig, LMConfig, VisionConfig
     from flamingo.factory import build_flamingo
 
@@ -86,7 +94,8 @@ def build_ours():
         "mlp_ratio": 4.0,
     }
     config = FlamingoConfig(
-        vision=VisionConfig(model_name="bench-vit", custom=vit),
+        vision=VisionConfig(model_name="bench-vit", custom=vit,
+                            dtype="bfloat16" if precision == "bf16" else "float32"),
         lm=LMConfig(config=lm, tokenizer="bytes"),
         perceiver_depth=s["depth"],
         perceiver_latents=s["latents"],
@@ -100,7 +109,8 @@ def build_ours():
     return model
 
 
-def build_idefics():
+def build_idefics(attention="sdpa"):
+    """IDEFICS with transformers' default attention (SDPA) or its eager one."""
     from transformers import IdeficsConfig, IdeficsForVisionText2Text
 
     s = SHAPE
@@ -132,7 +142,7 @@ def build_idefics():
             "resampler_head_dim": s["p_head_dim"],
         },
     )
-    config._attn_implementation = "sdpa"
+    config._attn_implementation = attention
     return IdeficsForVisionText2Text(config).train()
 
 
@@ -148,28 +158,44 @@ def make_batch():
     return ids, pixels, image_mask
 
 
-def step(name, model, batch):
+MODELS = ("ours", "idefics", "idefics-eager")  # the baseline with transformers' two attention kernels
+
+
+def build(name, precision):
+    if name == "ours":
+        return build_ours(precision).train()
+    return build_idefics("eager" if name == "idefics-eager" else "sdpa")
+
+
+def autocast(precision):
+    """bf16: autocast over fp32 weights on both sides (our trainer's ``precision=bf16``, and what
+    transformers' Trainer does with ``bf16=True``)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def step(name, model, batch, precision="fp32"):
     from flamingo.model import causal_lm_loss
 
     ids, pixels, image_mask = batch
-    if name == "ours":
-        logits = model(ids, pixels[:, :, None]).logits  # frames axis: (B, T, 1, C, H, W)
-    else:
-        logits = model(
-            input_ids=ids, pixel_values=pixels, image_attention_mask=image_mask, use_cache=False
-        ).logits
-    loss = causal_lm_loss(logits, ids)
+    with autocast(precision):
+        if name == "ours":
+            logits = model(ids, pixels[:, :, None]).logits  # frames axis: (B, T, 1, C, H, W)
+        else:
+            logits = model(
+                input_ids=ids, pixel_values=pixels, image_attention_mask=image_mask, use_cache=False
+            ).logits
+        loss = causal_lm_loss(logits, ids)
     loss.backward()
     model.zero_grad(set_to_none=True)
     return loss
 
 
-def step_flops(name, model, batch):
+def step_flops(name, model, batch, precision):
     """FLOPs of one fwd+bwd step as torch counts them (matmuls, attention): the same work?"""
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as counter:
-        step(name, model, batch)
+        step(name, model, batch, precision)
     return counter.get_total_flops()
 
 
@@ -185,19 +211,18 @@ def rss_kb(field):
         return next(int(line.split()[1]) for line in f if line.startswith(field))
 
 
-def measure_memory(name):
+def measure_memory(name, precision):
     """In a fresh child process: peak RSS growth during the first fwd+bwd step, MiB.
 
     The first step, not a later one: after a step, freed activations stay in the
     allocator's pools and a second step's growth over them says little."""
-    model = build_ours() if name == "ours" else build_idefics()
-    model.train()
+    model = build(name, precision)
     batch = make_batch()
     gc.collect()
     before = rss_kb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak-RSS mark
-    step(name, model, batch)
+    step(name, model, batch, precision)
     print(json.dumps({"peak_mib": (rss_kb("VmHWM") - before) / 1024, **counts(model)}))
 
 
@@ -205,32 +230,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1, help="1: stable on a shared machine")
-    parser.add_argument("--memory-child", choices=["ours", "idefics"], help=argparse.SUPPRESS)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: autocast on both sides (needs a CPU with bf16 instructions to mean much)")
+    parser.add_argument("--memory-child", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.memory_child:
-        return measure_memory(args.memory_child)
-    models = {"ours": build_ours().train(), "idefics": build_idefics()}
+        return measure_memory(args.memory_child, args.precision)
+    models = {name: build(name, args.precision) for name in MODELS}
     batch = make_batch()
-    flops = {name: step_flops(name, model, batch) for name, model in models.items()}
+    flops = {name: step_flops(name, model, batch, args.precision) for name, model in models.items()}
     times = {name: [] for name in models}
     cpu_times = {name: [] for name in models}
     load0 = os.getloadavg()[0]
     for i in range(args.steps + 2):
         for name, model in models.items():
             t0, c0 = time.perf_counter(), time.process_time()
-            step(name, model, batch)
+            step(name, model, batch, args.precision)
             if i >= 2:  # two warm-up rounds
                 times[name].append(time.perf_counter() - t0)
                 cpu_times[name].append(time.process_time() - c0)
     load1 = os.getloadavg()[0]
     del models
     gc.collect()
-    result = {"shape": SHAPE, "threads": args.threads, "steps": args.steps, "load": [load0, load1]}
-    for name in ("ours", "idefics"):
+    result = {"shape": SHAPE, "threads": args.threads, "precision": args.precision, "steps": args.steps,
+              "load": [load0, load1]}
+    for name in MODELS:
         out = subprocess.run(
-            [sys.executable, __file__, "--memory-child", name, "--threads", str(args.threads)],
+            [sys.executable, __file__, "--memory-child", name, "--threads", str(args.threads),
+             "--precision", args.precision],
             capture_output=True,
             text=True,
             check=True,
@@ -242,19 +271,27 @@ def main() -> None:
             "gflop": flops[name] / 1e9,
             **json.loads(out.stdout.strip().splitlines()[-1]),
         }
-    o, r = result["ours"], result["idefics"]
-    result["time_ratio"] = o["median_s"] / r["median_s"]
-    result["cpu_ratio"] = o["median_cpu_s"] / r["median_cpu_s"]
-    result["step_ratios"] = [a / b for a, b in zip(times["ours"], times["idefics"])]
-    result["memory_ratio"] = o["peak_mib"] / r["peak_mib"]
+    o = result["ours"]
+    lines = []
+    for base in MODELS[1:]:
+        r = result[base]
+        pairs = sorted(a / b for a, b in zip(times["ours"], times[base]))
+        result[base].update(
+            time_ratio=o["median_s"] / r["median_s"],
+            cpu_ratio=o["median_cpu_s"] / r["median_cpu_s"],
+            step_ratios=pairs,
+            memory_ratio=o["peak_mib"] / r["peak_mib"],
+        )
+        lines.append(
+            f"  vs {base}: {r['median_s'] * 1e3:.0f} ms, ratio {r['time_ratio']:.2f} (step pairs "
+            f"{pairs[0]:.2f}-{pairs[-1]:.2f}; target <= 0.8), CPU time ratio {r['cpu_ratio']:.2f}, "
+            f"{r['gflop']:.1f} GFLOP, peak RSS growth {r['peak_mib']:.0f} MiB (ratio {r['memory_ratio']:.2f})"
+        )
     print(json.dumps(result, indent=1))
-    pairs = sorted(result["step_ratios"])
     print(
-        f"fwd+bwd median: ours {o['median_s'] * 1e3:.0f} ms, IDEFICS {r['median_s'] * 1e3:.0f} ms, "
-        f"ratio {result['time_ratio']:.2f} (step pairs {pairs[0]:.2f}-{pairs[-1]:.2f}; target <= 0.8); "
-        f"CPU time ratio {result['cpu_ratio']:.2f}; FLOPs per step ours {o['gflop']:.1f}, IDEFICS {r['gflop']:.1f} "
-        f"GFLOP; peak RSS growth: ours {o['peak_mib']:.0f} MiB, IDEFICS {r['peak_mib']:.0f} MiB, ratio "
-        f"{result['memory_ratio']:.2f}; threads {args.threads}; load average {load0:.1f}-{load1:.1f}"
+        f"fwd+bwd median, {args.precision}, {args.threads} thread(s), load average {load0:.1f}-{load1:.1f}: "
+        f"ours {o['median_s'] * 1e3:.0f} ms, {o['gflop']:.1f} GFLOP, peak RSS growth {o['peak_mib']:.0f} MiB\n"
+        + "\n".join(lines)
     )
 
 

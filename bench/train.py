@@ -158,7 +158,7 @@ def model_config(size: str):
         "mlp_ratio": 4.0,
     }
     return FlamingoConfig(
-        vision=VisionConfig(model_name="vit-l-14-random", custom=vit_l),
+        vision=VisionConfig(model_name="vit-l-14-random", custom=vit_l, dtype="bfloat16"),
         lm=LMConfig(config=dict(TINYLLAMA_1B_SHAPE), tokenizer=BYTE_TOKENIZER, dtype="bfloat16"),
         cross_attn_every=4,
     )

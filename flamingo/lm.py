@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from flamingo.attention import register_lm_attention
 from flamingo.config import BYTE_TOKENIZER, LMConfig
 from flamingo.xattn import GatedCrossAttentionBlock
 
@@ -50,20 +51,27 @@ def resolve_path(name_or_path: str) -> str:
 
 
 def load_lm(cfg: LMConfig) -> nn.Module:
-    """The frozen causal LM named by ``cfg``, in ``cfg.dtype``."""
+    """The frozen causal LM named by ``cfg``, in ``cfg.dtype``.
+
+    An LM on transformers' SDPA attention is moved to ``flamingo.attention``'s, which is
+    SDPA except in bf16/fp16 on a CPU, where two matrix products are faster."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     dtype = getattr(torch, cfg.dtype)
     if cfg.config is not None:
         conf = dict(cfg.config)
         hf_config = AutoConfig.for_model(conf.pop("model_type"), **conf)
-        return AutoModelForCausalLM.from_config(hf_config, dtype=dtype)
-    if cfg.name_or_path is None:
+        lm = AutoModelForCausalLM.from_config(hf_config, dtype=dtype)
+    elif cfg.name_or_path is None:
         raise ValueError("LMConfig needs name_or_path or config")
-    kwargs: dict[str, Any] = {"dtype": dtype}
-    if cfg.gguf_file:
-        kwargs["gguf_file"] = cfg.gguf_file
-    return AutoModelForCausalLM.from_pretrained(resolve_path(cfg.name_or_path), **kwargs)
+    else:
+        kwargs: dict[str, Any] = {"dtype": dtype}
+        if cfg.gguf_file:
+            kwargs["gguf_file"] = cfg.gguf_file
+        lm = AutoModelForCausalLM.from_pretrained(resolve_path(cfg.name_or_path), **kwargs)
+    if getattr(lm.config, "_attn_implementation", None) == "sdpa":
+        lm.set_attn_implementation(register_lm_attention())
+    return lm
 
 
 def load_tokenizer(cfg: LMConfig) -> Any:

@@ -127,6 +127,10 @@ class Flamingo(nn.Module):
             layer.checkpointing = enabled
 
     # ------------------------------------------------------------------ forward
+    def _resample(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, T, F, C, H, W) -> (B, T, n, Dv): tower tokens (in the tower's dtype) -> Perceiver."""
+        return self.perceiver(self.vision(images).to(self.perceiver.latents.dtype))
+
     def encode_images(self, images: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, F, C, H, W) -> (B, T, n, Dv) visual tokens.
 
@@ -136,16 +140,16 @@ class Flamingo(nn.Module):
         """
         b, t = images.shape[:2]
         if counts is None:
-            return self.perceiver(self.vision(images))
+            return self._resample(images)
         real = torch.arange(t, device=images.device) < counts.to(images.device)[:, None]  # (B, T)
         if bool(real.all()):
-            return self.perceiver(self.vision(images))
+            return self._resample(images)
         if not bool(real.any()):  # no row has an image: nothing to encode
             n, dv = self.perceiver.latents.shape
             return images.new_zeros(b, t, n, dv)
         idx = real.flatten().nonzero().squeeze(1)  # (N,) real slots in (b t) order
         flat = rearrange(images, "b t f c h w -> (b t) f c h w")
-        tokens = self.perceiver(self.vision(flat[idx][:, None]))[:, 0]  # (N, 1, F, ...) -> (N, n, Dv)
+        tokens = self._resample(flat[idx][:, None])[:, 0]  # (N, 1, F, ...) -> (N, n, Dv)
         # out of place (index_copy, not an in-place masked write): a plain gradient, and none for zeros
         out = tokens.new_zeros(b * t, *tokens.shape[1:]).index_copy(0, idx, tokens)  # (B*T, n, Dv)
         return rearrange(out, "(b t) n d -> b t n d", b=b)

@@ -8,15 +8,16 @@ added per frame, frames are flattened into one sequence, and ``n`` learned laten
 cross-attend to the concatenation ``[features; latents]`` (keys and values), each
 layer followed by a feed-forward, depth 6 and 64 latents by default. Every image
 yields ``n`` tokens whatever its frame count. Attention runs through PyTorch's fused
-``scaled_dot_product_attention``.
+``scaled_dot_product_attention`` (``flamingo.attention``: matrix products in bf16 on a CPU).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+
+from flamingo.attention import attention
 
 
 def feed_forward(dim: int, mult: int) -> nn.Sequential:
@@ -49,7 +50,7 @@ class PerceiverAttention(nn.Module):
         q = self.to_q(latents)
         k, v = self.to_kv(torch.cat((media, latents), dim=1)).chunk(2, dim=-1)
         q, k, v = (rearrange(t, "b s (h d) -> b h s d", h=self.heads) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v)  # (B*T, h, n, d)
+        out = attention(q, k, v)  # (B*T, h, n, d)
         return self.to_out(rearrange(out, "b h s d -> b s (h d)"))
 
 

@@ -14,9 +14,10 @@ then zeroed, which keeps both values and gradients free of NaN.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+
+from flamingo.attention import attention
 
 from flamingo.perceiver import feed_forward
 
@@ -39,7 +40,7 @@ class MaskedCrossAttention(nn.Module):
         k, v = self.to_kv(media).chunk(2, dim=-1)
         q, k, v = (rearrange(t, "b s (h d) -> b h s d", h=self.heads) for t in (q, k, v))
         safe_mask = mask | ~has_media[..., None]  # rows with no image: any finite softmax will do
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=safe_mask[:, None])  # (B, h, L, d)
+        out = attention(q, k, v, safe_mask[:, None])  # (B, h, L, d)
         out = self.to_out(rearrange(out, "b h s d -> b s (h d)"))
         return out * has_media[..., None].to(out.dtype)
 
