@@ -2,20 +2,20 @@
 
 Shapes: ``B`` batch, ``h`` heads, ``q`` / ``k`` query and key lengths, ``d`` head size.
 
-``scaled_dot_product_attention``'s CPU kernels are slow in reduced precision: one
-thread, a causal LM layer's shape (B 4, h 6, 128 tokens, d 64), forward + backward took
-10.5 ms with the flash kernel and 6.8 ms with the math one, against 3.8 ms for two
-matrix products and a softmax (``/tmp`` microbenchmark in bench/README.md, issue 18);
-in fp32 the flash kernel is the fastest (5.3 vs 6.2 ms). So ``attention`` takes the two
-products in bf16/fp16 on a CPU and SDPA everywhere else (GPUs, fp32), and the frozen LM
-gets the same rule through transformers' attention interface (``LM_ATTENTION``), which
-delegates to transformers' own SDPA function whenever the rule says SDPA.
+``scaled_dot_product_attention``'s CPU kernels are slow in reduced precision: at a causal
+LM layer's shape (B 4, h 6, 128 tokens, d 64), one thread, forward + backward in bf16,
+the flash kernel takes ~2.8x and the math one ~1.8x the time of two matrix products and
+a softmax, while in fp32 the flash kernel is the fastest (``bench/attention.py``; figures
+in bench/README.md). So ``attention`` takes the products in bf16/fp16 (or under such an
+autocast) on a CPU and SDPA everywhere else (GPUs, fp32), and the frozen LM gets the same
+rule through transformers' attention interface (``LM_ATTENTION``, set by
+``flamingo.lm.load_lm`` on an LM that was on SDPA), which hands every other call to
+transformers' own SDPA function unchanged.
 
-The product path matches SDPA's semantics: boolean masks say which keys a query may
-see, float masks are added to the scores, and a query row that sees no key gets a
-uniform (finite) softmax instead of NaN. The softmax runs on the reduced-precision
-scores (PyTorch's CPU kernel accumulates in fp32 and rounds once, so its result equals
-an fp32 softmax rounded to bf16; the test checks against SDPA).
+The product path keeps SDPA's meaning: boolean masks say which keys a query may see,
+float masks are added to the scores, and a query row that sees no key gets a uniform
+(finite) softmax instead of NaN. The softmax runs on the reduced-precision scores
+(PyTorch's CPU kernel accumulates in fp32 and rounds once); tests compare with SDPA.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from einops import rearrange
 from torch import nn
 
 from flamingo.attention import attention
-
 from flamingo.perceiver import feed_forward
 
 

@@ -300,7 +300,7 @@ def train(
     precision = tprec.resolve(cfg.precision, info.device)
     autocast = tprec.autocast(precision, info.device)
     result.precision = precision
-    peak, peak_src = peak_flops(info.device, cfg.log.peak_tflops) if info.is_main else (0.0, "")
+    peak, peak_src = peak_flops(info.device, cfg.log.peak_tflops, precision) if info.is_main else (0.0, "")
     log_cfg = cfg.log
     tele = Telemetry(
         cfg.checkpoint.dir,

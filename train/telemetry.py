@@ -124,8 +124,10 @@ def step_flops(m: FlopModel, tokens: int, media: int, frames: int | None = None)
             + m.vision_frame * frames)
 
 
-def peak_flops(device: torch.device, configured_tflops: float = 0.0) -> tuple[float, str]:
-    """(FLOP/s, where the number came from)."""
+def peak_flops(device: torch.device, configured_tflops: float = 0.0, precision: str = "fp32") -> tuple[float, str]:
+    """(FLOP/s, where the number came from). On a CPU, a matmul measured in the run's precision:
+    bf16 matmuls run ~2x fp32's rate on a CPU with bf16 instructions, so an fp32 peak put a bf16
+    run's MFU near 80%."""
     if configured_tflops > 0:
         return configured_tflops * 1e12, "configured"
     if device.type == "cuda":
@@ -134,13 +136,14 @@ def peak_flops(device: torch.device, configured_tflops: float = 0.0) -> tuple[fl
             if frag in name:
                 return flops, f"{name} bf16 datasheet"
         return 0.0, f"unknown GPU {name}"
-    return measured_matmul_flops(), "measured fp32 matmul on this CPU"
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    return measured_matmul_flops(dtype=dtype), f"measured {precision} matmul on this CPU"
 
 
-def measured_matmul_flops(n: int = 1024, repeats: int = 5) -> float:
-    """The best of a few fp32 matmuls: a stand-in for peak where no datasheet applies."""
+def measured_matmul_flops(n: int = 1024, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """The best of a few matmuls: a stand-in for peak where no datasheet applies."""
     g = torch.Generator().manual_seed(0)  # never the global RNG: a resumed run must not shift it
-    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
+    a, b = (torch.randn(n, n, generator=g).to(dtype) for _ in range(2))
     a @ b  # warm-up
     best = math.inf
     for _ in range(repeats):
