@@ -26,6 +26,9 @@ kernel's peak-RSS mark is reset (``/proc/self/clear_refs``), and we report the p
 RSS during the first fwd+bwd step minus the RSS before it (resident memory: it sees
 torch's CPU allocations, which tracemalloc cannot).
 
+Padded image slots: ``--image-counts 1,2,3,5 --seq 256`` gives row r counts[r] images in
+max(counts) slots (collated M3W rows); ours encodes only the real ones, IDEFICS every slot.
+
 Run: ``python bench/model.py [--precision bf16] [--threads 2]`` (about two minutes on 2 cores).
 """
 
@@ -146,15 +149,25 @@ def build_idefics(attention="sdpa"):
     return IdeficsForVisionText2Text(config).train()
 
 
-def make_batch():
-    """Text with an <image> at positions 0 and L/2 (id 257 in both models), and images."""
+def make_batch(counts=None, seq=None):
+    """Text with <image> tokens (id 257 in both models), and images.
+
+    Default (the matched configuration): every row has ``images`` images, at positions 0 and L/2.
+    ``counts``: row r has counts[r] images, evenly spaced from position 0, in max(counts) slots;
+    the slots past a row's count are zero padding, as a collated batch of M3W rows has.
+    """
     from flamingo.masking import media_mask, text_time
 
     s, g = SHAPE, torch.Generator().manual_seed(0)
-    ids = torch.randint(0, BASE_VOCAB, (s["batch"], s["seq"]), generator=g)
-    ids[:, 0] = ids[:, s["seq"] // 2] = BASE_VOCAB
-    pixels = torch.randn(s["batch"], s["images"], 3, s["image"], s["image"], generator=g)
-    image_mask = media_mask(text_time(ids, BASE_VOCAB), s["images"]).long()  # (B, L, T)
+    seq = seq or s["seq"]
+    counts = counts or [s["images"]] * s["batch"]
+    ids = torch.randint(0, BASE_VOCAB, (len(counts), seq), generator=g)
+    pixels = torch.zeros(len(counts), max(counts), 3, s["image"], s["image"])
+    for row, count in enumerate(counts):
+        for j in range(count):
+            ids[row, j * seq // count] = BASE_VOCAB
+            pixels[row, j] = torch.randn(3, s["image"], s["image"], generator=g)
+    image_mask = media_mask(text_time(ids, BASE_VOCAB), max(counts)).long()  # (B, L, T)
     return ids, pixels, image_mask
 
 
@@ -211,13 +224,13 @@ def rss_kb(field):
         return next(int(line.split()[1]) for line in f if line.startswith(field))
 
 
-def measure_memory(name, precision):
+def measure_memory(name, precision, image_counts=None, seq=None):
     """In a fresh child process: peak RSS growth during the first fwd+bwd step, MiB.
 
     The first step, not a later one: after a step, freed activations stay in the
     allocator's pools and a second step's growth over them says little."""
     model = build(name, precision)
-    batch = make_batch()
+    batch = make_batch(image_counts, seq)
     gc.collect()
     before = rss_kb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
@@ -232,14 +245,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="1: stable on a shared machine")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                         help="bf16: autocast on both sides (needs a CPU with bf16 instructions to mean much)")
+    parser.add_argument("--image-counts", type=lambda v: [int(c) for c in v.split(",")],
+                        help="images per row, e.g. 1,2,3,5: padded slots as in collated M3W rows "
+                             "(default: the matched configuration, 2 per row)")
+    parser.add_argument("--seq", type=int, help=f"tokens per row (default {SHAPE['seq']})")
     parser.add_argument("--memory-child", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.memory_child:
-        return measure_memory(args.memory_child, args.precision)
+        return measure_memory(args.memory_child, args.precision, args.image_counts, args.seq)
     models = {name: build(name, args.precision) for name in MODELS}
-    batch = make_batch()
+    batch = make_batch(args.image_counts, args.seq)
     flops = {name: step_flops(name, model, batch, args.precision) for name, model in models.items()}
     times = {name: [] for name in models}
     cpu_times = {name: [] for name in models}
@@ -255,11 +272,13 @@ def main() -> None:
     del models
     gc.collect()
     result = {"shape": SHAPE, "threads": args.threads, "precision": args.precision, "steps": args.steps,
-              "load": [load0, load1]}
+              "image_counts": args.image_counts, "seq": args.seq, "load": [load0, load1]}
     for name in MODELS:
         out = subprocess.run(
             [sys.executable, __file__, "--memory-child", name, "--threads", str(args.threads),
-             "--precision", args.precision],
+             "--precision", args.precision]
+            + (["--image-counts", ",".join(map(str, args.image_counts))] if args.image_counts else [])
+            + (["--seq", str(args.seq)] if args.seq else []),
             capture_output=True,
             text=True,
             check=True,
