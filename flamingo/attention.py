@@ -57,7 +57,7 @@ def product_attention(
         if mask.dtype == torch.bool:
             scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
         else:
-            scores = scores + mask
+            scores = scores + mask.to(scores.dtype)
     return torch.matmul(scores.softmax(-1), v)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from model_fixtures import encode, images, open_gates, tiny
+from transformers import DynamicCache
 
 from flamingo.attention import LM_ATTENTION, attention, product_attention, use_products
 from flamingo.config import PRESETS
 from flamingo.factory import build_flamingo
 from flamingo.lm import load_lm
-from tests.model_fixtures import encode, images, open_gates, tiny
 
 
 def qkv(seed: int, q_len: int = 7, k_len: int = 7, dtype=torch.float32):
@@ -123,3 +124,25 @@ def test_fp32_tower_under_autocast_computes_in_fp32():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         under = model.vision(x)
     assert under.dtype == torch.float32 and torch.equal(plain, under)
+
+
+def test_cached_decoding_in_bf16_matches_sdpa():
+    """Prefill then one cached step, left-padded, under bf16 autocast: the product path (a
+    one-token query over the cache, with a padding mask) against the same model on SDPA."""
+    model, tok, _ = tiny()
+    open_gates(model, 0.7)
+    ids, mask = encode(tok, ["<image>a cat on a mat", "ab<image>a dog"])
+    media = model.encode_images(images(2, 1))
+    runs = []
+    for implementation in (LM_ATTENTION, "sdpa"):
+        model.lm.set_attn_implementation(implementation)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            cache = DynamicCache()
+            _, cache = model.run_lm(ids[:, :-1], media, mask[:, :-1], cache=cache)
+            positions = (mask.long().cumsum(-1) - 1)[:, -1:]
+            logits, _ = model.run_lm(ids[:, -1:], media, mask, offset=torch.ones(2, dtype=torch.long),
+                                     cache=cache, position_ids=positions)
+        runs.append(logits.float())
+    model.lm.set_attn_implementation(LM_ATTENTION)
+    assert torch.isfinite(runs[0]).all()
+    torch.testing.assert_close(runs[0], runs[1], atol=0.05, rtol=0.05)
