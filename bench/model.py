@@ -181,9 +181,11 @@ def build(name, precision):
 
 
 def autocast(precision):
-    """bf16: autocast over fp32 weights on both sides (our trainer's ``precision=bf16``, and what
-    transformers' Trainer does with ``bf16=True``)."""
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    """bf16: autocast over fp32 weights on both sides, by our trainer's own rule
+    (``train.precision``; transformers' Trainer does the same with ``bf16=True``)."""
+    from train.precision import autocast as precision_autocast
+
+    return precision_autocast(precision, torch.device("cpu"))()
 
 
 def step(name, model, batch, precision="fp32"):

@@ -23,11 +23,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from flamingo.model import CONFIG_FILE as SAVED_CONFIG
+from flamingo.model import WEIGHTS_FILE as SAVED_WEIGHTS
 from flamingo.typedconfig import UsageError
 from train.collate import Vocab
 from train.eval.predict import EvalModel
 
-SAVED_CONFIG, SAVED_WEIGHTS = "flamingo_config.json", "trainable.safetensors"
 STEP_WEIGHTS, STEP_MARKER, RUN_CONFIG = "model.safetensors", "COMPLETE", "config.json"
 
 
