@@ -8,7 +8,6 @@ import json
 import math
 import os
 import socket
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -108,15 +107,9 @@ def _free_port():
 
 
 def _leave() -> None:
-    """Leave the process group together. Seen once under load: rank 0 aborted ("terminate called
-    without an active exception", SIGABRT) in teardown after its peer had already left, so both
-    ranks meet at a barrier first (bounded: a rank that never arrives is a failure of its own)."""
-    if not torch.distributed.is_initialized():
-        return
-    try:
-        torch.distributed.monitored_barrier(timeout=timedelta(seconds=60))
-    finally:
-        torch.distributed.destroy_process_group()
+    from train import dist as tdist
+
+    tdist.teardown(timeout_s=60)
 
 
 def spawn(worker, tmp, *args):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -48,8 +49,21 @@ def setup(device: str = "", backend: str = "") -> DistInfo:
     return DistInfo(rank, world, local, dev)
 
 
-def teardown() -> None:
-    if dist.is_initialized():
+def teardown(timeout_s: float = 300.0) -> None:
+    """Leave the process group together: every rank meets at a barrier, then destroys it.
+
+    Without the barrier a rank that finishes first (rank 0 still writing results while its
+    peer leaves) can abort inside gloo ("terminate called without an active exception",
+    SIGABRT) after its work is done. Gloo's monitored barrier is bounded and names a rank
+    that never arrives; other backends use the plain barrier."""
+    if not dist.is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=timeout_s))
+        else:
+            dist.barrier()
+    finally:
         dist.destroy_process_group()
 
 
