@@ -172,12 +172,25 @@ def make_batch(counts=None, seq=None):
 
 
 MODELS = ("ours", "idefics", "idefics-eager")  # the baseline with transformers' two attention kernels
+COMPILED = "idefics-compiled"  # with --compile: the baseline compiled by the same regional recipe
 
 
 def build(name, precision):
     if name == "ours":
         return build_ours(precision).train()
     return build_idefics("eager" if name == "idefics-eager" else "sdpa")
+
+
+def compile_model(name, model):
+    """Ours through ``Flamingo.compile`` (the trainer's ``--compile true``: each cross-attention +
+    LM layer block and the Perceiver); ``idefics-compiled`` by the same recipe: its repeated blocks
+    (decoder layers, gated cross-attention layers) and its Perceiver."""
+    if name == "ours":
+        model.compile()
+    elif name == COMPILED:
+        inner = model.model
+        for block in (*inner.layers, *inner.gated_cross_attn_layers, inner.perceiver_resampler):
+            block.compile()
 
 
 def autocast(precision):
@@ -251,15 +264,22 @@ def main() -> None:
                         help="images per row, e.g. 1,2,3,5: padded slots as in collated M3W rows "
                              "(default: the matched configuration, 2 per row)")
     parser.add_argument("--seq", type=int, help=f"tokens per row (default {SHAPE['seq']})")
+    parser.add_argument("--compile", action="store_true",
+                        help="ours compiled as the trainer's --compile true does; adds idefics-compiled "
+                             "(its blocks compiled the same way); memory is measured uncompiled")
     parser.add_argument("--memory-child", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.memory_child:
         return measure_memory(args.memory_child, args.precision, args.image_counts, args.seq)
-    models = {name: build(name, args.precision) for name in MODELS}
+    names = (*MODELS, COMPILED) if args.compile else MODELS
+    models = {name: build("idefics" if name == COMPILED else name, args.precision) for name in names}
     batch = make_batch(args.image_counts, args.seq)
     flops = {name: step_flops(name, model, batch, args.precision) for name, model in models.items()}
+    for name, model in models.items():
+        if args.compile:
+            compile_model(name, model)  # after counting: the counter runs the eager modules
     times = {name: [] for name in models}
     cpu_times = {name: [] for name in models}
     load0 = os.getloadavg()[0]
@@ -274,7 +294,8 @@ def main() -> None:
     del models
     gc.collect()
     result = {"shape": SHAPE, "threads": args.threads, "precision": args.precision, "steps": args.steps,
-              "image_counts": args.image_counts, "seq": args.seq, "load": [load0, load1]}
+              "image_counts": args.image_counts, "seq": args.seq, "compile": args.compile, "load": [load0, load1]}
+    memory = {}
     for name in MODELS:
         out = subprocess.run(
             [sys.executable, __file__, "--memory-child", name, "--threads", str(args.threads),
@@ -285,16 +306,19 @@ def main() -> None:
             text=True,
             check=True,
         )
+        memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    memory[COMPILED] = memory["idefics"]
+    for name in names:
         result[name] = {
             "median_s": statistics.median(times[name]),
             "min_s": min(times[name]),
             "median_cpu_s": statistics.median(cpu_times[name]),
             "gflop": flops[name] / 1e9,
-            **json.loads(out.stdout.strip().splitlines()[-1]),
+            **memory[name],
         }
     o = result["ours"]
     lines = []
-    for base in MODELS[1:]:
+    for base in names[1:]:
         r = result[base]
         pairs = sorted(a / b for a, b in zip(times["ours"], times[base]))
         result[base].update(
@@ -310,7 +334,7 @@ def main() -> None:
         )
     print(json.dumps(result, indent=1))
     print(
-        f"fwd+bwd median, {args.precision}, {args.threads} thread(s), load average {load0:.1f}-{load1:.1f}: "
+        f"fwd+bwd median, {args.precision}{', compiled' if args.compile else ''}, {args.threads} thread(s), load average {load0:.1f}-{load1:.1f}: "
         f"ours {o['median_s'] * 1e3:.0f} ms, {o['gflop']:.1f} GFLOP, peak RSS growth {o['peak_mib']:.0f} MiB\n"
         + "\n".join(lines)
     )

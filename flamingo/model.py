@@ -121,6 +121,21 @@ class Flamingo(nn.Module):
             {"params": no_decay, "weight_decay": 0.0},
         ]
 
+    def compile(self, *args, **kwargs) -> None:
+        """``torch.compile`` by region: each (cross-attention + frozen LM layer) block and the
+        Perceiver, with ``torch.compile``'s own arguments; the embeddings, head, loss and the
+        frozen vision tower stay eager.
+
+        Regional, not the whole model: the blocks repeat, so a layer's graph is compiled once and
+        reused by its twins (cold compile in seconds, not minutes), and nothing of the wrapped
+        LM's outer forward (masks, caches, output classes) has to trace. Inductor fuses each
+        block's elementwise work (norms, activations, rotary, gates, residuals, autocast's casts)
+        around the GEMMs. Compiling the whole module instead traced with graph breaks and ran
+        slower than eager (bench/README.md, issue 18)."""
+        for layer in self.flamingo_layers:
+            layer.compile(*args, **kwargs)
+        self.perceiver.compile(*args, **kwargs)
+
     def enable_gradient_checkpointing(self, enabled: bool = True) -> None:
         """Recompute each (cross-attention + LM layer) in backward instead of storing activations."""
         for layer in self.flamingo_layers:

@@ -159,7 +159,9 @@ def test_compile_matches_eager(tmp_path, shards, fixed_batch, options):
     compiled, model = _fixed_run(
         tmp_path / "compiled", shards, fixed_batch, steps=3, compile=True, **options
     )
-    assert getattr(model, "_compiled_call_impl", None) is not None  # nn.Module.compile took effect
+    # Flamingo.compile is regional: every (cross-attention + LM layer) block and the Perceiver
+    blocks = [*model.flamingo_layers, model.perceiver]
+    assert all(getattr(m, "_compiled_call_impl", None) is not None for m in blocks)
     # inductor fuses and reorders: close, not bitwise (max gap 5e-5 measured)
     assert compiled.losses == pytest.approx(eager.losses, rel=1e-4, abs=1e-5)
 
