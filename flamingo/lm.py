@@ -132,6 +132,7 @@ class FlamingoLayer(nn.Module):
         self.xattn = xattn
         self.context = context  # plain dataclass: not a submodule, holds no parameters
         self.checkpointing = False
+        self.compiled_run = None  # torch.compile(self._run), set by Flamingo.compile: training steps
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -154,9 +155,12 @@ class FlamingoLayer(nn.Module):
             hidden, rest = args[0], args[1:]
         ctx = self.context  # read now: a checkpoint recompute runs after the context is cleared
         call = (hidden, ctx.media, ctx.mask, ctx.has_media, rest, kwargs)
-        if self.checkpointing and torch.is_grad_enabled():
-            return checkpoint(self._run, *call, use_reentrant=False)
-        return self._run(*call)
+        if not torch.is_grad_enabled():  # generation, evaluation: eager (a KV cache grows each step)
+            return self._run(*call)
+        run = self.compiled_run or self._run
+        if self.checkpointing:
+            return checkpoint(run, *call, use_reentrant=False)
+        return run(*call)
 
 
 class ExtendedEmbedding(nn.Module):

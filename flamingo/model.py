@@ -124,7 +124,8 @@ class Flamingo(nn.Module):
     def compile(self, *args, **kwargs) -> None:
         """``torch.compile`` by region: each (cross-attention + frozen LM layer) block and the
         Perceiver, with ``torch.compile``'s own arguments; the embeddings, head, loss and the
-        frozen vision tower stay eager.
+        frozen vision tower stay eager, and so do the blocks when no gradient is taken
+        (generation and evaluation: a KV cache that grows every step would recompile them).
 
         Regional, not the whole model: the blocks repeat, so a layer's graph is compiled once and
         reused by its twins (cold compile in seconds, not minutes), and nothing of the wrapped
@@ -133,7 +134,7 @@ class Flamingo(nn.Module):
         around the GEMMs. Compiling the whole module instead traced with graph breaks and ran
         slower than eager (bench/README.md, issue 18)."""
         for layer in self.flamingo_layers:
-            layer.compile(*args, **kwargs)
+            layer.compiled_run = torch.compile(layer._run, *args, **kwargs)
         self.perceiver.compile(*args, **kwargs)
 
     def enable_gradient_checkpointing(self, enabled: bool = True) -> None:

@@ -160,8 +160,8 @@ def test_compile_matches_eager(tmp_path, shards, fixed_batch, options):
         tmp_path / "compiled", shards, fixed_batch, steps=3, compile=True, **options
     )
     # Flamingo.compile is regional: every (cross-attention + LM layer) block and the Perceiver
-    blocks = [*model.flamingo_layers, model.perceiver]
-    assert all(getattr(m, "_compiled_call_impl", None) is not None for m in blocks)
+    assert all(layer.compiled_run is not None for layer in model.flamingo_layers)
+    assert model.perceiver._compiled_call_impl is not None
     # inductor fuses and reorders: close, not bitwise (max gap 5e-5 measured)
     assert compiled.losses == pytest.approx(eager.losses, rel=1e-4, abs=1e-5)
 
