@@ -134,7 +134,8 @@ class TrainConfig:
     precision: str = opt("bf16", "bf16 autocast over fp32 weights, fp32, or auto (bf16 where the device runs "
                          "it natively)", choices=PRECISIONS)
     activation_checkpointing: bool = opt(False, "recompute activations in the backward pass to save memory")
-    compile: bool = opt(False, "torch.compile the model")
+    compile: bool = opt(False, "torch.compile the model by region (Flamingo.compile: each cross-attention + LM "
+                        "layer block and the Perceiver); pays on long runs, costs ~20-60 s to compile on a CPU")
     max_consecutive_skips: int = opt(10, "non-finite steps in a row before training stops", min=1)
     model: ModelConfig = section(ModelConfig)
     data: DataConfig = section(DataConfig)
