@@ -125,10 +125,12 @@ class Flamingo(nn.Module):
         """``torch.compile`` by region: each (cross-attention + frozen LM layer) block and the
         Perceiver, with ``torch.compile``'s own arguments; the embeddings, head, loss and the
         frozen vision tower stay eager, and so do the blocks when no gradient is taken
-        (generation and evaluation: a KV cache that grows every step would recompile them).
+        (generation and evaluation: a KV cache that grows every step would recompile them; the
+        Perceiver, called once per prompt, stays compiled). Tested to match eager alone and under
+        DDP and FSDP2 (``-m slow``).
 
         Regional, not the whole model: the blocks repeat, so a layer's graph is compiled once and
-        reused by its twins (cold compile in seconds, not minutes), and nothing of the wrapped
+        reused by its twins (tiny model on varying batches, cold: 62 s against 165 s), and nothing of the wrapped
         LM's outer forward (masks, caches, output classes) has to trace. Inductor fuses each
         block's elementwise work (norms, activations, rotary, gates, residuals, autocast's casts)
         around the GEMMs. Compiling the whole module instead traced with graph breaks and ran
