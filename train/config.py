@@ -216,7 +216,7 @@ PRESETS = Presets("training", {
         log=LogConfig(every=10, tensorboard=False, progress=False),
     ),
     # The paper's recipe at scale; shard paths come from --config or flags. Compiled by region
-    # (Flamingo.compile): ~12% off a bf16 step on CPU (bench/model.py --compile), a minute to compile.
+    # (Flamingo.compile): 0.86x the eager bf16 step time on CPU (bench/README.md), a minute to compile.
     "paper": TrainConfig(
         steps=500_000,
         compile=True,
