@@ -44,9 +44,11 @@ def config_from_argv(argv: list[str], prog: str = "flamingo train") -> TrainConf
 def main(argv: list[str], prog: str = "flamingo train") -> int:
     """Parse, check, train; TrainingStopped and config errors surface as one line upstream."""
     cfg = config_from_argv(argv, prog)
+    from train import dist as tdist
     from train.loop import train
 
     result = train(cfg)
+    tdist.teardown()  # under torchrun: every rank leaves the process group together
     log.info("done: %d steps, %d skipped, last checkpoint %s", result.last_step, result.skipped_steps,
              result.checkpoint)
     return 0
