@@ -283,9 +283,9 @@ def main() -> None:
     models = {name: build("idefics" if name == COMPILED else name, args.precision) for name in names}
     batch = make_batch(args.image_counts, args.seq)
     flops = {name: step_flops(name, model, batch, args.precision) for name, model in models.items()}
-    for name, model in models.items():
-        if args.compile:
-            compile_model(name, model)  # after counting: the counter runs the eager modules
+    if args.compile:  # after counting: the counter runs the eager modules
+        for name, model in models.items():
+            compile_model(name, model)
     times = {name: [] for name in models}
     cpu_times = {name: [] for name in models}
     load0 = os.getloadavg()[0]

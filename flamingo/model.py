@@ -131,10 +131,10 @@ class Flamingo(nn.Module):
 
         Regional, not the whole model: the blocks repeat, so a layer's graph is compiled once and
         reused by its twins (tiny model on varying batches, cold: 62 s against 165 s), and
-        nothing of the wrapped LM's outer forward (masks, caches, output classes) has to trace. Inductor fuses each
-        block's elementwise work (norms, activations, rotary, gates, residuals, autocast's casts)
-        around the GEMMs. Compiling the whole module instead traced with graph breaks and ran
-        slower than eager (bench/README.md, issue 18)."""
+        nothing of the wrapped LM's outer forward (masks, caches, output classes) has to trace.
+        Inductor fuses each block's elementwise work (norms, activations, rotary, gates,
+        residuals, autocast's casts) around the GEMMs. Compiling the whole module instead traced
+        with graph breaks and ran slower than eager (bench/README.md, issue 18)."""
         for layer in self.flamingo_layers:
             layer.compiled_run = torch.compile(layer._run, *args, **kwargs)
         self.perceiver.compile(*args, **kwargs)

@@ -135,7 +135,7 @@ class TrainConfig:
                          "it natively)", choices=PRECISIONS)
     activation_checkpointing: bool = opt(False, "recompute activations in the backward pass to save memory")
     compile: bool = opt(False, "torch.compile the model by region (Flamingo.compile: each cross-attention + LM "
-                        "layer block and the Perceiver); pays on long runs, costs ~20-60 s to compile on a CPU")
+                        "layer block and the Perceiver); pays on long runs, costs about a minute to compile on a CPU")
     max_consecutive_skips: int = opt(10, "non-finite steps in a row before training stops", min=1)
     model: ModelConfig = section(ModelConfig)
     data: DataConfig = section(DataConfig)
